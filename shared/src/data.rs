@@ -1,0 +1,628 @@
+//! Reading metric files (CSV with or without header, any delimiter and quote, JSON Lines; plain
+//! or gzip) and aggregating them per interval and dimension combination, with the data-quality
+//! figures the old service reported.
+//!
+//! Bad input never stops a read: a malformed row, a wrong timestamp, a missing column, a
+//! non-UTF-8 byte, NaN or a number too large for a double is counted in [`DataQuality`] and the
+//! rest of the file is read.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use serde::Serialize;
+
+use crate::error::ValidationError;
+use crate::model::{
+    AggregationFunction, CreateMetricSetRequest, FileCompression, Frequency, Metric,
+};
+use crate::time::{TimestampFormat, Zone, interval_start};
+
+/// Longest dimension value the old service accepted.
+pub const MAX_DIMENSION_VALUE_CHARS: usize = 40;
+
+/// The file layout of a metric set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileFormat {
+    /// Delimited text.
+    Csv {
+        /// Field delimiter.
+        delimiter: u8,
+        /// Quote character.
+        quote: u8,
+        /// Whether the first row is a header.
+        contains_header: bool,
+        /// Column names that replace (or stand in for) the header.
+        header_list: Option<Vec<String>>,
+    },
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// Everything needed to read and aggregate a metric set's files, resolved once from its
+/// configuration.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Interval length.
+    pub frequency: Frequency,
+    /// Zone of timestamps without offset, and of interval boundaries.
+    pub zone: Zone,
+    /// Timestamp column name.
+    pub timestamp_column: String,
+    /// How timestamps are written.
+    pub timestamp_format: TimestampFormat,
+    /// Dimension columns, in configuration order.
+    pub dimensions: Vec<String>,
+    /// Measures, in configuration order.
+    pub measures: Vec<Metric>,
+    /// Per dimension (by index), the accepted values; empty means all.
+    pub filters: Vec<BTreeSet<String>>,
+    /// File layout.
+    pub format: FileFormat,
+}
+
+impl Schema {
+    /// Resolves a validated metric set. Fails (naming the field) when the configuration cannot be
+    /// read, even if it passed the API model's constraints.
+    pub fn from_metric_set(ms: &CreateMetricSetRequest) -> Result<Schema, ValidationError> {
+        crate::validate::metric_set(ms)?;
+        let ts = ms.timestamp_column.clone().unwrap_or_default();
+        let timestamp_format = TimestampFormat::parse(ts.column_format.as_deref())
+            .map_err(|m| ValidationError::field("TimestampColumn.ColumnFormat", m))?;
+        let zone = match ms.timezone.as_deref() {
+            Some(z) => Zone::parse(z).map_err(|m| ValidationError::field("Timezone", m))?,
+            None => Zone::UTC,
+        };
+        let dimensions = ms.dimension_list.clone().unwrap_or_default();
+        let mut filters = vec![BTreeSet::new(); dimensions.len()];
+        for f in ms.dimension_filter_list.iter().flatten() {
+            let name = f.name.as_deref().unwrap_or_default();
+            if let Some(i) = dimensions.iter().position(|d| d == name) {
+                filters[i].extend(
+                    f.filter_list
+                        .iter()
+                        .flatten()
+                        .filter_map(|v| v.dimension_value.clone()),
+                );
+            }
+        }
+        let descriptor = ms
+            .metric_source
+            .s3_source_config
+            .as_ref()
+            .and_then(|s| s.file_format_descriptor.clone())
+            .unwrap_or_default();
+        let format = match (
+            &descriptor.csv_format_descriptor,
+            &descriptor.json_format_descriptor,
+        ) {
+            (_, Some(_)) => FileFormat::JsonLines,
+            (Some(csv), None) => FileFormat::Csv {
+                delimiter: single_byte(csv.delimiter.as_deref(), b','),
+                quote: single_byte(csv.quote_symbol.as_deref(), b'"'),
+                contains_header: csv.contains_header.unwrap_or(true),
+                header_list: csv.header_list.clone().filter(|h| !h.is_empty()),
+            },
+            (None, None) => FileFormat::Csv {
+                delimiter: b',',
+                quote: b'"',
+                contains_header: true,
+                header_list: None,
+            },
+        };
+        Ok(Schema {
+            frequency: ms.metric_set_frequency.unwrap_or(Frequency::Pt1h),
+            zone,
+            timestamp_column: ts.column_name.unwrap_or_else(|| "timestamp".into()),
+            timestamp_format,
+            dimensions,
+            measures: ms.metric_list.clone(),
+            filters,
+            format,
+        })
+    }
+
+    /// Whether files are declared gzip (they are also recognised by their magic bytes).
+    pub fn declared_compression(ms: &CreateMetricSetRequest) -> FileCompression {
+        let d = ms
+            .metric_source
+            .s3_source_config
+            .as_ref()
+            .and_then(|s| s.file_format_descriptor.as_ref());
+        d.and_then(|d| {
+            d.csv_format_descriptor
+                .as_ref()
+                .and_then(|c| c.file_compression)
+                .or(d
+                    .json_format_descriptor
+                    .as_ref()
+                    .and_then(|j| j.file_compression))
+        })
+        .unwrap_or_default()
+    }
+}
+
+fn single_byte(s: Option<&str>, default: u8) -> u8 {
+    match s.map(str::as_bytes) {
+        Some([b]) => *b,
+        Some([b'\\', b't']) => b'\t',
+        _ => default,
+    }
+}
+
+/// Data-quality figures for a read or one interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataQuality {
+    /// Rows seen (ROWS_PROCESSED).
+    pub rows_processed: u64,
+    /// Rows that could not be used at all: no readable timestamp, a missing dimension value,
+    /// bytes that are not UTF-8, a line that is not a JSON object (INVALID_ROWS_COMPLIANCE).
+    pub invalid_rows: u64,
+    /// Rows used with at least one measure missing or not a finite number
+    /// (ROWS_PARTIAL_COMPLIANCE).
+    pub partial_rows: u64,
+    /// Rows whose timestamp lies outside the interval (or window) being read.
+    pub rows_outside_interval: u64,
+    /// Rows removed by the dimension filters.
+    pub rows_filtered: u64,
+    /// Per configured column, the rows that had a usable value (COLUMN_COMPLETENESS is this over
+    /// rows_processed).
+    pub column_values: BTreeMap<String, u64>,
+    /// Configured columns that a file did not have.
+    pub missing_columns: BTreeSet<String>,
+    /// Dimension combinations seen (TIME_SERIES_COUNT).
+    pub time_series: u64,
+    /// Files read.
+    pub files: u64,
+    /// Files with no rows.
+    pub empty_files: u64,
+    /// Files that could not be read, with the reason.
+    pub unreadable_files: Vec<String>,
+}
+
+impl DataQuality {
+    /// Share (0-1) of processed rows that had a usable value in `column`.
+    pub fn completeness(&self, column: &str) -> f64 {
+        if self.rows_processed == 0 {
+            return 0.0;
+        }
+        *self.column_values.get(column).unwrap_or(&0) as f64 / self.rows_processed as f64
+    }
+
+    fn add(&mut self, other: &DataQuality) {
+        self.rows_processed += other.rows_processed;
+        self.invalid_rows += other.invalid_rows;
+        self.partial_rows += other.partial_rows;
+        self.rows_outside_interval += other.rows_outside_interval;
+        self.rows_filtered += other.rows_filtered;
+        for (k, v) in &other.column_values {
+            *self.column_values.entry(k.clone()).or_default() += v;
+        }
+        self.missing_columns
+            .extend(other.missing_columns.iter().cloned());
+        self.files += other.files;
+        self.empty_files += other.empty_files;
+        self.unreadable_files
+            .extend(other.unreadable_files.iter().cloned());
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    sum: f64,
+    n: u32,
+}
+
+/// The aggregated values of one interval: per dimension combination, one value per measure
+/// (`None` when no row of the interval carried a usable value for it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalData {
+    /// Interval start (epoch seconds).
+    pub start: i64,
+    /// Dimension values (in schema order) to the measures' values (in schema order).
+    pub series: BTreeMap<Vec<String>, Vec<Option<f64>>>,
+    /// Quality of the rows that fell in this interval.
+    pub quality: DataQuality,
+}
+
+/// Reads files and aggregates their rows per interval and dimension combination.
+#[derive(Debug)]
+pub struct Aggregator<'a> {
+    schema: &'a Schema,
+    window: Option<(i64, i64)>,
+    cells: BTreeMap<i64, HashMap<Vec<String>, Vec<Acc>>>,
+    interval_quality: BTreeMap<i64, DataQuality>,
+    /// Figures not tied to one interval (files, rows without a usable timestamp).
+    quality: DataQuality,
+    rows_seen: u64,
+}
+
+/// Where the schema's columns are in one file.
+#[derive(Debug)]
+struct Columns {
+    timestamp: Option<usize>,
+    dimensions: Vec<Option<usize>>,
+    measures: Vec<Option<usize>>,
+}
+
+/// A field of a row: text, or bytes that are not UTF-8.
+enum Field<'r> {
+    Missing,
+    Text(std::borrow::Cow<'r, str>),
+    NotUtf8,
+}
+
+impl<'a> Aggregator<'a> {
+    /// Aggregates every row.
+    pub fn new(schema: &'a Schema) -> Self {
+        Aggregator {
+            schema,
+            window: None,
+            cells: BTreeMap::new(),
+            interval_quality: BTreeMap::new(),
+            quality: DataQuality::default(),
+            rows_seen: 0,
+        }
+    }
+
+    /// Keeps only rows with `from <= timestamp < to`; others are counted as outside.
+    pub fn with_window(mut self, from: i64, to: i64) -> Self {
+        self.window = Some((from, to));
+        self
+    }
+
+    /// Reads one file (plain or gzip, recognised by its first bytes). A file that cannot be
+    /// opened or decoded is recorded in the data-quality figures, never an error.
+    pub fn read_file(&mut self, path: &Path) {
+        self.quality.files += 1;
+        let seen_before = self.rows_seen;
+        let result = std::fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|file| self.read_reader(file));
+        if let Err(e) = result {
+            self.quality
+                .unreadable_files
+                .push(format!("{}: {e}", path.display()));
+        } else if self.rows_seen == seen_before {
+            self.quality.empty_files += 1;
+        }
+    }
+
+    /// Reads one stream (plain or gzip, recognised by its first bytes).
+    pub fn read_reader(&mut self, reader: impl Read) -> Result<(), String> {
+        let mut reader = BufReader::new(reader);
+        let gzip = reader
+            .fill_buf()
+            .map_err(|e| e.to_string())?
+            .starts_with(&[0x1f, 0x8b]);
+        if gzip {
+            self.read_decoded(BufReader::new(MultiGzDecoder::new(reader)))
+        } else {
+            self.read_decoded(reader)
+        }
+    }
+
+    fn read_decoded(&mut self, reader: impl BufRead) -> Result<(), String> {
+        match &self.schema.format {
+            FileFormat::Csv {
+                delimiter,
+                quote,
+                contains_header,
+                header_list,
+            } => self.read_csv(
+                reader,
+                *delimiter,
+                *quote,
+                *contains_header,
+                header_list.clone(),
+            ),
+            FileFormat::JsonLines => self.read_json_lines(reader),
+        }
+    }
+
+    fn locate(&mut self, header: &[String]) -> Columns {
+        let find = |name: &str| header.iter().position(|h| h.trim() == name);
+        let mut note_missing = |name: &str, at: Option<usize>| {
+            if at.is_none() {
+                self.quality.missing_columns.insert(name.to_string());
+            }
+            at
+        };
+        let s = self.schema;
+        Columns {
+            timestamp: note_missing(&s.timestamp_column, find(&s.timestamp_column)),
+            dimensions: s
+                .dimensions
+                .iter()
+                .map(|d| note_missing(d, find(d)))
+                .collect(),
+            measures: s
+                .measures
+                .iter()
+                .map(|m| note_missing(&m.metric_name, find(&m.metric_name)))
+                .collect(),
+        }
+    }
+
+    fn read_csv(
+        &mut self,
+        reader: impl BufRead,
+        delimiter: u8,
+        quote: u8,
+        contains_header: bool,
+        header_list: Option<Vec<String>>,
+    ) -> Result<(), String> {
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .quote(quote)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
+        let mut records = csv.byte_records();
+        let file_header = if contains_header {
+            match records.next() {
+                None => return Ok(()),
+                Some(Err(e)) => return Err(format!("header: {e}")),
+                Some(Ok(h)) => Some(
+                    h.iter()
+                        .map(|f| {
+                            String::from_utf8_lossy(f)
+                                .trim_start_matches('\u{feff}')
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            }
+        } else {
+            None
+        };
+        let Some(header) = header_list.or(file_header) else {
+            return Err("the file has no header and the metric set gives no HeaderList".into());
+        };
+        let columns = self.locate(&header);
+        for record in records {
+            self.rows_seen += 1;
+            match record {
+                Ok(r) => {
+                    let field = |i: Option<usize>| match i.and_then(|i| r.get(i)) {
+                        None => Field::Missing,
+                        Some(b) => match std::str::from_utf8(b) {
+                            Ok(s) => Field::Text(s.into()),
+                            Err(_) => Field::NotUtf8,
+                        },
+                    };
+                    let wrong_width = r.len() != header.len();
+                    self.accept(&columns, field, wrong_width);
+                }
+                // A malformed record (for example an unterminated quote): skip and count.
+                Err(_) => self.quality.invalid_rows += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn read_json_lines(&mut self, mut reader: impl BufRead) -> Result<(), String> {
+        let s = self.schema;
+        let header: Vec<String> = std::iter::once(s.timestamp_column.clone())
+            .chain(s.dimensions.iter().cloned())
+            .chain(s.measures.iter().map(|m| m.metric_name.clone()))
+            .collect();
+        let columns = Columns {
+            timestamp: Some(0),
+            dimensions: (1..=s.dimensions.len()).map(Some).collect(),
+            measures: (0..s.measures.len())
+                .map(|i| Some(1 + s.dimensions.len() + i))
+                .collect(),
+        };
+        let mut present = vec![false; header.len()];
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.rows_seen += 1;
+            let object = match serde_json::from_slice::<serde_json::Value>(&line) {
+                Ok(serde_json::Value::Object(o)) => o,
+                _ => {
+                    self.quality.invalid_rows += 1;
+                    continue;
+                }
+            };
+            let values: Vec<Option<String>> = header
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let v = object.get(name.as_str())?;
+                    present[i] = true;
+                    match v {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        serde_json::Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    }
+                })
+                .collect();
+            let field = |i: Option<usize>| match i.and_then(|i| values[i].as_deref()) {
+                Some(s) => Field::Text(s.into()),
+                None => Field::Missing,
+            };
+            self.accept(&columns, field, false);
+        }
+        for (name, seen) in header.iter().zip(present) {
+            if !seen && self.rows_seen > 0 {
+                self.quality.missing_columns.insert(name.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates, filters and aggregates one row.
+    fn accept<'r>(
+        &mut self,
+        columns: &Columns,
+        field: impl Fn(Option<usize>) -> Field<'r>,
+        wrong_width: bool,
+    ) {
+        let schema = self.schema;
+        let text = |f: Field<'r>| match f {
+            Field::Text(s) if !s.trim().is_empty() => Ok(Some(s)),
+            Field::Text(_) | Field::Missing => Ok(None),
+            Field::NotUtf8 => Err(()),
+        };
+        let Ok(Some(raw_ts)) = text(field(columns.timestamp)) else {
+            self.quality.invalid_rows += 1;
+            return;
+        };
+        let Some(ts) = schema.timestamp_format.parse_value(&raw_ts, schema.zone) else {
+            self.quality.invalid_rows += 1;
+            return;
+        };
+        if let Some((from, to)) = self.window {
+            if ts < from || ts >= to {
+                self.quality.rows_outside_interval += 1;
+                return;
+            }
+        }
+        let Some(start) = interval_start(ts, schema.frequency, schema.zone) else {
+            self.quality.invalid_rows += 1;
+            return;
+        };
+        let q = self.interval_quality.entry(start).or_default();
+        q.rows_processed += 1;
+        if wrong_width {
+            q.invalid_rows += 1;
+            return;
+        }
+        *q.column_values
+            .entry(schema.timestamp_column.clone())
+            .or_default() += 1;
+
+        let mut dims = Vec::with_capacity(schema.dimensions.len());
+        for (i, name) in schema.dimensions.iter().enumerate() {
+            match text(field(columns.dimensions[i])) {
+                Ok(Some(v)) if v.trim().chars().count() <= MAX_DIMENSION_VALUE_CHARS => {
+                    *q.column_values.entry(name.clone()).or_default() += 1;
+                    dims.push(v.trim().to_string());
+                }
+                _ => {
+                    q.invalid_rows += 1;
+                    return;
+                }
+            }
+        }
+        if dims
+            .iter()
+            .zip(&schema.filters)
+            .any(|(v, accepted)| !accepted.is_empty() && !accepted.contains(v))
+        {
+            q.rows_filtered += 1;
+            return;
+        }
+        let mut values = Vec::with_capacity(schema.measures.len());
+        let mut partial = false;
+        for (i, m) in schema.measures.iter().enumerate() {
+            let v = match text(field(columns.measures[i])) {
+                Ok(Some(s)) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+                _ => None,
+            };
+            match v {
+                Some(v) => {
+                    *q.column_values.entry(m.metric_name.clone()).or_default() += 1;
+                    values.push(Some(v));
+                }
+                None => {
+                    partial = true;
+                    values.push(None);
+                }
+            }
+        }
+        if partial {
+            q.partial_rows += 1;
+        }
+        let cell = self
+            .cells
+            .entry(start)
+            .or_default()
+            .entry(dims)
+            .or_insert_with(|| vec![Acc::default(); schema.measures.len()]);
+        for (acc, v) in cell.iter_mut().zip(values) {
+            if let Some(v) = v {
+                acc.sum += v;
+                acc.n += 1;
+            }
+        }
+    }
+
+    /// Figures not tied to one interval: files read, empty or unreadable, rows whose timestamp
+    /// could not be read, rows outside the window, columns missing from files.
+    pub fn quality(&self) -> &DataQuality {
+        &self.quality
+    }
+
+    /// Everything read, as one set of figures (file figures plus every interval's).
+    pub fn total_quality(&self) -> DataQuality {
+        let mut total = self.quality.clone();
+        for q in self.interval_quality.values() {
+            total.add(q);
+        }
+        let mut series = BTreeSet::new();
+        for cells in self.cells.values() {
+            series.extend(cells.keys());
+        }
+        total.time_series = series.len() as u64;
+        total
+    }
+
+    /// The aggregated intervals, oldest first. A measure whose aggregate is not a finite number
+    /// (a sum that overflowed) is `None` and its rows count as partial.
+    pub fn finish(self) -> Vec<IntervalData> {
+        let measures = &self.schema.measures;
+        let mut quality = self.interval_quality;
+        let mut out = Vec::with_capacity(quality.len());
+        for (start, q) in std::mem::take(&mut quality) {
+            let cells = self.cells.get(&start);
+            let mut q = q;
+            let mut series = BTreeMap::new();
+            if let Some(cells) = cells {
+                for (dims, accs) in cells {
+                    let values = accs
+                        .iter()
+                        .zip(measures)
+                        .map(|(acc, m)| {
+                            if acc.n == 0 {
+                                return None;
+                            }
+                            let v = match m.aggregation_function {
+                                AggregationFunction::Sum => acc.sum,
+                                AggregationFunction::Avg => acc.sum / f64::from(acc.n),
+                            };
+                            if v.is_finite() {
+                                Some(v)
+                            } else {
+                                q.partial_rows += u64::from(acc.n);
+                                None
+                            }
+                        })
+                        .collect();
+                    series.insert(dims.clone(), values);
+                }
+            }
+            q.time_series = series.len() as u64;
+            out.push(IntervalData {
+                start,
+                series,
+                quality: q,
+            });
+        }
+        out
+    }
+}
