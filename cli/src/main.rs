@@ -1,1 +1,252 @@
-fn main() {}
+//! `seismo`: Seismo on a laptop. Generate sample data, run a backtest over a folder laid out like
+//! the old service's S3 data, and measure detection against labelled data.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use seismo_shared::backtest::{self, BacktestOptions, BacktestReport, Progress};
+use seismo_shared::engine::Sensitivity;
+use seismo_shared::eval::{self, EventScore, LabelledEvent};
+use seismo_shared::generate::{self, GenerateOptions};
+use seismo_shared::model::CreateMetricSetRequest;
+use seismo_shared::paths::LocalResolver;
+
+mod bench;
+mod labels;
+mod report;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "seismo",
+    version,
+    about = "Anomaly detection for business metrics: the open-source successor to Amazon Lookout for Metrics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate sample data (hourly orders and revenue by region, channel, plan, with injected
+    /// incidents) in the old service's S3 layout, with its metric set and a labels file.
+    Generate {
+        /// Output folder (a buckets folder: s3://seismo-sample/KEY is OUT/seismo-sample/KEY).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        sample: SampleArgs,
+    },
+    /// Backtest a metric set: train on the oldest 70% of its history, score the newest 30%,
+    /// print the anomaly groups.
+    Backtest(BacktestArgs),
+    /// Generate sample data and backtest it: the whole product in one command.
+    Demo {
+        /// Where to write the sample (default: a folder in the system's temporary directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        sample: SampleArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Measure detection against labelled data.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Args)]
+struct SampleArgs {
+    /// Weeks of hourly data.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=520))]
+    weeks: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Severity (0-100) from which a point is anomalous.
+    #[arg(long, default_value_t = Sensitivity::DEFAULT.get())]
+    threshold: f64,
+}
+
+#[derive(Debug, Args)]
+struct BacktestArgs {
+    /// The metric set: a CreateMetricSet request as JSON (the same file the API takes).
+    #[arg(long)]
+    metric_set: PathBuf,
+    /// Folder that holds the buckets: s3://BUCKET/KEY is read from DIR/BUCKET/KEY (default: the
+    /// metric set file's folder).
+    #[arg(long)]
+    buckets_dir: Option<PathBuf>,
+    /// A labels file (`measure,start,end,...`, as `seismo generate` writes) to score the groups
+    /// against.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate { out, sample } => {
+            let g = generate::generate(&out, &sample_options(&sample))
+                .with_context(|| format!("writing the sample under {}", out.display()))?;
+            println!(
+                "wrote {} rows for {} series ({} hourly live files) and {} labelled incidents under {}",
+                g.rows,
+                g.series,
+                g.live_files,
+                g.incidents.len(),
+                out.display()
+            );
+            println!(
+                "next: seismo backtest --metric-set {} --labels {}",
+                out.join("metric-set.json").display(),
+                out.join("labels.csv").display()
+            );
+        }
+        Command::Backtest(args) => backtest_command(&args)?,
+        Command::Demo {
+            out,
+            sample,
+            output,
+        } => {
+            let out = out.unwrap_or_else(|| std::env::temp_dir().join("seismo-demo"));
+            let g = generate::generate(&out, &sample_options(&sample))
+                .with_context(|| format!("writing the sample under {}", out.display()))?;
+            if !output.json {
+                println!(
+                    "Generated {} weeks of hourly orders and revenue for {} series (region x channel x plan) with {} injected incidents in {}",
+                    sample.weeks,
+                    g.series,
+                    g.incidents.len(),
+                    out.display()
+                );
+            }
+            backtest_command(&BacktestArgs {
+                metric_set: out.join("metric-set.json"),
+                buckets_dir: Some(out.clone()),
+                labels: Some(out.join("labels.csv")),
+                output,
+            })?;
+        }
+        Command::Bench(cmd) => bench::run(cmd)?,
+    }
+    Ok(())
+}
+
+fn sample_options(s: &SampleArgs) -> GenerateOptions {
+    GenerateOptions {
+        weeks: s.weeks,
+        seed: s.seed,
+        ..GenerateOptions::default()
+    }
+}
+
+/// Reads a CreateMetricSet request from a JSON file.
+fn read_metric_set(path: &Path) -> Result<CreateMetricSetRequest> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a CreateMetricSet request", path.display()))
+}
+
+fn backtest_command(args: &BacktestArgs) -> Result<()> {
+    let ms = read_metric_set(&args.metric_set)?;
+    let buckets = args
+        .buckets_dir
+        .clone()
+        .or_else(|| args.metric_set.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let threshold = Sensitivity::new(args.output.threshold).map_err(anyhow::Error::msg)?;
+    let report = run_backtest(&ms, &buckets, threshold, !args.output.json)?;
+    let labels = match &args.labels {
+        Some(p) => Some(labels::read(p)?),
+        None => None,
+    };
+    let scores = labels
+        .as_ref()
+        .map(|events| score_report(&report, &ms, events));
+    if args.output.json {
+        let json = serde_json::json!({ "report": report, "scores": scores });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", report::table(&report));
+        if let (Some(events), Some(scores)) = (&labels, &scores) {
+            print!("{}", report::labels(&report, events, scores));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a backtest with a progress bar on stderr (hidden when stderr is not a terminal).
+pub(crate) fn run_backtest(
+    ms: &CreateMetricSetRequest,
+    buckets: &Path,
+    threshold: Sensitivity,
+    progress: bool,
+) -> Result<BacktestReport> {
+    let bar = if progress {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:8} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let options = BacktestOptions {
+        threshold,
+        namespace: ms
+            .anomaly_detector_arn
+            .clone()
+            .unwrap_or_else(|| ms.metric_set_name.clone()),
+    };
+    let result = backtest::run(
+        ms,
+        &LocalResolver::new(buckets),
+        &options,
+        &mut |p| match p {
+            Progress::Reading { done, total } => {
+                bar.set_message("reading");
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            Progress::Scoring { done, total } => {
+                bar.set_message("scoring");
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+        },
+    );
+    bar.finish_and_clear();
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) => bail!("backtest of {} failed: {e}", ms.metric_set_name),
+    }
+}
+
+/// Scores a report's groups against labelled events over its inference window.
+pub(crate) fn score_report(
+    report: &BacktestReport,
+    ms: &CreateMetricSetRequest,
+    events: &[LabelledEvent],
+) -> Vec<EventScore> {
+    let measures: Vec<String> = ms
+        .metric_list
+        .iter()
+        .map(|m| m.metric_name.clone())
+        .collect();
+    let from = labels::parse_time(&report.inference.start).unwrap_or(i64::MIN);
+    let to = labels::parse_time(&report.inference.end).unwrap_or(i64::MAX);
+    eval::score(&report.groups, events, &measures, from, to)
+}

@@ -10,7 +10,8 @@
 //! - a level correction `L`: the median of `x - S` over the last day (last week for daily data),
 //!   so trends and sustained level shifts are followed instead of alarming forever;
 //! - a robust scale `sigma`: 1.4826 x the median absolute deviation of recent residuals (clipped
-//!   at the band, so anomalies do not widen it), with a floor for flat series;
+//!   at the band, so anomalies do not widen it), each divided by the square root of its level so
+//!   a busy hour may vary more than a quiet one, as counts do; with a floor for flat series;
 //! - the expected value `S + L`, the deviation `z = (x - S - L) / sigma`, and a severity
 //!   `100 (1 - exp(-nines / 8))` where `nines = -log10 P(|Z| >= |z|)` under a normal law: the
 //!   severity says how improbable the deviation is, in the same units on every series.
@@ -67,6 +68,8 @@ pub struct EngineConfig {
     pub threshold: Sensitivity,
     /// Smallest scale, relative to the expected value's magnitude.
     pub relative_floor: f64,
+    /// How the noise grows with the level: 0 constant, 0.5 like counts, 1 proportional.
+    pub variance_power: f64,
     z_band: f64,
 }
 
@@ -89,6 +92,7 @@ impl EngineConfig {
             warmup: frequency.cold_start_intervals(),
             threshold: Sensitivity::DEFAULT,
             relative_floor: 0.005,
+            variance_power: 0.5,
             z_band: z_for_severity(Sensitivity::DEFAULT.get()),
         }
     }
@@ -197,8 +201,10 @@ impl Ring {
         Some(self.buf[idx]).filter(|v| !v.is_nan())
     }
 
+    /// The values present, oldest first (a fixed order, so sums agree after a round trip).
     fn finite(&self) -> impl Iterator<Item = f64> + '_ {
-        self.buf.iter().copied().filter(|v| !v.is_nan())
+        let (newer, older) = self.buf.split_at(self.head);
+        older.iter().chain(newer).copied().filter(|v| !v.is_nan())
     }
 }
 
@@ -310,8 +316,8 @@ impl SeriesState {
             self.values.push(f64::NAN);
             return None;
         };
-        let (scored, seasonal) = self.score(config, x);
-        self.fold(x, seasonal, &scored);
+        let (scored, seasonal, weight) = self.score(config, x);
+        self.fold(x, seasonal, weight, &scored);
         Some(scored)
     }
 
@@ -336,8 +342,8 @@ impl SeriesState {
         median(&mut recent)
     }
 
-    /// The verdict and the seasonal baseline it used.
-    fn score(&self, config: &EngineConfig, x: f64) -> (Scored, f64) {
+    /// The verdict, the seasonal baseline and the residual weight it used.
+    fn score(&self, config: &EngineConfig, x: f64) -> (Scored, f64, f64) {
         let learning = (self.observed as usize) < config.warmup || self.scale.buf.len() < 3;
         let Some(seasonal) = self.baseline(config) else {
             let first = Scored {
@@ -351,7 +357,7 @@ impl SeriesState {
                 learning: true,
                 anomalous: false,
             };
-            return (first, x);
+            return (first, x, 1.0);
         };
         let mut level: Vec<f64> = self.level.finite().collect();
         let correction = if level.len() >= 3 {
@@ -360,7 +366,8 @@ impl SeriesState {
             0.0
         };
         let expected = seasonal + correction;
-        let sigma = self.sigma(config, expected);
+        let weight = self.weight(config, expected);
+        let sigma = self.sigma(config, expected, weight);
         let z = (x - expected) / sigma;
         let severity = if learning { 0.0 } else { severity(z) };
         let half = config.z_band * sigma;
@@ -379,10 +386,30 @@ impl SeriesState {
             learning,
             anomalous: !learning && severity >= config.threshold.get(),
         };
-        (scored, seasonal)
+        (scored, seasonal, weight)
     }
 
-    fn sigma(&self, config: &EngineConfig, expected: f64) -> f64 {
+    /// How the noise scales with the level: residuals are divided by `(|e| + ref)^p`, `ref` a
+    /// tenth of the series' typical magnitude, so a busy hour may deviate more than a quiet one
+    /// (counts vary like the square root of their level when `p = 0.5`).
+    fn weight(&self, config: &EngineConfig, expected: f64) -> f64 {
+        if config.variance_power == 0.0 {
+            return 1.0;
+        }
+        let (sum, n) = self
+            .values
+            .finite()
+            .fold((0.0, 0usize), |(s, n), v| (s + v.abs(), n + 1));
+        let typical = if n > 0 {
+            sum / n as f64
+        } else {
+            expected.abs()
+        };
+        let reference = (0.1 * typical).max(1e-9);
+        (expected.abs() + reference).powf(config.variance_power)
+    }
+
+    fn sigma(&self, config: &EngineConfig, expected: f64, weight: f64) -> f64 {
         let mut r: Vec<f64> = self.scale.finite().collect();
         let floor = (config.relative_floor * expected.abs()).max(1e-9);
         if r.is_empty() {
@@ -397,10 +424,10 @@ impl SeriesState {
             // More than half the residuals are identical: use the mean absolute deviation.
             dev.iter().sum::<f64>() / dev.len() as f64 * 1.2533
         };
-        sigma.max(floor)
+        (sigma * weight).max(floor)
     }
 
-    fn fold(&mut self, x: f64, seasonal: f64, scored: &Scored) {
+    fn fold(&mut self, x: f64, seasonal: f64, weight: f64, scored: &Scored) {
         self.observed += 1;
         self.values.push(x);
         self.level.push(x - seasonal);
@@ -412,7 +439,7 @@ impl SeriesState {
         } else {
             residual
         };
-        self.scale.push(clipped);
+        self.scale.push(clipped / weight);
     }
 }
 

@@ -20,9 +20,13 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod backtest;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod eval;
+pub mod generate;
+pub mod group;
 pub mod model;
 pub mod paths;
 pub mod time;

@@ -1,0 +1,168 @@
+//! `seismo bench`: detection measured against labelled data.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use seismo_shared::engine::Sensitivity;
+use seismo_shared::eval::{self, LabelledEvent};
+use seismo_shared::model::{
+    AggregationFunction, CreateMetricSetRequest, CsvFormatDescriptor, FileFormatDescriptor,
+    Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
+};
+
+use crate::labels::parse_time;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// The old service's labelled e-commerce sample (hourly views and revenue by platform and
+    /// marketplace): event-level precision, recall and F1 of the backtest's anomaly groups.
+    Ecommerce {
+        /// The sample's folder (holds backtest/input.csv and label.csv).
+        #[arg(long, default_value = "../shared/data/ecommerce")]
+        data: PathBuf,
+        /// Severity thresholds to report (the first is Seismo's default).
+        #[arg(long, value_delimiter = ',', default_values_t = vec![50.0, 40.0, 60.0, 70.0])]
+        thresholds: Vec<f64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Ecommerce {
+            data,
+            thresholds,
+            json,
+        } => ecommerce(&data, &thresholds, json),
+    }
+}
+
+/// The metric set of the old service's e-commerce sample, reading `backtest/input.csv`.
+fn ecommerce_metric_set(data: &std::path::Path) -> Result<CreateMetricSetRequest> {
+    let input = data.join("backtest/input.csv");
+    let input = input
+        .canonicalize()
+        .with_context(|| format!("{} not found", input.display()))?;
+    let metric = |name: &str| Metric {
+        metric_name: name.into(),
+        aggregation_function: AggregationFunction::Sum,
+        namespace: None,
+    };
+    Ok(CreateMetricSetRequest {
+        anomaly_detector_arn: None,
+        metric_set_name: "ecommerce".into(),
+        metric_set_description: None,
+        metric_list: vec![metric("views"), metric("revenue")],
+        offset: None,
+        timestamp_column: Some(TimestampColumn {
+            column_name: Some("timestamp".into()),
+            column_format: Some("yyyy-MM-dd HH:mm:ss".into()),
+        }),
+        dimension_list: Some(vec!["platform".into(), "marketplace".into()]),
+        metric_set_frequency: Some(Frequency::Pt1h),
+        metric_source: MetricSource {
+            s3_source_config: Some(S3SourceConfig {
+                historical_data_path_list: Some(vec![format!("file://{}", input.display())]),
+                file_format_descriptor: Some(FileFormatDescriptor {
+                    csv_format_descriptor: Some(CsvFormatDescriptor::default()),
+                    json_format_descriptor: None,
+                }),
+                ..S3SourceConfig::default()
+            }),
+            ..MetricSource::default()
+        },
+        timezone: None,
+        tags: None,
+        dimension_filter_list: None,
+    })
+}
+
+/// Labelled events of `label.csv`: per measure, runs of consecutive hours in which any series
+/// is labelled 1.
+fn ecommerce_events(data: &std::path::Path) -> Result<Vec<LabelledEvent>> {
+    let path = data.join("label.csv");
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h == n)
+            .with_context(|| format!("{} has no {n} column", path.display()))
+    };
+    let ts = col("timestamp")?;
+    let mut times: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let labelled = [
+        ("views", col("views_label")?),
+        ("revenue", col("revenue_label")?),
+    ];
+    for row in reader.records() {
+        let row = row?;
+        let Some(t) = row.get(ts).and_then(parse_time) else {
+            continue;
+        };
+        for (measure, c) in labelled {
+            if row.get(c) == Some("1") {
+                times.entry(measure).or_default().push(t);
+            }
+        }
+    }
+    Ok(times
+        .into_iter()
+        .flat_map(|(m, t)| eval::events_from_points(m, t, 3600))
+        .collect())
+}
+
+fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool) -> Result<()> {
+    let ms = ecommerce_metric_set(data)?;
+    let events = ecommerce_events(data)?;
+    let mut rows = Vec::new();
+    for &t in thresholds {
+        let threshold = Sensitivity::new(t).map_err(anyhow::Error::msg)?;
+        let started = std::time::Instant::now();
+        let report = crate::run_backtest(&ms, std::path::Path::new("/"), threshold, false)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let scores = crate::score_report(&report, &ms, &events);
+        rows.push((t, report, scores, seconds));
+    }
+    if json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|(t, r, s, secs)| serde_json::json!({"threshold": t, "inference": r.inference, "groups": r.groups.len(), "scores": s, "seconds": secs}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let (_, first, ..) = &rows[0];
+    println!(
+        "E-commerce sample ({}): {} series x 2 measures, {} rows; train {} .. {}, scored {} .. {} ({} intervals)",
+        data.display(),
+        first.time_series,
+        first.quality.rows_processed,
+        first.train.start,
+        first.train.end,
+        first.inference.start,
+        first.inference.end,
+        first.inference.intervals
+    );
+    println!(
+        "Event-level scores of the anomaly groups against label.csv (an event: consecutive labelled hours of a measure):"
+    );
+    println!(
+        "{:>9}  {:<8} {:>6} {:>6} {:>6} {:>9} {:>7} {:>6} {:>8}",
+        "threshold", "measure", "groups", "events", "found", "precision", "recall", "F1", "seconds"
+    );
+    for (t, _, scores, secs) in &rows {
+        for s in scores {
+            println!(
+                "{:>9.0}  {:<8} {:>6} {:>6} {:>6} {:>9.3} {:>7.3} {:>6.3} {:>8.2}",
+                t, s.measure, s.groups, s.events, s.found_events, s.precision, s.recall, s.f1, secs
+            );
+        }
+    }
+    Ok(())
+}

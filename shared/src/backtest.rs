@@ -1,0 +1,263 @@
+//! The backtest, as the old service ran it: read a metric set's history, train on the oldest 70%
+//! of its intervals, score the newest 30%, and report the anomaly groups found there with the
+//! data-quality figures and the train and inference windows.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::data::{Aggregator, DataQuality, IntervalData, Schema};
+use crate::engine::{EngineConfig, Scored, Sensitivity, SeriesState};
+use crate::error::ValidationError;
+use crate::group::{GroupReport, Grouper, Observation};
+use crate::model::{CreateMetricSetRequest, Frequency, timestamp_string};
+use crate::paths::LocalResolver;
+use crate::time::intervals;
+use crate::validate;
+
+/// Share of intervals used for training.
+pub const TRAIN_FRACTION: f64 = 0.7;
+
+/// Why a backtest could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// The configuration breaks a constraint.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// A quota is exceeded.
+    #[error("service quota exceeded: {0}")]
+    Quota(String),
+    /// There is nothing (usable) to read.
+    #[error("no data: {0}")]
+    NoData(String),
+}
+
+/// Options of a backtest.
+#[derive(Debug, Clone)]
+pub struct BacktestOptions {
+    /// Severity from which a point is anomalous.
+    pub threshold: Sensitivity,
+    /// Namespace of group ids (the detector's ARN or name).
+    pub namespace: String,
+}
+
+impl Default for BacktestOptions {
+    fn default() -> Self {
+        BacktestOptions {
+            threshold: Sensitivity::DEFAULT,
+            namespace: "seismo-local".into(),
+        }
+    }
+}
+
+/// Progress of a long backtest, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// `done` of `total` files read.
+    Reading {
+        /// Files read.
+        done: usize,
+        /// Files to read.
+        total: usize,
+    },
+    /// `done` of `total` intervals scored.
+    Scoring {
+        /// Intervals done.
+        done: usize,
+        /// Intervals in all.
+        total: usize,
+    },
+}
+
+/// A window of intervals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
+    /// First interval start.
+    pub start: String,
+    /// Last interval start.
+    pub end: String,
+    /// Intervals.
+    pub intervals: usize,
+}
+
+/// What a backtest found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BacktestReport {
+    /// Metric set.
+    pub metric_set_name: String,
+    /// Interval length.
+    pub frequency: Frequency,
+    /// Files read.
+    pub files: usize,
+    /// Training window (BACKTEST_TRAINING_DATA_START/END_TIME_STAMP).
+    pub train: Window,
+    /// Inference window (BACKTEST_INFERENCE_DATA_START/END_TIME_STAMP).
+    pub inference: Window,
+    /// Dimension combinations.
+    pub time_series: usize,
+    /// Metrics (measure x dimension combination).
+    pub metrics: usize,
+    /// Points scored in the inference window.
+    pub points_scored: usize,
+    /// Points of the inference window with no data (a series silent in an interval).
+    pub points_missing: usize,
+    /// Intervals of the inference window with no rows at all.
+    pub empty_intervals: usize,
+    /// Everything read.
+    pub quality: DataQuality,
+    /// The anomaly groups of the inference window, oldest first.
+    pub groups: Vec<GroupReport>,
+}
+
+/// The files a backtest reads: the historical path when given, else every file under the
+/// templated path's fixed prefix (the part before the first `{{`).
+pub fn source_files(
+    ms: &CreateMetricSetRequest,
+    resolver: &LocalResolver,
+) -> Result<Vec<std::path::PathBuf>, BacktestError> {
+    let s3 = ms.metric_source.s3_source_config.as_ref();
+    let path = s3
+        .and_then(|s| s.historical_data_path_list.as_ref())
+        .and_then(|l| l.first().cloned())
+        .or_else(|| {
+            s3.and_then(|s| s.templated_path_list.as_ref())
+                .and_then(|l| l.first())
+                .map(|t| t.split("{{").next().unwrap_or_default().to_string())
+        })
+        .ok_or_else(|| BacktestError::NoData("the metric set names no data path".into()))?;
+    let files = resolver
+        .list(&path)
+        .map_err(|e| BacktestError::NoData(format!("{path}: {e}")))?;
+    if files.is_empty() {
+        return Err(BacktestError::NoData(format!(
+            "nothing under {path} (resolved to {})",
+            resolver.local_path(&path).display()
+        )));
+    }
+    Ok(files)
+}
+
+/// Runs a backtest over local files.
+pub fn run(
+    ms: &CreateMetricSetRequest,
+    resolver: &LocalResolver,
+    options: &BacktestOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BacktestReport, BacktestError> {
+    let schema = Schema::from_metric_set(ms)?;
+    let files = source_files(ms, resolver)?;
+    let mut aggregator = Aggregator::new(&schema);
+    for (i, f) in files.iter().enumerate() {
+        aggregator.read_file(f);
+        progress(Progress::Reading {
+            done: i + 1,
+            total: files.len(),
+        });
+    }
+    let quality = aggregator.total_quality();
+    let data = aggregator.finish();
+    validate::metric_quota(ms, quality.time_series as usize).map_err(BacktestError::Quota)?;
+    let (Some(first), Some(last)) = (data.first(), data.last()) else {
+        return Err(BacktestError::NoData(format!(
+            "{} files, {} rows, none usable ({} invalid; missing columns: {:?})",
+            files.len(),
+            quality.rows_processed + quality.invalid_rows,
+            quality.invalid_rows,
+            quality.missing_columns
+        )));
+    };
+    let timeline = intervals(first.start, last.start, schema.frequency, schema.zone);
+    if timeline.len() < 2 {
+        return Err(BacktestError::NoData(format!(
+            "{} interval of data; a backtest needs history to train on",
+            timeline.len()
+        )));
+    }
+    let n_train =
+        ((timeline.len() as f64 * TRAIN_FRACTION).floor() as usize).clamp(1, timeline.len() - 1);
+    let by_start: BTreeMap<i64, &IntervalData> = data.iter().map(|d| (d.start, d)).collect();
+
+    // The engine learns from the training window; its warm-up is the old service's cold start,
+    // or the whole training window when that is shorter.
+    let config = EngineConfig::for_frequency(schema.frequency)
+        .with_threshold(options.threshold)
+        .with_warmup(schema.frequency.cold_start_intervals().min(n_train));
+    let measures: Vec<String> = schema
+        .measures
+        .iter()
+        .map(|m| m.metric_name.clone())
+        .collect();
+    let keys: Vec<&Vec<String>> = data
+        .iter()
+        .flat_map(|d| d.series.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut states = vec![vec![SeriesState::new(&config); measures.len()]; keys.len()];
+    let mut grouper = Grouper::new(
+        options.namespace.clone(),
+        schema.dimensions.clone(),
+        measures.clone(),
+    );
+    let (mut points_scored, mut points_missing, mut empty_intervals) = (0, 0, 0);
+    let mut verdicts: Vec<(usize, usize, Scored)> = Vec::new();
+    for (i, &t) in timeline.iter().enumerate() {
+        let row = by_start.get(&t).copied();
+        let scoring = i >= n_train;
+        if scoring && row.is_none_or(|r| r.series.is_empty()) {
+            empty_intervals += 1;
+        }
+        verdicts.clear();
+        for (k, (dims, series_states)) in keys.iter().zip(states.iter_mut()).enumerate() {
+            let values = row.and_then(|r| r.series.get(*dims));
+            for (m, state) in series_states.iter_mut().enumerate() {
+                let value = values.and_then(|v| v[m]);
+                match state.observe(&config, t, value) {
+                    Some(s) if scoring => {
+                        points_scored += 1;
+                        verdicts.push((m, k, s));
+                    }
+                    None if scoring && state.observed() > 0 => points_missing += 1,
+                    _ => {}
+                }
+            }
+        }
+        if scoring {
+            grouper.push_interval(
+                t,
+                verdicts.iter().map(|(m, k, s)| Observation {
+                    measure: *m,
+                    dimensions: keys[*k].as_slice(),
+                    scored: *s,
+                }),
+            );
+        }
+        if i % 64 == 0 || i + 1 == timeline.len() {
+            progress(Progress::Scoring {
+                done: i + 1,
+                total: timeline.len(),
+            });
+        }
+    }
+    let window = |ts: &[i64]| Window {
+        start: timestamp_string(ts[0]),
+        end: timestamp_string(ts[ts.len() - 1]),
+        intervals: ts.len(),
+    };
+    Ok(BacktestReport {
+        metric_set_name: ms.metric_set_name.clone(),
+        frequency: schema.frequency,
+        files: files.len(),
+        train: window(&timeline[..n_train]),
+        inference: window(&timeline[n_train..]),
+        time_series: keys.len(),
+        metrics: keys.len() * measures.len(),
+        points_scored,
+        points_missing,
+        empty_intervals,
+        quality,
+        groups: grouper.finish(),
+    })
+}

@@ -1,0 +1,473 @@
+//! Anomaly groups: the anomalous series of one measure in one event. An event starts at an
+//! interval where some series of the measure is anomalous and goes on while the following
+//! intervals have anomalous series of that measure too, as the old service's groups did.
+//!
+//! Each group carries a score (0-100: the highest severity of its points), the number of
+//! series, and a contribution matrix: for each dimension, each value's share (0-100, summing to
+//! 100) of the group's total absolute deviation from the expected values.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::engine::{Direction, Scored};
+use crate::model::{
+    AnomalyGroup, ContributionMatrix, DimensionContribution, DimensionNameValue,
+    DimensionValueContribution, MetricLevelImpact, timestamp_string,
+};
+
+/// One scored point of a series, as the grouper sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// Index of the measure.
+    pub measure: usize,
+    /// The series' dimension values, in schema order.
+    pub dimensions: &'a [String],
+    /// The engine's verdict.
+    pub scored: Scored,
+}
+
+/// One anomalous point of a group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupPoint {
+    /// Interval start, `2021-02-14T04:00:00Z`.
+    pub timestamp: String,
+    /// Value observed.
+    pub value: f64,
+    /// Value expected.
+    pub expected: f64,
+    /// Band.
+    pub lower: f64,
+    /// Band.
+    pub upper: f64,
+    /// Severity 0-100.
+    pub severity: f64,
+}
+
+/// One series of a group with its anomalous points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupSeries {
+    /// Stable id of the series (hash of measure and dimension values).
+    pub time_series_id: String,
+    /// Its dimension values.
+    pub dimensions: Vec<DimensionNameValue>,
+    /// Its anomalous points, oldest first.
+    pub points: Vec<GroupPoint>,
+}
+
+/// An anomaly group with the detail behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupReport {
+    /// The group as the API returns it.
+    pub anomaly_group: AnomalyGroup,
+    /// Spike, drop, or both (`mixed`).
+    pub direction: String,
+    /// First anomalous interval (epoch seconds).
+    pub start: i64,
+    /// Last anomalous interval (epoch seconds).
+    pub end: i64,
+    /// The anomalous series, most deviating first.
+    pub time_series: Vec<GroupSeries>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    start: i64,
+    end: i64,
+    score: f64,
+    directions: BTreeSet<&'static str>,
+    /// Per series (dimension values): its points.
+    series: BTreeMap<Vec<String>, Vec<GroupPoint>>,
+    /// Per dimension index and value: absolute deviation.
+    deviation: Vec<BTreeMap<String, f64>>,
+}
+
+/// Builds groups from the verdicts of consecutive intervals.
+#[derive(Debug)]
+pub struct Grouper {
+    namespace: String,
+    dimensions: Vec<String>,
+    measures: Vec<String>,
+    open: Vec<Option<Open>>,
+    last_interval: Option<i64>,
+    closed: Vec<GroupReport>,
+}
+
+impl Grouper {
+    /// `namespace` (for example the detector's ARN) makes group ids unique across detectors.
+    pub fn new(
+        namespace: impl Into<String>,
+        dimensions: Vec<String>,
+        measures: Vec<String>,
+    ) -> Self {
+        let open = measures.iter().map(|_| None).collect();
+        Grouper {
+            namespace: namespace.into(),
+            dimensions,
+            measures,
+            open,
+            last_interval: None,
+            closed: Vec::new(),
+        }
+    }
+
+    /// Adds the verdicts of one interval. Call it for every interval in order, also those with
+    /// no anomaly, so events end where they end.
+    pub fn push_interval<'a>(
+        &mut self,
+        start: i64,
+        observations: impl IntoIterator<Item = Observation<'a>>,
+    ) {
+        let mut touched = vec![false; self.measures.len()];
+        for o in observations {
+            if !o.scored.anomalous || o.measure >= self.measures.len() {
+                continue;
+            }
+            touched[o.measure] = true;
+            let continues = matches!(&self.open[o.measure], Some(g) if g.end == start || Some(g.end) == self.last_interval);
+            if !continues {
+                self.close(o.measure);
+                self.open[o.measure] = Some(Open {
+                    start,
+                    end: start,
+                    deviation: vec![BTreeMap::new(); self.dimensions.len()],
+                    ..Open::default()
+                });
+            }
+            let Some(g) = self.open[o.measure].as_mut() else {
+                continue;
+            };
+            let s = o.scored;
+            g.end = start;
+            g.score = g.score.max(s.severity);
+            g.directions.insert(match s.direction {
+                Direction::Spike => "spike",
+                Direction::Drop => "drop",
+            });
+            let deviation = (s.value - s.expected).abs();
+            for (i, v) in o.dimensions.iter().enumerate().take(self.dimensions.len()) {
+                *g.deviation[i].entry(v.clone()).or_default() += deviation;
+            }
+            g.series
+                .entry(o.dimensions.to_vec())
+                .or_default()
+                .push(GroupPoint {
+                    timestamp: timestamp_string(start),
+                    value: s.value,
+                    expected: s.expected,
+                    lower: s.lower,
+                    upper: s.upper,
+                    severity: round2(s.severity),
+                });
+        }
+        for (m, touched) in touched.into_iter().enumerate() {
+            if !touched {
+                self.close(m);
+            }
+        }
+        self.last_interval = Some(start);
+    }
+
+    fn close(&mut self, measure: usize) {
+        let Some(g) = self.open[measure].take() else {
+            return;
+        };
+        let metric_name = self.measures[measure].clone();
+        let dimension_contribution_list = self
+            .dimensions
+            .iter()
+            .zip(&g.deviation)
+            .map(|(name, values)| DimensionContribution {
+                dimension_name: name.clone(),
+                dimension_value_contribution_list: shares(values),
+            })
+            .collect();
+        let mut time_series: Vec<GroupSeries> = g
+            .series
+            .into_iter()
+            .map(|(dims, points)| GroupSeries {
+                time_series_id: series_id(&metric_name, &dims),
+                dimensions: self
+                    .dimensions
+                    .iter()
+                    .zip(dims)
+                    .map(|(n, v)| DimensionNameValue {
+                        dimension_name: n.clone(),
+                        dimension_value: v,
+                    })
+                    .collect(),
+                points,
+            })
+            .collect();
+        let total_dev = |s: &GroupSeries| {
+            s.points
+                .iter()
+                .map(|p| (p.value - p.expected).abs())
+                .sum::<f64>()
+        };
+        time_series.sort_by(|a, b| total_dev(b).total_cmp(&total_dev(a)));
+        let direction = if g.directions.len() == 1 {
+            g.directions.first().copied().unwrap_or("mixed")
+        } else {
+            "mixed"
+        };
+        let anomaly_group = AnomalyGroup {
+            start_time: timestamp_string(g.start),
+            end_time: timestamp_string(g.end),
+            anomaly_group_id: group_id(&self.namespace, &metric_name, g.start),
+            anomaly_group_score: round2(g.score),
+            primary_metric_name: metric_name.clone(),
+            metric_level_impact_list: vec![MetricLevelImpact {
+                metric_name,
+                num_time_series: time_series.len() as i64,
+                contribution_matrix: ContributionMatrix {
+                    dimension_contribution_list,
+                },
+            }],
+        };
+        self.closed.push(GroupReport {
+            anomaly_group,
+            direction: direction.to_string(),
+            start: g.start,
+            end: g.end,
+            time_series,
+        });
+    }
+
+    /// Closes every open group and returns all groups, oldest first (ties by measure order).
+    pub fn finish(mut self) -> Vec<GroupReport> {
+        for m in 0..self.measures.len() {
+            self.close(m);
+        }
+        let order: BTreeMap<&str, usize> = self
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.as_str(), i))
+            .collect();
+        let mut out = self.closed;
+        out.sort_by_key(|g| {
+            (
+                g.start,
+                order
+                    .get(g.anomaly_group.primary_metric_name.as_str())
+                    .copied(),
+            )
+        });
+        out
+    }
+}
+
+/// Shares (0-100) of each value, largest first, summing to 100. All zero deviations (possible
+/// only for degenerate input) share equally.
+fn shares(values: &BTreeMap<String, f64>) -> Vec<DimensionValueContribution> {
+    let total: f64 = values.values().sum();
+    let n = values.len() as f64;
+    let mut out: Vec<DimensionValueContribution> = values
+        .iter()
+        .map(|(v, d)| DimensionValueContribution {
+            dimension_value: v.clone(),
+            contribution_score: if total > 0.0 && total.is_finite() {
+                100.0 * d / total
+            } else {
+                100.0 / n
+            },
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.contribution_score
+            .total_cmp(&a.contribution_score)
+            .then_with(|| a.dimension_value.cmp(&b.dimension_value))
+    });
+    for c in &mut out {
+        c.contribution_score = round2(c.contribution_score);
+    }
+    out
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a(seed: u64, parts: &[&str]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// A UUID-shaped id that is the same for the same namespace, measure and start: recomputing a
+/// group gives the same id, so retries never duplicate one.
+pub fn group_id(namespace: &str, measure: &str, start: i64) -> String {
+    let start = start.to_string();
+    let parts = [namespace, measure, start.as_str()];
+    let hex = format!("{:016x}{:016x}", fnv1a(1, &parts), fnv1a(2, &parts));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// A stable id of a series: the measure and its dimension values.
+pub fn series_id(measure: &str, dimensions: &[String]) -> String {
+    let mut parts = vec![measure];
+    parts.extend(dimensions.iter().map(String::as_str));
+    format!("{:016x}", fnv1a(3, &parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(value: f64, expected: f64, severity: f64) -> Scored {
+        Scored {
+            value,
+            expected,
+            lower: expected - 10.0,
+            upper: expected + 10.0,
+            z: (value - expected) / 2.0,
+            severity,
+            direction: if value >= expected {
+                Direction::Spike
+            } else {
+                Direction::Drop
+            },
+            learning: false,
+            anomalous: severity >= 50.0,
+        }
+    }
+
+    fn dims(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn consecutive_intervals_form_one_group_with_contributions() {
+        let eu_web = dims(&["EU", "web"]);
+        let eu_app = dims(&["EU", "app"]);
+        let us_web = dims(&["US", "web"]);
+        let mut g = Grouper::new(
+            "det",
+            dims(&["region", "channel"]),
+            dims(&["revenue", "orders"]),
+        );
+        let h = 3600;
+        g.push_interval(0, []);
+        for t in [h, 2 * h] {
+            g.push_interval(
+                t,
+                [
+                    Observation {
+                        measure: 0,
+                        dimensions: &eu_web,
+                        scored: point(40.0, 100.0, 90.0),
+                    },
+                    Observation {
+                        measure: 0,
+                        dimensions: &eu_app,
+                        scored: point(70.0, 100.0, 70.0),
+                    },
+                    Observation {
+                        measure: 0,
+                        dimensions: &us_web,
+                        scored: point(101.0, 100.0, 5.0),
+                    },
+                    Observation {
+                        measure: 1,
+                        dimensions: &us_web,
+                        scored: point(100.0, 100.0, 0.0),
+                    },
+                ],
+            );
+        }
+        g.push_interval(3 * h, []);
+        g.push_interval(
+            4 * h,
+            [Observation {
+                measure: 0,
+                dimensions: &us_web,
+                scored: point(200.0, 100.0, 60.0),
+            }],
+        );
+        let groups = g.finish();
+        assert_eq!(groups.len(), 2);
+        let first = &groups[0];
+        assert_eq!((first.start, first.end), (h, 2 * h));
+        assert_eq!(first.anomaly_group.anomaly_group_score, 90.0);
+        assert_eq!(first.direction, "drop");
+        let impact = &first.anomaly_group.metric_level_impact_list[0];
+        assert_eq!(impact.num_time_series, 2);
+        let region = &impact.contribution_matrix.dimension_contribution_list[0];
+        assert_eq!(region.dimension_name, "region");
+        assert_eq!(
+            region.dimension_value_contribution_list.len(),
+            1,
+            "US was not anomalous"
+        );
+        assert_eq!(
+            region.dimension_value_contribution_list[0].contribution_score,
+            100.0
+        );
+        let channel = &impact.contribution_matrix.dimension_contribution_list[1];
+        let top = &channel.dimension_value_contribution_list;
+        assert_eq!(
+            (top[0].dimension_value.as_str(), top[0].contribution_score),
+            ("web", 66.67)
+        );
+        assert_eq!(
+            (top[1].dimension_value.as_str(), top[1].contribution_score),
+            ("app", 33.33)
+        );
+        assert_eq!(
+            first.time_series[0].dimensions[1].dimension_value, "web",
+            "most deviating first"
+        );
+        assert_eq!(first.time_series[0].points.len(), 2);
+
+        let second = &groups[1];
+        assert_eq!((second.start, second.direction.as_str()), (4 * h, "spike"));
+        assert_ne!(
+            first.anomaly_group.anomaly_group_id,
+            second.anomaly_group.anomaly_group_id
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_and_uuid_shaped() {
+        let a = group_id("det", "revenue", 3600);
+        assert_eq!(a, group_id("det", "revenue", 3600));
+        assert_ne!(a, group_id("det", "orders", 3600));
+        assert_ne!(a, group_id("other", "revenue", 3600));
+        let lens: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12]);
+        assert!(
+            a.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn shares_sum_to_one_hundred() {
+        let mut m = BTreeMap::new();
+        for (v, d) in [("a", 1.0), ("b", 1.0), ("c", 1.0)] {
+            m.insert(v.to_string(), d);
+        }
+        let s = shares(&m);
+        let sum: f64 = s.iter().map(|c| c.contribution_score).sum();
+        assert!((sum - 100.0).abs() < 0.02, "{sum}");
+        m.insert("zero".into(), 0.0);
+        assert_eq!(shares(&m).last().unwrap().contribution_score, 0.0);
+    }
+}
