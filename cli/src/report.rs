@@ -41,11 +41,7 @@ pub(crate) fn table(r: &BacktestReport) -> String {
         r.metric_set_name,
         r.frequency,
         r.time_series,
-        if r.time_series == 0 {
-            0
-        } else {
-            r.metrics / r.time_series
-        },
+        r.metrics.checked_div(r.time_series).unwrap_or(0),
         r.metrics,
         q.rows_processed,
         r.files

@@ -486,11 +486,11 @@ impl<'a> Aggregator<'a> {
             self.quality.invalid_rows += 1;
             return;
         };
-        if let Some((from, to)) = self.window {
-            if ts < from || ts >= to {
-                self.quality.rows_outside_interval += 1;
-                return;
-            }
+        if let Some((from, to)) = self.window
+            && (ts < from || ts >= to)
+        {
+            self.quality.rows_outside_interval += 1;
+            return;
         }
         let Some(start) = interval_start(ts, schema.frequency, schema.zone) else {
             self.quality.invalid_rows += 1;
@@ -624,5 +624,257 @@ impl<'a> Aggregator<'a> {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+    use serde_json::json;
+
+    const H: i64 = 3600;
+    const T0: i64 = 1_613_260_800; // 2021-02-14T00:00:00Z
+
+    fn metric_set(extra: serde_json::Value) -> CreateMetricSetRequest {
+        let mut v = json!({
+            "MetricSetName": "orders",
+            "MetricList": [{"MetricName": "revenue", "AggregationFunction": "SUM"},
+                           {"MetricName": "latency", "AggregationFunction": "AVG"}],
+            "TimestampColumn": {"ColumnName": "ts", "ColumnFormat": "yyyy-MM-dd HH:mm:ss"},
+            "DimensionList": ["region", "channel"],
+            "MetricSetFrequency": "PT1H",
+            "MetricSource": {"S3SourceConfig": {
+                "HistoricalDataPathList": ["s3://b/h/"],
+                "FileFormatDescriptor": {"CsvFormatDescriptor": {}}}}
+        });
+        merge(&mut v, extra);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+        match (a, b) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                for (k, v) in b {
+                    merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (a, b) => *a = b,
+        }
+    }
+
+    fn read(ms: &CreateMetricSetRequest, bytes: &[u8]) -> (Vec<IntervalData>, DataQuality) {
+        let schema = Schema::from_metric_set(ms).unwrap();
+        let mut agg = Aggregator::new(&schema);
+        agg.read_reader(bytes).unwrap();
+        let total = agg.total_quality();
+        (agg.finish(), total)
+    }
+
+    fn value(data: &[IntervalData], start: i64, dims: &[&str], measure: usize) -> Option<f64> {
+        let key: Vec<String> = dims.iter().map(|s| s.to_string()).collect();
+        data.iter().find(|d| d.start == start)?.series.get(&key)?[measure]
+    }
+
+    const CSV: &str = "ts,region,channel,revenue,latency\n\
+        2021-02-14 00:10:00,EU,web,10,100\n\
+        2021-02-14 00:50:00,EU,web,5,200\n\
+        2021-02-14 00:20:00,US,web,7,50\n\
+        2021-02-14 01:00:00,EU,web,1,10\n";
+
+    #[test]
+    fn sum_and_avg_per_interval_and_combination() {
+        let (data, q) = read(&metric_set(json!({})), CSV.as_bytes());
+        assert_eq!(data.len(), 2);
+        assert_eq!(value(&data, T0, &["EU", "web"], 0), Some(15.0));
+        assert_eq!(value(&data, T0, &["EU", "web"], 1), Some(150.0));
+        assert_eq!(value(&data, T0, &["US", "web"], 0), Some(7.0));
+        assert_eq!(value(&data, T0 + H, &["EU", "web"], 0), Some(1.0));
+        assert_eq!(
+            (
+                q.rows_processed,
+                q.invalid_rows,
+                q.partial_rows,
+                q.time_series
+            ),
+            (4, 0, 0, 2)
+        );
+        assert_eq!(data[0].quality.time_series, 2);
+        assert_eq!(q.completeness("revenue"), 1.0);
+    }
+
+    #[test]
+    fn each_csv_option_is_honoured() {
+        let headerless = "2021-02-14 00:10:00;EU;web;'1;5';3\n";
+        let ms = metric_set(
+            json!({"MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": {"CsvFormatDescriptor": {
+            "ContainsHeader": false, "Delimiter": ";", "QuoteSymbol": "'",
+            "HeaderList": ["ts", "region", "channel", "revenue", "latency"]}}}}}),
+        );
+        let (data, q) = read(&ms, headerless.as_bytes());
+        // The quoted field holds the delimiter: one row, revenue "1;5" is not a number.
+        assert_eq!((q.rows_processed, q.partial_rows), (1, 1));
+        assert_eq!(value(&data, T0, &["EU", "web"], 0), None);
+        assert_eq!(value(&data, T0, &["EU", "web"], 1), Some(3.0));
+
+        let tabbed = "ts\tregion\tchannel\trevenue\tlatency\n2021-02-14 00:10:00\tEU\tweb\t4\t1\n";
+        let ms = metric_set(
+            json!({"MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": {"CsvFormatDescriptor": {"Delimiter": "\t"}}}}}),
+        );
+        assert_eq!(
+            value(&read(&ms, tabbed.as_bytes()).0, T0, &["EU", "web"], 0),
+            Some(4.0)
+        );
+
+        // A HeaderList with ContainsHeader renames the file's columns and skips its header.
+        let renamed = "a,b,c,d,e\n2021-02-14 00:10:00,EU,web,4,1\n";
+        let ms = metric_set(
+            json!({"MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": {"CsvFormatDescriptor": {
+            "ContainsHeader": true, "HeaderList": ["ts", "region", "channel", "revenue", "latency"]}}}}}),
+        );
+        assert_eq!(
+            value(&read(&ms, renamed.as_bytes()).0, T0, &["EU", "web"], 0),
+            Some(4.0)
+        );
+    }
+
+    #[test]
+    fn gzip_is_recognised_for_csv_and_json_lines() {
+        let gz = |s: &str| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(s.as_bytes()).unwrap();
+            e.finish().unwrap()
+        };
+        let ms = metric_set(
+            json!({"MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": {"CsvFormatDescriptor": {"FileCompression": "GZIP"}}}}}),
+        );
+        assert_eq!(
+            value(&read(&ms, &gz(CSV)).0, T0, &["EU", "web"], 0),
+            Some(15.0)
+        );
+
+        let lines = concat!(
+            "{\"ts\": \"2021-02-14 00:10:00\", \"region\": \"EU\", \"channel\": \"web\", \"revenue\": 2.5, \"latency\": \"7\"}\n",
+            "\n",
+            "{\"ts\": \"2021-02-14 00:20:00\", \"region\": \"EU\", \"channel\": \"web\", \"revenue\": 1}\n",
+            "not json\n",
+            "[1, 2]\n",
+        );
+        let ms = metric_set(
+            json!({"MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": {"CsvFormatDescriptor": null, "JsonFormatDescriptor": {"FileCompression": "GZIP"}}}}}),
+        );
+        let (data, q) = read(&ms, &gz(lines));
+        assert_eq!(value(&data, T0, &["EU", "web"], 0), Some(3.5));
+        assert_eq!(
+            value(&data, T0, &["EU", "web"], 1),
+            Some(7.0),
+            "AVG over the rows that have it"
+        );
+        assert_eq!(
+            (q.rows_processed, q.invalid_rows, q.partial_rows),
+            (2, 2, 1)
+        );
+        let (_, plain_q) = read(&ms, lines.as_bytes());
+        assert_eq!(plain_q.rows_processed, 2);
+    }
+
+    #[test]
+    fn bad_rows_are_counted_never_fatal() {
+        let mut bad = String::from("ts,region,channel,revenue,latency\n");
+        bad.push_str("2021-02-14 00:10:00,EU,web,1,1\n"); // good
+        bad.push_str("yesterday,EU,web,1,1\n"); // wrong timestamp
+        bad.push_str(",EU,web,1,1\n"); // missing timestamp
+        bad.push_str("2021-02-14 00:10:00,,web,1,1\n"); // missing dimension
+        bad.push_str("2021-02-14 00:10:00,EU,web,NaN,1\n"); // NaN measure
+        bad.push_str("2021-02-14 00:10:00,EU,web,1e400,1\n"); // too large for a double
+        bad.push_str("2021-02-14 00:10:00,EU,web\n"); // short row
+        bad.push_str("2021-02-14 00:10:00,EU,web,1,1,extra\n"); // long row
+        bad.push_str(&format!("2021-02-14 00:10:00,{},web,1,1\n", "x".repeat(41))); // dimension too long
+        let mut bytes = bad.into_bytes();
+        bytes.extend_from_slice(b"2021-02-14 00:10:00,E\xffU,web,1,1\n"); // not UTF-8
+        bytes.extend_from_slice(
+            b"2021-02-14 00:10:00,EU,web,1e308,1\n2021-02-14 00:11:00,EU,web,1e308,1\n",
+        ); // sum overflows
+        let (data, q) = read(&metric_set(json!({})), &bytes);
+        assert_eq!(q.rows_processed, 10, "rows with a usable timestamp");
+        assert_eq!(
+            q.invalid_rows,
+            2 + 5,
+            "timestamps, then dimension, widths, length, UTF-8"
+        );
+        assert_eq!(q.partial_rows, 2, "NaN and 1e400");
+        assert_eq!(
+            data[0].quality.partial_rows,
+            2 + 3,
+            "then the overflowed sum's three rows"
+        );
+        assert_eq!(
+            value(&data, T0, &["EU", "web"], 0),
+            None,
+            "overflowed sum is missing, not infinite"
+        );
+        assert_eq!(value(&data, T0, &["EU", "web"], 1), Some(1.0));
+    }
+
+    #[test]
+    fn missing_columns_and_empty_input_are_reported() {
+        let (data, q) = read(
+            &metric_set(json!({})),
+            b"ts,region,revenue\n2021-02-14 00:10:00,EU,3\n",
+        );
+        assert!(q.missing_columns.contains("channel") && q.missing_columns.contains("latency"));
+        assert_eq!(q.invalid_rows, 1, "no channel: the row names no series");
+        assert!(data.iter().all(|d| d.series.is_empty()));
+        let (data, q) = read(&metric_set(json!({})), b"");
+        assert!(data.is_empty() && q.rows_processed == 0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.csv");
+        std::fs::write(&empty, "ts,region,channel,revenue,latency\n").unwrap();
+        let ms = metric_set(json!({}));
+        let schema = Schema::from_metric_set(&ms).unwrap();
+        let mut agg = Aggregator::new(&schema);
+        agg.read_file(&empty);
+        agg.read_file(&dir.path().join("absent.csv"));
+        let q = agg.quality();
+        assert_eq!(
+            (q.files, q.empty_files, q.unreadable_files.len()),
+            (2, 1, 1)
+        );
+        assert!(!q.unreadable_files[0].contains("panicked"));
+    }
+
+    #[test]
+    fn filters_window_and_time_zone() {
+        let ms = metric_set(json!({"DimensionFilterList": [
+            {"Name": "region", "FilterList": [{"DimensionValue": "EU", "FilterOperation": "EQUALS"}, {"DimensionValue": "APAC", "FilterOperation": "EQUALS"}]},
+            {"Name": "channel", "FilterList": [{"DimensionValue": "web", "FilterOperation": "EQUALS"}]}]}));
+        let csv = "ts,region,channel,revenue,latency\n\
+            2021-02-14 00:10:00,EU,web,1,1\n\
+            2021-02-14 00:10:00,APAC,web,2,1\n\
+            2021-02-14 00:10:00,EU,app,4,1\n\
+            2021-02-14 00:10:00,US,web,8,1\n";
+        let (data, q) = read(&ms, csv.as_bytes());
+        assert_eq!(
+            data[0].series.len(),
+            2,
+            "OR across values, AND across dimensions"
+        );
+        assert_eq!(q.rows_filtered, 2);
+
+        let schema = Schema::from_metric_set(&metric_set(json!({}))).unwrap();
+        let mut agg = Aggregator::new(&schema).with_window(T0 + H, T0 + 2 * H);
+        agg.read_reader(CSV.as_bytes()).unwrap();
+        assert_eq!(agg.quality().rows_outside_interval, 3);
+        let data = agg.finish();
+        assert_eq!((data.len(), data[0].start), (1, T0 + H));
+
+        // In Europe/Berlin, 01:10 local is 00:10 UTC; a daily interval starts at local midnight.
+        let ms = metric_set(json!({"Timezone": "Europe/Berlin", "MetricSetFrequency": "P1D"}));
+        let (data, _) = read(&ms, "ts,region,channel,revenue,latency\n2021-02-14 01:10:00,EU,web,1,1\n2021-02-14 23:59:00,EU,web,1,1\n".as_bytes());
+        assert_eq!(data.len(), 1);
+        assert_eq!(data[0].start, T0 - H, "2021-02-14T00:00+01:00");
+        assert_eq!(value(&data, T0 - H, &["EU", "web"], 0), Some(2.0));
     }
 }

@@ -87,18 +87,18 @@ impl LocalResolver {
             out.push(local);
         } else if local.is_dir() {
             walk(&local, &mut out)?;
-        } else if let (Some(parent), Some(prefix)) = (local.parent(), local.file_name()) {
-            if parent.is_dir() {
-                let prefix = prefix.to_string_lossy().into_owned();
-                for entry in std::fs::read_dir(parent)? {
-                    let entry = entry?;
-                    if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                        let p = entry.path();
-                        if p.is_dir() {
-                            walk(&p, &mut out)?;
-                        } else {
-                            out.push(p);
-                        }
+        } else if let (Some(parent), Some(prefix)) = (local.parent(), local.file_name())
+            && parent.is_dir()
+        {
+            let prefix = prefix.to_string_lossy().into_owned();
+            for entry in std::fs::read_dir(parent)? {
+                let entry = entry?;
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let p = entry.path();
+                    if p.is_dir() {
+                        walk(&p, &mut out)?;
+                    } else {
+                        out.push(p);
                     }
                 }
             }

@@ -109,20 +109,21 @@ pub fn metric_set(ms: &CreateMetricSetRequest) -> Result<(), ValidationError> {
                 format!("measure {:?} is listed twice", m.metric_name),
             );
         }
-        if let Some(ns) = &m.namespace {
-            if c.length(&format!("MetricList[{i}].Namespace"), ns, 1, 255) && ns.starts_with(':') {
-                c.fail(
-                    format!("MetricList[{i}].Namespace"),
-                    "must not start with ':'",
-                );
-            }
+        if let Some(ns) = &m.namespace
+            && c.length(&format!("MetricList[{i}].Namespace"), ns, 1, 255)
+            && ns.starts_with(':')
+        {
+            c.fail(
+                format!("MetricList[{i}].Namespace"),
+                "must not start with ':'",
+            );
         }
     }
 
-    if let Some(offset) = ms.offset {
-        if !(0..=432_000).contains(&offset) {
-            c.fail("Offset", format!("{offset} is outside 0-432000 seconds"));
-        }
+    if let Some(offset) = ms.offset
+        && !(0..=432_000).contains(&offset)
+    {
+        c.fail("Offset", format!("{offset} is outside 0-432000 seconds"));
     }
 
     let zone = match ms.timezone.as_deref() {
@@ -194,13 +195,13 @@ pub fn metric_set(ms: &CreateMetricSetRequest) -> Result<(), ValidationError> {
             c.fail(&field, format!("{d:?} is also the timestamp column"));
         }
     }
-    if let Some(t) = timestamp_name {
-        if measures.contains(t) {
-            c.fail(
-                "TimestampColumn.ColumnName",
-                format!("{t:?} is also a measure"),
-            );
-        }
+    if let Some(t) = timestamp_name
+        && measures.contains(t)
+    {
+        c.fail(
+            "TimestampColumn.ColumnName",
+            format!("{t:?} is also a measure"),
+        );
     }
 
     for (i, f) in ms.dimension_filter_list.iter().flatten().enumerate() {
@@ -286,13 +287,13 @@ fn source(c: &mut Check, ms: &CreateMetricSetRequest, zone: Zone) {
             "MetricSource.S3SourceConfig.HistoricalDataPathList",
         ),
     ] {
-        if let Some(list) = list {
-            if list.len() != 1 {
-                c.fail(
-                    field,
-                    format!("{} paths; exactly one is allowed", list.len()),
-                );
-            }
+        if let Some(list) = list
+            && list.len() != 1
+        {
+            c.fail(
+                field,
+                format!("{} paths; exactly one is allowed", list.len()),
+            );
         }
     }
     for (i, p) in templated.into_iter().flatten().enumerate() {
@@ -368,13 +369,13 @@ fn source(c: &mut Check, ms: &CreateMetricSetRequest, zone: Zone) {
                     );
                 }
             }
-            if let Some(q) = &csv.quote_symbol {
-                if q.chars().count() > 1 || q == "\r" || q == "\n" || !q.is_ascii() {
-                    c.fail(
-                        format!("{field}.QuoteSymbol"),
-                        format!("{q:?} must be one ASCII character"),
-                    );
-                }
+            if let Some(q) = &csv.quote_symbol
+                && (q.chars().count() > 1 || q == "\r" || q == "\n" || !q.is_ascii())
+            {
+                c.fail(
+                    format!("{field}.QuoteSymbol"),
+                    format!("{q:?} must be one ASCII character"),
+                );
             }
             for (i, h) in csv.header_list.iter().flatten().enumerate() {
                 c.name(&format!("{field}.HeaderList[{i}]"), h);

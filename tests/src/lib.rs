@@ -1,1 +1,2 @@
-//! Cross-crate integration tests live in `tests/`.
+//! Cross-crate integration tests live in `tests/`: the backtest on generated data with known
+//! answers and on the shared benchmark data.

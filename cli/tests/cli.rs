@@ -1,0 +1,170 @@
+//! The `seismo` binary end to end, as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn seismo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seismo"))
+        .args(args)
+        .output()
+        .expect("the seismo binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn demo_prints_every_injected_incident_with_its_slice_on_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = seismo(&["demo", "--out", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let incidents: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Labelled incidents"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(incidents.len(), 7, "{stdout}");
+    for line in incidents {
+        assert!(
+            line.contains("on top") && !line.contains("not on top"),
+            "{line}\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("region=EU 100%, channel=mobile 100%"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn generate_then_backtest_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = seismo(&[
+        "generate",
+        "--out",
+        d.to_str().unwrap(),
+        "--weeks",
+        "6",
+        "--seed",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(d.join("seismo-sample/historical/metrics.csv").is_file());
+    assert!(d.join("labels.csv").is_file());
+    let live_days = std::fs::read_dir(d.join("seismo-sample/live"))
+        .unwrap()
+        .count();
+    assert_eq!(live_days, 21);
+
+    let ms = d.join("metric-set.json");
+    let out = seismo(&[
+        "backtest",
+        "--metric-set",
+        ms.to_str().unwrap(),
+        "--labels",
+        d.join("labels.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = json["report"]["groups"].as_array().unwrap();
+    assert!(!groups.is_empty());
+    let g = &groups[0]["anomalyGroup"];
+    assert!(g["AnomalyGroupScore"].as_f64().unwrap() <= 100.0);
+    assert!(
+        g["MetricLevelImpactList"][0]["ContributionMatrix"]["DimensionContributionList"].is_array()
+    );
+    let all = json["scores"].as_array().unwrap().last().unwrap();
+    assert_eq!(all["measure"], "all");
+    assert_eq!(all["recall"], 1.0, "{all}");
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_broken_metric_set_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let ms = write(
+        dir.path(),
+        "ms.json",
+        r#"{"MetricSetName": "-bad", "MetricList": [{"MetricName": "x", "AggregationFunction": "SUM"}],
+            "TimestampColumn": {"ColumnName": "ts"}, "Offset": 999999,
+            "MetricSource": {"S3SourceConfig": {"HistoricalDataPathList": ["s3://b/h"],
+              "FileFormatDescriptor": {"CsvFormatDescriptor": {}}}}}"#,
+    );
+    let out = seismo(&["backtest", "--metric-set", &ms]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("MetricSetName") && stderr.contains("Offset"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let not_json = write(dir.path(), "nope.json", "{ this is not json");
+    let out = seismo(&["backtest", "--metric-set", &not_json]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("is not a CreateMetricSet request"));
+
+    let bad_enum = write(
+        dir.path(),
+        "enum.json",
+        &std::fs::read_to_string(&ms)
+            .unwrap()
+            .replace("SUM", "MEDIAN"),
+    );
+    let out = seismo(&["backtest", "--metric-set", &bad_enum]);
+    assert!(
+        text(&out.stderr).contains("MEDIAN"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn unusable_data_is_reported_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("b/h")).unwrap();
+    std::fs::write(
+        dir.path().join("b/h/data.csv"),
+        b"ts,x\nnot a time,1\n\xff\xfe,2\n",
+    )
+    .unwrap();
+    let ms = write(
+        dir.path(),
+        "ms.json",
+        r#"{"MetricSetName": "m", "MetricList": [{"MetricName": "x", "AggregationFunction": "SUM"}],
+            "TimestampColumn": {"ColumnName": "ts"},
+            "MetricSource": {"S3SourceConfig": {"HistoricalDataPathList": ["s3://b/h/"],
+              "FileFormatDescriptor": {"CsvFormatDescriptor": {}}}}}"#,
+    );
+    let out = seismo(&["backtest", "--metric-set", &ms]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("none usable") && stderr.contains("2 invalid"),
+        "{stderr}"
+    );
+
+    let missing = write(
+        dir.path(),
+        "ms2.json",
+        &std::fs::read_to_string(&ms)
+            .unwrap()
+            .replace("s3://b/h/", "s3://b/nothing/"),
+    );
+    let out = seismo(&["backtest", "--metric-set", &missing]);
+    assert!(
+        text(&out.stderr).contains("nothing under s3://b/nothing/"),
+        "{}",
+        text(&out.stderr)
+    );
+}
