@@ -14,9 +14,7 @@ use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
 use crate::error::ValidationError;
-use crate::model::{
-    AggregationFunction, CreateMetricSetRequest, FileCompression, Frequency, Metric,
-};
+use crate::model::{AggregationFunction, CreateMetricSetRequest, Frequency, Metric};
 use crate::time::{TimestampFormat, Zone, interval_start};
 
 /// Longest dimension value the old service accepted.
@@ -121,25 +119,6 @@ impl Schema {
             filters,
             format,
         })
-    }
-
-    /// Whether files are declared gzip (they are also recognised by their magic bytes).
-    pub fn declared_compression(ms: &CreateMetricSetRequest) -> FileCompression {
-        let d = ms
-            .metric_source
-            .s3_source_config
-            .as_ref()
-            .and_then(|s| s.file_format_descriptor.as_ref());
-        d.and_then(|d| {
-            d.csv_format_descriptor
-                .as_ref()
-                .and_then(|c| c.file_compression)
-                .or(d
-                    .json_format_descriptor
-                    .as_ref()
-                    .and_then(|j| j.file_compression))
-        })
-        .unwrap_or_default()
     }
 }
 
