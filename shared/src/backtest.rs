@@ -156,8 +156,7 @@ pub fn run(
             total: files.len(),
         });
     }
-    let quality = aggregator.total_quality();
-    let data = aggregator.finish();
+    let (data, quality) = aggregator.finish_with_quality();
     validate::metric_quota(ms, quality.time_series as usize).map_err(BacktestError::Quota)?;
     let (Some(first), Some(last)) = (data.first(), data.last()) else {
         return Err(BacktestError::NoData(format!(

@@ -547,18 +547,18 @@ impl<'a> Aggregator<'a> {
         &self.quality
     }
 
-    /// Everything read, as one set of figures (file figures plus every interval's).
-    pub fn total_quality(&self) -> DataQuality {
+    /// The aggregated intervals and everything read as one set of figures (the file figures
+    /// plus every interval's, overflowed sums included).
+    pub fn finish_with_quality(self) -> (Vec<IntervalData>, DataQuality) {
         let mut total = self.quality.clone();
-        for q in self.interval_quality.values() {
-            total.add(q);
-        }
+        let data = self.finish();
         let mut series = BTreeSet::new();
-        for cells in self.cells.values() {
-            series.extend(cells.keys());
+        for d in &data {
+            total.add(&d.quality);
+            series.extend(d.series.keys());
         }
         total.time_series = series.len() as u64;
-        total
+        (data, total)
     }
 
     /// The aggregated intervals, oldest first. A measure whose aggregate is not a finite number
@@ -647,8 +647,7 @@ mod tests {
         let schema = Schema::from_metric_set(ms).unwrap();
         let mut agg = Aggregator::new(&schema);
         agg.read_reader(bytes).unwrap();
-        let total = agg.total_quality();
-        (agg.finish(), total)
+        agg.finish_with_quality()
     }
 
     fn value(data: &[IntervalData], start: i64, dims: &[&str], measure: usize) -> Option<f64> {
@@ -782,12 +781,12 @@ mod tests {
             2 + 5,
             "timestamps, then dimension, widths, length, UTF-8"
         );
-        assert_eq!(q.partial_rows, 2, "NaN and 1e400");
         assert_eq!(
-            data[0].quality.partial_rows,
+            q.partial_rows,
             2 + 3,
-            "then the overflowed sum's three rows"
+            "NaN and 1e400, then the overflowed sum's three rows"
         );
+        assert_eq!(data[0].quality.partial_rows, q.partial_rows);
         assert_eq!(
             value(&data, T0, &["EU", "web"], 0),
             None,
