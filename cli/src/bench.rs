@@ -12,7 +12,7 @@ use seismo_shared::model::{
     Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
 };
 
-use crate::labels::parse_time;
+use crate::labels::{CsvFile, parse_time};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
@@ -85,22 +85,15 @@ fn ecommerce_metric_set(data: &std::path::Path) -> Result<CreateMetricSetRequest
 /// is labelled 1.
 fn ecommerce_events(data: &std::path::Path) -> Result<Vec<LabelledEvent>> {
     let path = data.join("label.csv");
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let col = |n: &str| {
-        headers
-            .iter()
-            .position(|h| h == n)
-            .with_context(|| format!("{} has no {n} column", path.display()))
-    };
+    let mut file = CsvFile::open(&path)?;
+    let col = |n: &str| file.column(n);
     let ts = col("timestamp")?;
     let mut times: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     let labelled = [
         ("views", col("views_label")?),
         ("revenue", col("revenue_label")?),
     ];
-    for row in reader.records() {
+    for row in file.reader.records() {
         let row = row?;
         let Some(t) = row.get(ts).and_then(parse_time) else {
             continue;

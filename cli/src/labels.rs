@@ -11,19 +11,47 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
     TimestampFormat::Auto.parse_value(s, Zone::UTC)
 }
 
+/// A CSV file with a header, opened for reading.
+pub(crate) struct CsvFile {
+    pub(crate) reader: csv::Reader<std::fs::File>,
+    headers: csv::StringRecord,
+    path: std::path::PathBuf,
+}
+
+impl CsvFile {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let mut reader =
+            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        let headers = reader.headers()?.clone();
+        Ok(CsvFile {
+            reader,
+            headers,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The index of a column, or `None` when the file does not have it.
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == name)
+    }
+
+    /// The index of a column the file must have.
+    pub(crate) fn column(&self, name: &str) -> Result<usize> {
+        self.find(name)
+            .with_context(|| format!("{} has no {name} column", self.path.display()))
+    }
+}
+
 /// Reads a labels file.
 pub(crate) fn read(path: &Path) -> Result<Vec<LabelledEvent>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("{} has no {name} column", path.display()))
-    };
-    let (m, s, e) = (col("measure")?, col("start")?, col("end")?);
-    let d = headers.iter().position(|h| h == "dimensions");
+    let mut file = CsvFile::open(path)?;
+    let (m, s, e) = (
+        file.column("measure")?,
+        file.column("start")?,
+        file.column("end")?,
+    );
+    let d = file.find("dimensions");
+    let reader = &mut file.reader;
     let mut out = Vec::new();
     for (i, row) in reader.records().enumerate() {
         let row = row.with_context(|| format!("{} row {}", path.display(), i + 2))?;

@@ -41,11 +41,15 @@ pub struct ValidationError {
 impl ValidationError {
     /// One field at fault.
     pub fn field(name: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::from_fields(vec![FieldError {
+        let field = FieldError {
             name: name.into(),
             message: message.into(),
-        }])
-        .expect("one field")
+        };
+        ValidationError {
+            message: format!("{}: {}", field.name, field.message),
+            reason: ValidationReason::FieldValidationFailed,
+            fields: vec![field],
+        }
     }
 
     /// Several fields at fault; `None` when the list is empty.
