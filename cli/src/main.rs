@@ -15,6 +15,7 @@ use seismo_shared::paths::LocalResolver;
 
 mod bench;
 mod labels;
+mod nab;
 mod report;
 
 #[derive(Debug, Parser)]

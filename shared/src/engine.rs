@@ -70,6 +70,10 @@ pub struct EngineConfig {
     pub relative_floor: f64,
     /// How the noise grows with the level: 0 constant, 0.5 like counts, 1 proportional.
     pub variance_power: f64,
+    /// The scale is at least the deviation at this quantile over its normal value, so
+    /// heavy-tailed series do not alarm on their ordinary large moves.
+    pub tail_quantile: f64,
+    tail_z: f64,
     z_band: f64,
 }
 
@@ -93,14 +97,45 @@ impl EngineConfig {
             threshold: Sensitivity::DEFAULT,
             relative_floor: 0.005,
             variance_power: 0.5,
+            tail_quantile: 0.95,
+            tail_z: two_sided_z(0.95),
             z_band: z_for_severity(Sensitivity::DEFAULT.get()),
         }
+    }
+
+    /// The defaults for data every `step` seconds (any step, not only the API's frequencies):
+    /// a day and a week of intervals as seasons, capped for very short steps.
+    pub fn for_step(step: i64) -> Self {
+        let step = step.max(1);
+        let frequency = match step {
+            ..=450 => Frequency::Pt5m,
+            451..=1800 => Frequency::Pt10m,
+            1801..=43_200 => Frequency::Pt1h,
+            _ => Frequency::P1d,
+        };
+        let mut config = EngineConfig::for_frequency(frequency);
+        if frequency != Frequency::P1d {
+            let day = ((86_400 / step) as usize).clamp(2, 2_880);
+            config.short_season = day;
+            config.season = day * 7;
+            config.level_window = day.max(7);
+            config.scale_window = (day * 2).clamp(28, 1_000);
+        }
+        config.step = step;
+        config
     }
 
     /// The same model with another detection threshold.
     pub fn with_threshold(mut self, threshold: Sensitivity) -> Self {
         self.threshold = threshold;
         self.z_band = z_for_severity(threshold.get());
+        self
+    }
+
+    /// The same model with another tail quantile (0.5-0.999) for its scale.
+    pub fn with_tail_quantile(mut self, quantile: f64) -> Self {
+        self.tail_quantile = quantile.clamp(0.5, 0.999);
+        self.tail_z = two_sided_z(self.tail_quantile);
         self
     }
 
@@ -254,6 +289,9 @@ impl<'de> Deserialize<'de> for Ring {
     }
 }
 
+/// Values the recent-level predictor takes the median of.
+const RECENT: usize = 8;
+
 /// Version of the state layout.
 pub const STATE_VERSION: u16 = 1;
 
@@ -266,6 +304,18 @@ pub struct SeriesState {
     values: Ring,
     level: Ring,
     scale: Ring,
+    /// Exponentially weighted mean absolute error of the seasonal and the recent-level
+    /// predictors: the engine follows whichever has been right lately.
+    #[serde(default)]
+    errors: [f64; 2],
+}
+
+/// What scoring learned that folding needs.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    seasonal: f64,
+    weight: f64,
+    predictions: [f64; 2],
 }
 
 impl SeriesState {
@@ -278,6 +328,7 @@ impl SeriesState {
             values: Ring::new(config.history()),
             level: Ring::new(config.level_window),
             scale: Ring::new(config.scale_window),
+            errors: [0.0; 2],
         }
     }
 
@@ -316,8 +367,8 @@ impl SeriesState {
             self.values.push(f64::NAN);
             return None;
         };
-        let (scored, seasonal, weight) = self.score(config, x);
-        self.fold(x, seasonal, weight, &scored);
+        let (scored, step) = self.score(config, x);
+        self.fold(config, x, step, &scored);
         Some(scored)
     }
 
@@ -343,7 +394,7 @@ impl SeriesState {
     }
 
     /// The verdict, the seasonal baseline and the residual weight it used.
-    fn score(&self, config: &EngineConfig, x: f64) -> (Scored, f64, f64) {
+    fn score(&self, config: &EngineConfig, x: f64) -> (Scored, Step) {
         let learning = (self.observed as usize) < config.warmup || self.scale.buf.len() < 3;
         let Some(seasonal) = self.baseline(config) else {
             let first = Scored {
@@ -357,7 +408,12 @@ impl SeriesState {
                 learning: true,
                 anomalous: false,
             };
-            return (first, x, 1.0);
+            let step = Step {
+                seasonal: x,
+                weight: 1.0,
+                predictions: [x, x],
+            };
+            return (first, step);
         };
         let mut level: Vec<f64> = self.level.finite().collect();
         let correction = if level.len() >= 3 {
@@ -365,7 +421,15 @@ impl SeriesState {
         } else {
             0.0
         };
-        let expected = seasonal + correction;
+        let seasonal_expected = seasonal + correction;
+        let mut recent: Vec<f64> = (1..=RECENT).filter_map(|k| self.values.lag(k)).collect();
+        let recent_expected = median(&mut recent).unwrap_or(seasonal_expected);
+        let predictions = [seasonal_expected, recent_expected];
+        let expected = if self.errors[1] < self.errors[0] {
+            recent_expected
+        } else {
+            seasonal_expected
+        };
         let weight = self.weight(config, expected);
         let sigma = self.sigma(config, expected, weight);
         let z = (x - expected) / sigma;
@@ -386,7 +450,12 @@ impl SeriesState {
             learning,
             anomalous: !learning && severity >= config.threshold.get(),
         };
-        (scored, seasonal, weight)
+        let step = Step {
+            seasonal,
+            weight,
+            predictions,
+        };
+        (scored, step)
     }
 
     /// How the noise scales with the level: residuals are divided by `(|e| + ref)^p`, `ref` a
@@ -424,11 +493,28 @@ impl SeriesState {
             // More than half the residuals are identical: use the mean absolute deviation.
             dev.iter().sum::<f64>() / dev.len() as f64 * 1.2533
         };
+        // Heavy tails: the scale is at least what the tail quantile of the deviations implies.
+        let sigma = if dev.len() >= 10 {
+            let k = ((dev.len() as f64 * config.tail_quantile) as usize).min(dev.len() - 1);
+            let (_, tail, _) = dev.select_nth_unstable_by(k, f64::total_cmp);
+            sigma.max(*tail / config.tail_z)
+        } else {
+            sigma
+        };
         (sigma * weight).max(floor)
     }
 
-    fn fold(&mut self, x: f64, seasonal: f64, weight: f64, scored: &Scored) {
+    fn fold(&mut self, config: &EngineConfig, x: f64, step: Step, scored: &Scored) {
+        let Step {
+            seasonal,
+            weight,
+            predictions,
+        } = step;
         self.observed += 1;
+        let alpha = 1.0 / config.short_season.max(7) as f64;
+        for (e, p) in self.errors.iter_mut().zip(predictions) {
+            *e += alpha * ((x - p).abs() / weight - *e);
+        }
         self.values.push(x);
         self.level.push(x - seasonal);
         // Anomalies must not widen the band: clip their residual at its edge.
@@ -461,7 +547,7 @@ fn median(v: &mut [f64]) -> Option<f64> {
 
 /// Natural log of erfc(x) for x >= 0, without underflow (Numerical Recipes' erfcc, relative
 /// error below 1.2e-7 everywhere).
-fn ln_erfc(x: f64) -> f64 {
+pub fn ln_erfc(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.5 * x);
     let poly = -x * x - 1.265_512_23
         + t * (1.000_023_68
@@ -482,6 +568,20 @@ pub fn severity(z: f64) -> f64 {
     }
     let nines = -ln_erfc(z.abs() / std::f64::consts::SQRT_2) / std::f64::consts::LN_10;
     (100.0 * (1.0 - (-nines.max(0.0) / 8.0).exp())).clamp(0.0, 100.0)
+}
+
+/// The `z` with `P(|Z| <= z) = q` for a standard normal `Z` (bisection).
+fn two_sided_z(q: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 10.0_f64);
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if 1.0 - ln_erfc(mid / std::f64::consts::SQRT_2).exp() < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
 }
 
 /// The deviation in sigmas whose severity is `target` (bisection; 0 for 0).

@@ -29,5 +29,6 @@ pub mod generate;
 pub mod group;
 pub mod model;
 pub mod paths;
+pub mod stream;
 pub mod time;
 pub mod validate;
