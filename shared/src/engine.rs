@@ -196,12 +196,16 @@ impl Scored {
     }
 }
 
-/// A fixed-capacity ring of recent values; missing values are NaN.
+/// A fixed-capacity ring of recent values, stored compactly: each value is kept as an `f32` of
+/// the value over a power of two fixed by the ring's first non-zero value, so huge or tiny
+/// series keep their seven significant digits. Missing values are NaN.
 #[derive(Debug, Clone, Default)]
 struct Ring {
-    buf: Vec<f64>,
+    buf: Vec<f32>,
     cap: usize,
     head: usize,
+    /// The power of two values are stored over (`None` until the first non-zero value).
+    exponent: Option<i32>,
 }
 
 impl Ring {
@@ -210,64 +214,119 @@ impl Ring {
             buf: Vec::new(),
             cap: cap.max(1),
             head: 0,
+            exponent: None,
         }
     }
 
+    fn encode(&mut self, v: f64) -> f32 {
+        if v.is_nan() {
+            return f32::NAN;
+        }
+        if self.exponent.is_none() && v != 0.0 && v.is_finite() {
+            self.exponent = Some((v.abs().log2().floor() as i32).clamp(-1000, 1000));
+        }
+        let scaled = v * 2f64.powi(-self.exponent.unwrap_or(0));
+        scaled.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32
+    }
+
+    fn decode(&self, v: f32) -> f64 {
+        f64::from(v) * 2f64.powi(self.exponent.unwrap_or(0))
+    }
+
     fn push(&mut self, v: f64) {
+        let stored = self.encode(v);
         if self.buf.len() < self.cap {
-            self.buf.push(v);
+            self.buf.push(stored);
         } else {
-            self.buf[self.head] = v;
+            self.buf[self.head] = stored;
             self.head = (self.head + 1) % self.cap;
         }
     }
 
-    /// The value `lag` pushes ago (1 = the latest).
-    fn lag(&self, lag: usize) -> Option<f64> {
+    fn index(&self, lag: usize) -> Option<usize> {
         let n = self.buf.len();
         if lag == 0 || lag > n {
             return None;
         }
-        let idx = if n < self.cap {
+        Some(if n < self.cap {
             n - lag
         } else {
             (self.head + self.cap - lag) % self.cap
-        };
-        Some(self.buf[idx]).filter(|v| !v.is_nan())
+        })
     }
 
-    /// The values present, oldest first (a fixed order, so sums agree after a round trip).
-    fn finite(&self) -> impl Iterator<Item = f64> + '_ {
+    /// The value `lag` pushes ago (1 = the latest).
+    fn lag(&self, lag: usize) -> Option<f64> {
+        let v = self.buf[self.index(lag)?];
+        (!v.is_nan()).then(|| self.decode(v))
+    }
+
+    /// Forgets the value `lag` pushes ago.
+    fn forget(&mut self, lag: usize) {
+        if let Some(i) = self.index(lag) {
+            self.buf[i] = f32::NAN;
+        }
+    }
+
+    /// The stored values, oldest first.
+    fn ordered(&self) -> impl Iterator<Item = f32> + '_ {
         let (newer, older) = self.buf.split_at(self.head);
-        older.iter().chain(newer).copied().filter(|v| !v.is_nan())
+        older.iter().chain(newer).copied()
+    }
+
+    /// The values present, oldest first.
+    fn finite(&self) -> impl Iterator<Item = f64> + '_ {
+        self.ordered()
+            .filter(|v| !v.is_nan())
+            .map(|v| self.decode(v))
+    }
+
+    fn from_parts(
+        cap: usize,
+        exponent: Option<i32>,
+        values: impl IntoIterator<Item = f32>,
+    ) -> Option<Ring> {
+        let buf: Vec<f32> = values.into_iter().collect();
+        (cap > 0 && buf.len() <= cap).then_some(Ring {
+            buf,
+            cap,
+            head: 0,
+            exponent,
+        })
     }
 }
 
 impl PartialEq for Ring {
     /// Equal when they hold the same values in the same order (missing equals missing).
     fn eq(&self, other: &Self) -> bool {
-        let n = self.buf.len();
         self.cap == other.cap
-            && n == other.buf.len()
-            && (1..=n)
-                .all(|lag| self.lag(lag).map(f64::to_bits) == other.lag(lag).map(f64::to_bits))
+            && self.buf.len() == other.buf.len()
+            && self
+                .finite()
+                .zip(other.finite())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+            && self
+                .ordered()
+                .map(f32::is_nan)
+                .eq(other.ordered().map(f32::is_nan))
     }
 }
 
-/// The ring as stored: oldest first, missing as null.
+/// The ring as stored in JSON: oldest first, missing as null.
 #[derive(Serialize, Deserialize)]
 struct RingRepr {
     cap: usize,
-    values: Vec<Option<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exponent: Option<i32>,
+    values: Vec<Option<f32>>,
 }
 
 impl Serialize for Ring {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let n = self.buf.len();
-        let values = (1..=n).rev().map(|lag| self.lag(lag)).collect();
         RingRepr {
             cap: self.cap,
-            values,
+            exponent: self.exponent,
+            values: self.ordered().map(|v| (!v.is_nan()).then_some(v)).collect(),
         }
         .serialize(s)
     }
@@ -276,16 +335,12 @@ impl Serialize for Ring {
 impl<'de> Deserialize<'de> for Ring {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let repr = RingRepr::deserialize(d)?;
-        if repr.values.len() > repr.cap {
-            return Err(serde::de::Error::custom(
-                "ring holds more values than its capacity",
-            ));
-        }
-        let mut ring = Ring::new(repr.cap);
-        for v in repr.values {
-            ring.push(v.unwrap_or(f64::NAN));
-        }
-        Ok(ring)
+        Ring::from_parts(
+            repr.cap,
+            repr.exponent,
+            repr.values.into_iter().map(|v| v.unwrap_or(f32::NAN)),
+        )
+        .ok_or_else(|| serde::de::Error::custom("ring holds more values than its capacity"))
     }
 }
 
@@ -308,6 +363,28 @@ pub struct SeriesState {
     /// predictors: the engine follows whichever has been right lately.
     #[serde(default)]
     errors: [f64; 2],
+    /// Exponentially weighted mean of |value|: the series' typical magnitude.
+    #[serde(default)]
+    typical: f64,
+    /// Per direction (spike, drop), the factor deviations are divided by before they are
+    /// judged: raised by "not an anomaly" feedback (1 = no feedback).
+    #[serde(default = "no_tolerance")]
+    tolerance: [f64; 2],
+}
+
+fn no_tolerance() -> [f64; 2] {
+    [1.0, 1.0]
+}
+
+/// Feedback on one scored point (the API's `PutFeedback`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Feedback {
+    /// Start of the interval the feedback is about.
+    pub time: i64,
+    /// The deviation the engine reported for it ([`Scored::z`]).
+    pub z: f64,
+    /// Whether the user says it was an anomaly.
+    pub is_anomaly: bool,
 }
 
 /// What scoring learned that folding needs.
@@ -329,6 +406,8 @@ impl SeriesState {
             level: Ring::new(config.level_window),
             scale: Ring::new(config.scale_window),
             errors: [0.0; 2],
+            typical: 0.0,
+            tolerance: no_tolerance(),
         }
     }
 
@@ -433,7 +512,8 @@ impl SeriesState {
         let weight = self.weight(config, expected);
         let sigma = self.sigma(config, expected, weight);
         let z = (x - expected) / sigma;
-        let severity = if learning { 0.0 } else { severity(z) };
+        let judged = z / self.tolerance[usize::from(z < 0.0)];
+        let severity = if learning { 0.0 } else { severity(judged) };
         let half = config.z_band * sigma;
         let scored = Scored {
             value: x,
@@ -465,12 +545,8 @@ impl SeriesState {
         if config.variance_power == 0.0 {
             return 1.0;
         }
-        let (sum, n) = self
-            .values
-            .finite()
-            .fold((0.0, 0usize), |(s, n), v| (s + v.abs(), n + 1));
-        let typical = if n > 0 {
-            sum / n as f64
+        let typical = if self.observed > 0 {
+            self.typical
         } else {
             expected.abs()
         };
@@ -511,6 +587,8 @@ impl SeriesState {
             predictions,
         } = step;
         self.observed += 1;
+        let memory = (config.short_season * 7).max(28) as f64;
+        self.typical += (x.abs() - self.typical) / (self.observed as f64).min(memory);
         let alpha = 1.0 / config.short_season.max(7) as f64;
         for (e, p) in self.errors.iter_mut().zip(predictions) {
             *e += alpha * ((x - p).abs() / weight - *e);
@@ -528,6 +606,144 @@ impl SeriesState {
         self.scale.push(clipped / weight);
     }
 }
+
+impl SeriesState {
+    /// Applies feedback on a point scored earlier. "Not an anomaly" makes deviations in the same
+    /// direction up to that size judged as normal from now on (larger ones still alarm); "is an
+    /// anomaly" takes the point out of the seasonal history, so it does not shape what later
+    /// intervals are expected to be. Giving the same feedback twice changes nothing more.
+    pub fn feedback(&mut self, config: &EngineConfig, feedback: Feedback) {
+        if !feedback.z.is_finite() {
+            return;
+        }
+        if feedback.is_anomaly {
+            if let Some(last) = self.last {
+                let lag = ((last - feedback.time) as f64 / config.step as f64).round();
+                if lag >= 0.0 {
+                    self.values.forget(lag as usize + 1);
+                }
+            }
+        } else {
+            // The deviation marked normal is judged a tenth below the band from now on.
+            let direction = usize::from(feedback.z < 0.0);
+            let needed = feedback.z.abs() / (0.9 * config.z_band);
+            self.tolerance[direction] = self.tolerance[direction].max(needed).min(MAX_TOLERANCE);
+        }
+    }
+}
+
+/// A stored state that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model state cannot be read: {0}")]
+pub struct StateError(String);
+
+const MAGIC: &[u8; 4] = b"SMS\0";
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], StateError> {
+        if self.0.len() < N {
+            return Err(StateError("truncated".into()));
+        }
+        let (head, rest) = self.0.split_at(N);
+        self.0 = rest;
+        head.try_into().map_err(|_| StateError("truncated".into()))
+    }
+    fn u32(&mut self) -> Result<u32, StateError> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn i64(&mut self) -> Result<i64, StateError> {
+        Ok(i64::from_le_bytes(self.take()?))
+    }
+    fn f64(&mut self) -> Result<f64, StateError> {
+        Ok(f64::from_le_bytes(self.take()?))
+    }
+    fn ring(&mut self) -> Result<Ring, StateError> {
+        let cap = self.u32()? as usize;
+        let exponent = i32::from_le_bytes(self.take()?);
+        let len = self.u32()? as usize;
+        if len > cap || self.0.len() < len * 4 {
+            return Err(StateError("ring larger than its data".into()));
+        }
+        let mut values = Vec::with_capacity(len);
+        for _ in 0..len {
+            values.push(f32::from_le_bytes(self.take()?));
+        }
+        Ring::from_parts(cap, (exponent != i32::MIN).then_some(exponent), values)
+            .ok_or_else(|| StateError("ring has no capacity".into()))
+    }
+}
+
+impl SeriesState {
+    /// The state as compact bytes: little-endian numbers and `f32` ring values (about 3.6 KB
+    /// for an hourly series with daily and weekly cycles).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            64 + 4 * (self.values.buf.len() + self.level.buf.len() + self.scale.buf.len()),
+        );
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.push(u8::from(self.last.is_some()));
+        out.extend_from_slice(&self.last.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&self.observed.to_le_bytes());
+        for v in self
+            .errors
+            .iter()
+            .chain([&self.typical])
+            .chain(&self.tolerance)
+        {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for ring in [&self.values, &self.level, &self.scale] {
+            out.extend_from_slice(&(ring.cap as u32).to_le_bytes());
+            out.extend_from_slice(&ring.exponent.unwrap_or(i32::MIN).to_le_bytes());
+            out.extend_from_slice(&(ring.buf.len() as u32).to_le_bytes());
+            for v in ring.ordered() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads bytes written by [`SeriesState::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<SeriesState, StateError> {
+        let mut r = Reader(bytes);
+        if &r.take::<4>()? != MAGIC {
+            return Err(StateError("not a Seismo model state".into()));
+        }
+        let version = u16::from_le_bytes(r.take()?);
+        if version != STATE_VERSION {
+            return Err(StateError(format!(
+                "state version {version}, this build reads {STATE_VERSION}"
+            )));
+        }
+        let has_last = r.take::<1>()?[0] == 1;
+        let last = r.i64()?;
+        let observed = u64::from_le_bytes(r.take()?);
+        let errors = [r.f64()?, r.f64()?];
+        let typical = r.f64()?;
+        let tolerance = [r.f64()?, r.f64()?];
+        let (values, level, scale) = (r.ring()?, r.ring()?, r.ring()?);
+        if !r.0.is_empty() {
+            return Err(StateError("trailing bytes".into()));
+        }
+        Ok(SeriesState {
+            version,
+            last: has_last.then_some(last),
+            observed,
+            values,
+            level,
+            scale,
+            errors,
+            typical,
+            tolerance,
+        })
+    }
+}
+
+/// The most feedback may widen what is judged normal.
+const MAX_TOLERANCE: f64 = 20.0;
 
 /// Median of the values (reorders them); `None` when empty.
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -812,6 +1028,207 @@ mod tests {
                 live.observe(&config, t as i64 * H, v)
             );
         }
+    }
+
+    #[test]
+    fn severity_matches_an_independent_erfc() {
+        // Reference: CPython's math.erfc (the C library's), computed as
+        // 100 * (1 - exp(-(-log10(erfc(z / sqrt(2)))) / 8)) with python3 3.11.
+        let reference = [
+            (1.0, 6.041260655786829),
+            (2.0, 15.44333296256295),
+            (3.0, 27.46374136436759),
+            (4.0, 40.831928004522254),
+            (5.0, 54.168655883722685),
+            (6.0, 66.31455333060786),
+            (8.0, 84.48152706471727),
+        ];
+        for (z, want) in reference {
+            let got = severity(z);
+            assert!(
+                (got - want).abs() < 1e-3,
+                "severity({z}) = {got}, reference {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn more_named_cases() {
+        let n = 24 * 7 * 6;
+        // Sparse counts: mostly 0, sometimes 1 or 2, then a burst of 40.
+        let sparse = |t: usize| {
+            if t == n - 20 {
+                40.0
+            } else {
+                [0.0, 0.0, 0.0, 1.0, 0.0, 2.0, 0.0][t * 13 % 7]
+            }
+        };
+        let (_, out) = run((0..n).map(|t| Some(sparse(t))));
+        let alarms: Vec<usize> = (0..n)
+            .filter(|&t| out[t].is_some_and(|s| s.anomalous))
+            .collect();
+        assert_eq!(alarms, [n - 20], "only the burst");
+        // Seasonal with a trend: +0.3 per hour (about +50 a week) is followed, not alarmed.
+        let (_, out) = run((0..n).map(|t| Some(seasonal(t) + 0.3 * t as f64)));
+        let late = out[24 * 7 * 3..]
+            .iter()
+            .flatten()
+            .filter(|s| s.anomalous)
+            .count();
+        assert_eq!(late, 0);
+    }
+
+    #[test]
+    fn same_input_same_output() {
+        let values: Vec<Option<f64>> = (0..2000)
+            .map(|t| Some(seasonal(t) + if t % 500 == 0 { 60.0 } else { 0.0 }))
+            .collect();
+        assert_eq!(run(values.clone()).1, run(values).1);
+    }
+
+    #[test]
+    fn compact_state_is_small_and_scores_exactly_like_the_live_one() {
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let (mut live, _) = run((0..3000).map(|t| {
+            Some(if t % 97 == 0 {
+                f64::NAN
+            } else {
+                seasonal(t) * 1000.0
+            })
+        }));
+        let bytes = live.to_bytes();
+        assert!(
+            bytes.len() <= 4096,
+            "{} bytes for an hourly series",
+            bytes.len()
+        );
+        let mut restored = SeriesState::from_bytes(&bytes).unwrap();
+        assert_eq!(restored, live);
+        for t in 3000..3200 {
+            let v = Some(seasonal(t) * 1000.0 + if t == 3100 { 9e4 } else { 0.0 });
+            assert_eq!(
+                restored.observe(&config, t as i64 * H, v),
+                live.observe(&config, t as i64 * H, v)
+            );
+        }
+        assert_eq!(restored.to_bytes(), live.to_bytes());
+        // Damaged bytes are refused, never a panic.
+        assert!(SeriesState::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(SeriesState::from_bytes(b"nonsense").is_err());
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(SeriesState::from_bytes(&trailing).is_err());
+        let mut version = bytes;
+        version[4] = 99;
+        assert!(
+            SeriesState::from_bytes(&version)
+                .unwrap_err()
+                .to_string()
+                .contains("version 99")
+        );
+    }
+
+    #[test]
+    fn not_an_anomaly_lowers_later_similar_deviations() {
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let (mut state, _) = run((0..24 * 7 * 5).map(|t| Some(seasonal(t))));
+        let t0 = 24 * 7 * 5;
+        let first = state
+            .observe(&config, t0 as i64 * H, Some(seasonal(t0) + 40.0))
+            .unwrap();
+        assert!(first.anomalous, "{first:?}");
+        let mut with_feedback = state.clone();
+        with_feedback.feedback(
+            &config,
+            Feedback {
+                time: t0 as i64 * H,
+                z: first.z,
+                is_anomaly: false,
+            },
+        );
+        // The same deviation a day later: scored lower, no longer anomalous; a much larger one
+        // still is.
+        let later = t0 + 24;
+        let v = Some(seasonal(later) + 40.0);
+        let plain = state.observe(&config, later as i64 * H, v).unwrap();
+        let after = with_feedback.observe(&config, later as i64 * H, v).unwrap();
+        assert!(plain.anomalous && !after.anomalous, "{plain:?} {after:?}");
+        assert!(
+            after.severity < plain.severity - 10.0,
+            "{} vs {}",
+            after.severity,
+            plain.severity
+        );
+        let huge = with_feedback
+            .observe(
+                &config,
+                (later + 1) as i64 * H,
+                Some(seasonal(later + 1) + 400.0),
+            )
+            .unwrap();
+        assert!(huge.anomalous);
+        // Drops are judged as before.
+        let drop = with_feedback
+            .observe(
+                &config,
+                (later + 2) as i64 * H,
+                Some(seasonal(later + 2) - 40.0),
+            )
+            .unwrap();
+        assert!(drop.anomalous);
+        // The same feedback twice changes nothing more.
+        let once = with_feedback.clone();
+        with_feedback.feedback(
+            &config,
+            Feedback {
+                time: t0 as i64 * H,
+                z: first.z,
+                is_anomaly: false,
+            },
+        );
+        assert_eq!(with_feedback, once);
+    }
+
+    #[test]
+    fn is_an_anomaly_keeps_the_point_out_of_the_baseline() {
+        // Eight days of history: next week's baseline at that hour comes from one past week only.
+        let config = EngineConfig::for_frequency(Frequency::Pt1h).with_warmup(24);
+        let mut state = SeriesState::new(&config);
+        let spike_at = 24 * 8 + 5;
+        for t in 0..=spike_at {
+            let v = seasonal(t) + if t == spike_at { 300.0 } else { 0.0 };
+            state.observe(&config, t as i64 * H, Some(v));
+        }
+        let mut marked = state.clone();
+        let spike_z = 100.0;
+        marked.feedback(
+            &config,
+            Feedback {
+                time: spike_at as i64 * H,
+                z: spike_z,
+                is_anomaly: true,
+            },
+        );
+        for t in spike_at + 1..spike_at + 168 {
+            state.observe(&config, t as i64 * H, Some(seasonal(t)));
+            marked.observe(&config, t as i64 * H, Some(seasonal(t)));
+        }
+        let t = spike_at + 168;
+        let unmarked = state
+            .observe(&config, t as i64 * H, Some(seasonal(t)))
+            .unwrap();
+        let kept_out = marked
+            .observe(&config, t as i64 * H, Some(seasonal(t)))
+            .unwrap();
+        assert!(
+            (unmarked.expected - seasonal(t)).abs() > 100.0,
+            "the spike shapes the baseline: {unmarked:?}"
+        );
+        assert!(
+            (kept_out.expected - seasonal(t)).abs() < 10.0,
+            "{kept_out:?}"
+        );
+        assert!(unmarked.anomalous && !kept_out.anomalous);
     }
 
     #[test]
