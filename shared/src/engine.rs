@@ -370,6 +370,18 @@ pub struct SeriesState {
     /// judged: raised by "not an anomaly" feedback (1 = no feedback).
     #[serde(default = "no_tolerance")]
     tolerance: [f64; 2],
+    /// The level correction and the residual spread (before weighting), recomputed from their
+    /// rings every few points (every point for hourly data), and the points since.
+    #[serde(default)]
+    cached: Cached,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Cached {
+    level: f64,
+    spread: Option<f64>,
+    level_age: u32,
+    spread_age: u32,
 }
 
 fn no_tolerance() -> [f64; 2] {
@@ -408,6 +420,7 @@ impl SeriesState {
             errors: [0.0; 2],
             typical: 0.0,
             tolerance: no_tolerance(),
+            cached: Cached::default(),
         }
     }
 
@@ -494,13 +507,7 @@ impl SeriesState {
             };
             return (first, step);
         };
-        let mut level: Vec<f64> = self.level.finite().collect();
-        let correction = if level.len() >= 3 {
-            median(&mut level).unwrap_or(0.0)
-        } else {
-            0.0
-        };
-        let seasonal_expected = seasonal + correction;
+        let seasonal_expected = seasonal + self.cached.level;
         let mut recent: Vec<f64> = (1..=RECENT).filter_map(|k| self.values.lag(k)).collect();
         let recent_expected = median(&mut recent).unwrap_or(seasonal_expected);
         let predictions = [seasonal_expected, recent_expected];
@@ -555,12 +562,18 @@ impl SeriesState {
     }
 
     fn sigma(&self, config: &EngineConfig, expected: f64, weight: f64) -> f64 {
-        let mut r: Vec<f64> = self.scale.finite().collect();
         let floor = (config.relative_floor * expected.abs()).max(1e-9);
-        if r.is_empty() {
-            return floor;
+        match self.cached.spread {
+            Some(spread) => (spread * weight).max(floor),
+            None => floor,
         }
-        let center = median(&mut r).unwrap_or(0.0);
+    }
+
+    /// The spread of the (weighted) residuals: 1.4826 x their median absolute deviation, at
+    /// least what their tail quantile implies.
+    fn spread(&self, config: &EngineConfig) -> Option<f64> {
+        let mut r: Vec<f64> = self.scale.finite().collect();
+        let center = median(&mut r)?;
         let mut dev: Vec<f64> = r.iter().map(|v| (v - center).abs()).collect();
         let mad = median(&mut dev).unwrap_or(0.0) * 1.4826;
         let sigma = if mad > 0.0 {
@@ -570,14 +583,12 @@ impl SeriesState {
             dev.iter().sum::<f64>() / dev.len() as f64 * 1.2533
         };
         // Heavy tails: the scale is at least what the tail quantile of the deviations implies.
-        let sigma = if dev.len() >= 10 {
+        if dev.len() >= 10 {
             let k = ((dev.len() as f64 * config.tail_quantile) as usize).min(dev.len() - 1);
             let (_, tail, _) = dev.select_nth_unstable_by(k, f64::total_cmp);
-            sigma.max(*tail / config.tail_z)
-        } else {
-            sigma
-        };
-        (sigma * weight).max(floor)
+            return Some(sigma.max(*tail / config.tail_z));
+        }
+        Some(sigma)
     }
 
     fn fold(&mut self, config: &EngineConfig, x: f64, step: Step, scored: &Scored) {
@@ -604,6 +615,26 @@ impl SeriesState {
             residual
         };
         self.scale.push(clipped / weight);
+        // Refresh the cached level and spread: every point for windows of a day of hourly data,
+        // about 24 times per window for longer ones.
+        let c = &mut self.cached;
+        c.level_age += 1;
+        if c.level_age as usize >= (config.level_window / 24).max(1) {
+            let mut level: Vec<f64> = self.level.finite().collect();
+            c.level = if level.len() >= 3 {
+                median(&mut level).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            c.level_age = 0;
+        }
+        c.spread_age += 1;
+        if c.spread.is_none() || c.spread_age as usize >= (config.scale_window / 24).max(1) {
+            let spread = self.spread(config);
+            let c = &mut self.cached;
+            c.spread = spread;
+            c.spread_age = 0;
+        }
     }
 }
 
@@ -687,14 +718,19 @@ impl SeriesState {
         out.push(u8::from(self.last.is_some()));
         out.extend_from_slice(&self.last.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.observed.to_le_bytes());
+        let c = &self.cached;
+        let spread = c.spread.unwrap_or(f64::NAN);
         for v in self
             .errors
             .iter()
             .chain([&self.typical])
             .chain(&self.tolerance)
+            .chain([&c.level, &spread])
         {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        out.extend_from_slice(&c.level_age.to_le_bytes());
+        out.extend_from_slice(&c.spread_age.to_le_bytes());
         for ring in [&self.values, &self.level, &self.scale] {
             out.extend_from_slice(&(ring.cap as u32).to_le_bytes());
             out.extend_from_slice(&ring.exponent.unwrap_or(i32::MIN).to_le_bytes());
@@ -724,6 +760,13 @@ impl SeriesState {
         let errors = [r.f64()?, r.f64()?];
         let typical = r.f64()?;
         let tolerance = [r.f64()?, r.f64()?];
+        let (cached_level, spread) = (r.f64()?, r.f64()?);
+        let cached = Cached {
+            level: cached_level,
+            spread: (!spread.is_nan()).then_some(spread),
+            level_age: r.u32()?,
+            spread_age: r.u32()?,
+        };
         let (values, level, scale) = (r.ring()?, r.ring()?, r.ring()?);
         if !r.0.is_empty() {
             return Err(StateError("trailing bytes".into()));
@@ -738,6 +781,7 @@ impl SeriesState {
             errors,
             typical,
             tolerance,
+            cached,
         })
     }
 }
