@@ -344,6 +344,10 @@ impl<'de> Deserialize<'de> for Ring {
     }
 }
 
+/// The predictors the engine chooses from: the seasonal baseline with its level correction,
+/// the median of the same time of day over the last week, the median of the last few values.
+const PREDICTORS: usize = 3;
+
 /// Values the recent-level predictor takes the median of.
 const RECENT: usize = 8;
 
@@ -359,10 +363,10 @@ pub struct SeriesState {
     values: Ring,
     level: Ring,
     scale: Ring,
-    /// Exponentially weighted mean absolute error of the seasonal and the recent-level
-    /// predictors: the engine follows whichever has been right lately.
+    /// Exponentially weighted mean absolute error of each predictor: the engine follows
+    /// whichever has been right lately.
     #[serde(default)]
-    errors: [f64; 2],
+    errors: [f64; PREDICTORS],
     /// Exponentially weighted mean of |value|: the series' typical magnitude.
     #[serde(default)]
     typical: f64,
@@ -404,7 +408,7 @@ pub struct Feedback {
 struct Step {
     seasonal: f64,
     weight: f64,
-    predictions: [f64; 2],
+    predictions: [f64; PREDICTORS],
 }
 
 impl SeriesState {
@@ -417,7 +421,7 @@ impl SeriesState {
             values: Ring::new(config.history()),
             level: Ring::new(config.level_window),
             scale: Ring::new(config.scale_window),
-            errors: [0.0; 2],
+            errors: [0.0; PREDICTORS],
             typical: 0.0,
             tolerance: no_tolerance(),
             cached: Cached::default(),
@@ -503,19 +507,26 @@ impl SeriesState {
             let step = Step {
                 seasonal: x,
                 weight: 1.0,
-                predictions: [x, x],
+                predictions: [x; PREDICTORS],
             };
             return (first, step);
         };
         let seasonal_expected = seasonal + self.cached.level;
         let mut recent: Vec<f64> = (1..=RECENT).filter_map(|k| self.values.lag(k)).collect();
         let recent_expected = median(&mut recent).unwrap_or(seasonal_expected);
-        let predictions = [seasonal_expected, recent_expected];
-        let expected = if self.errors[1] < self.errors[0] {
-            recent_expected
-        } else {
-            seasonal_expected
-        };
+        let mut daily: Vec<f64> = (1..=7)
+            .filter_map(|k| self.values.lag(k * config.short_season))
+            .collect();
+        let daily_expected = median(&mut daily).unwrap_or(seasonal_expected);
+        let predictions = [seasonal_expected, daily_expected, recent_expected];
+        let best = (1..PREDICTORS).fold(0, |best, i| {
+            if self.errors[i] < self.errors[best] {
+                i
+            } else {
+                best
+            }
+        });
+        let expected = predictions[best];
         let weight = self.weight(config, expected);
         let sigma = self.sigma(config, expected, weight);
         let z = (x - expected) / sigma;
@@ -757,7 +768,7 @@ impl SeriesState {
         let has_last = r.take::<1>()?[0] == 1;
         let last = r.i64()?;
         let observed = u64::from_le_bytes(r.take()?);
-        let errors = [r.f64()?, r.f64()?];
+        let errors = [r.f64()?, r.f64()?, r.f64()?];
         let typical = r.f64()?;
         let tolerance = [r.f64()?, r.f64()?];
         let (cached_level, spread) = (r.f64()?, r.f64()?);
