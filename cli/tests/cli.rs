@@ -168,3 +168,65 @@ fn unusable_data_is_reported_not_a_crash() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn nab_bench_writes_nab_results_and_scores_three_profiles() {
+    let nab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nab");
+    assert!(
+        nab.join("labels/combined_windows.json").is_file(),
+        "NAB is expected at {}",
+        nab.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = seismo(&[
+        "bench",
+        "nab",
+        "--data",
+        nab.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for line in [
+        "Seismo (optimised threshold)",
+        "Seismo (alert default 0.50)",
+        "ARTime",
+        "numenta",
+    ] {
+        assert!(stdout.contains(line), "{line} missing:\n{stdout}");
+    }
+    // One result file per data file, with exactly the data file's rows.
+    let mut files = 0;
+    for category in std::fs::read_dir(dir.path().join("seismo")).unwrap() {
+        for f in std::fs::read_dir(category.unwrap().path()).unwrap() {
+            let f = f.unwrap().path();
+            let name = f
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_start_matches("seismo_")
+                .to_string();
+            let category = f.parent().unwrap().file_name().unwrap();
+            let data =
+                std::fs::read_to_string(nab.join("data").join(category).join(&name)).unwrap();
+            let result = std::fs::read_to_string(&f).unwrap();
+            assert_eq!(result.lines().count(), data.lines().count(), "{name}");
+            assert_eq!(
+                result.lines().next(),
+                Some("timestamp,value,anomaly_score,label")
+            );
+            files += 1;
+        }
+    }
+    assert_eq!(files, 58);
+    // The optimised standard score beats the null detector.
+    let ours: f64 = stdout
+        .lines()
+        .find(|l| l.starts_with("Seismo (optimised threshold)"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(ours > 0.0, "{stdout}");
+}
