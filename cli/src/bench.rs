@@ -29,6 +29,16 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Root-cause localisation on a dataset laid out like Squeeze's B0 (settings with
+    /// injection_info.csv) or RobustSpot's (anomaly.yaml): predictions as CSV, F1 per setting.
+    Rca {
+        /// The dataset folder.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write `setting,case,predicted`.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The Numenta Anomaly Benchmark: every file streamed through the engine with one
     /// configuration, results written in NAB's layout, scored with NAB's three profiles.
     Nab {
@@ -49,6 +59,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             json,
         } => ecommerce(&data, &thresholds, json),
         BenchCommand::Nab { data, out } => nab(&data, &out),
+        BenchCommand::Rca { data, out } => crate::rca_bench::run(&data, &out),
     }
 }
 

@@ -16,6 +16,7 @@ use seismo_shared::paths::LocalResolver;
 mod bench;
 mod labels;
 mod nab;
+mod rca_bench;
 mod report;
 
 #[derive(Debug, Parser)]

@@ -29,6 +29,7 @@ pub mod generate;
 pub mod group;
 pub mod model;
 pub mod paths;
+pub mod rca;
 pub mod stream;
 pub mod time;
 pub mod validate;
