@@ -97,14 +97,14 @@ pub(crate) fn table(r: &BacktestReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{:>3}  {:<20}  {:<20}  {:<10}  {:>5}  {:<5}  {:>6}  drivers",
-        "#", "start", "end", "measure", "score", "dir", "series"
+        "{:>3}  {:<20}  {:<20}  {:<10}  {:>5}  {:<5}  {:>6}  {:<28}  drivers",
+        "#", "start", "end", "measure", "score", "dir", "series", "root cause"
     );
     for (i, g) in r.groups.iter().enumerate() {
         let a = &g.anomaly_group;
         let _ = writeln!(
             out,
-            "{:>3}  {:<20}  {:<20}  {:<10}  {:>5.1}  {:<5}  {:>6}  {}",
+            "{:>3}  {:<20}  {:<20}  {:<10}  {:>5.1}  {:<5}  {:>6}  {:<28}  {}",
             i + 1,
             a.start_time,
             a.end_time,
@@ -112,6 +112,11 @@ pub(crate) fn table(r: &BacktestReport) -> String {
             a.anomaly_group_score,
             g.direction,
             g.time_series.len(),
+            if g.root_causes.is_empty() {
+                "-".to_string()
+            } else {
+                g.root_causes.join("; ")
+            },
             drivers(g)
         );
     }
@@ -139,6 +144,11 @@ pub(crate) fn slice_on_top(g: &GroupReport, slice: &str) -> bool {
     })
 }
 
+/// Whether two causes name the same pairs.
+fn same_cause(a: &str, b: &str) -> bool {
+    seismo_shared::rca::normalize_cause(a) == seismo_shared::rca::normalize_cause(b)
+}
+
 /// Each labelled event, the group that found it and whether its slice came out on top; then
 /// precision, recall and F1.
 pub(crate) fn labels(
@@ -155,7 +165,13 @@ pub(crate) fn labels(
         let verdict = match (found, &e.dimensions) {
             (None, _) => "MISSED".to_string(),
             (Some(i), Some(slice)) if slice_on_top(&r.groups[i], slice) => {
-                format!("found by #{}, {slice} on top", i + 1)
+                let exact = r.groups[i].root_causes.iter().any(|c| same_cause(c, slice));
+                let cause = if exact {
+                    "root cause exact"
+                } else {
+                    "root cause differs"
+                };
+                format!("found by #{}, {slice} on top, {cause}", i + 1)
             }
             (Some(i), Some(slice)) => format!("found by #{}, but {slice} is not on top", i + 1),
             (Some(i), None) => format!("found by #{}", i + 1),

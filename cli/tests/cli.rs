@@ -29,7 +29,9 @@ fn demo_prints_every_injected_incident_with_its_slice_on_top() {
     assert_eq!(incidents.len(), 7, "{stdout}");
     for line in incidents {
         assert!(
-            line.contains("on top") && !line.contains("not on top"),
+            line.contains("on top")
+                && !line.contains("not on top")
+                && line.contains("root cause exact"),
             "{line}\n{stdout}"
         );
     }

@@ -179,6 +179,8 @@ pub struct Scored {
     pub upper: f64,
     /// Deviation in robust sigmas (signed).
     pub z: f64,
+    /// The robust sigma: the scale of this point's normal deviation.
+    pub sigma: f64,
     /// Severity 0-100 (0 while learning).
     pub severity: f64,
     /// Spike or drop.
@@ -499,6 +501,7 @@ impl SeriesState {
                 lower: x,
                 upper: x,
                 z: 0.0,
+                sigma: 0.0,
                 severity: 0.0,
                 direction: Direction::Spike,
                 learning: true,
@@ -539,6 +542,7 @@ impl SeriesState {
             lower: expected - half,
             upper: expected + half,
             z,
+            sigma,
             severity,
             direction: if z >= 0.0 {
                 Direction::Spike

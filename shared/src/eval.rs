@@ -143,6 +143,7 @@ mod tests {
                         lower: 0.0,
                         upper: 1.5,
                         z: 9.0,
+                        sigma: 2.0,
                         severity: 90.0,
                         direction: Direction::Spike,
                         learning: false,

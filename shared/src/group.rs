@@ -3,8 +3,10 @@
 //! intervals have anomalous series of that measure too, as the old service's groups did.
 //!
 //! Each group carries a score (0-100: the highest severity of its points), the number of
-//! series, and a contribution matrix: for each dimension, each value's share (0-100, summing to
-//! 100) of the group's total absolute deviation from the expected values.
+//! series, its root causes (the root-cause search over every series of the measure, summed over
+//! the group's intervals), and a contribution matrix: for each dimension, each value's share
+//! (0-100, summing to 100) of the absolute deviation of the series those causes explain (of the
+//! anomalous series when no cause stands out).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +17,7 @@ use crate::model::{
     AnomalyGroup, ContributionMatrix, DimensionContribution, DimensionNameValue,
     DimensionValueContribution, MetricLevelImpact, timestamp_string,
 };
+use crate::rca::{Leaves, RcaOptions, localize};
 
 /// One scored point of a series, as the grouper sees it.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +66,9 @@ pub struct GroupSeries {
 pub struct GroupReport {
     /// The group as the API returns it.
     pub anomaly_group: AnomalyGroup,
+    /// The fewest dimension-value combinations that explain the deviation over all series of
+    /// the measure (`region=EU&channel=mobile`), from the root-cause search.
+    pub root_causes: Vec<String>,
     /// Spike, drop, or both (`mixed`).
     pub direction: String,
     /// First anomalous interval (epoch seconds).
@@ -83,6 +89,9 @@ struct Open {
     series: BTreeMap<Vec<String>, Vec<GroupPoint>>,
     /// Per dimension index and value: absolute deviation.
     deviation: Vec<BTreeMap<String, f64>>,
+    /// Every series of the measure over the group's intervals: sums of actual, expected and
+    /// noise variance.
+    leaves: BTreeMap<Vec<String>, (f64, f64, f64)>,
 }
 
 /// Builds groups from the verdicts of consecutive intervals.
@@ -121,8 +130,9 @@ impl Grouper {
         start: i64,
         observations: impl IntoIterator<Item = Observation<'a>>,
     ) {
+        let observations: Vec<Observation<'a>> = observations.into_iter().collect();
         let mut touched = vec![false; self.measures.len()];
-        for o in observations {
+        for o in observations.iter().copied() {
             if !o.scored.anomalous || o.measure >= self.measures.len() {
                 continue;
             }
@@ -163,6 +173,18 @@ impl Grouper {
                     severity: round2(s.severity),
                 });
         }
+        // Every series of a measure with an open group (anomalous or not) is a leaf of its
+        // root-cause search.
+        for o in &observations {
+            if let Some(Some(g)) = self.open.get_mut(o.measure)
+                && g.end == start
+            {
+                let leaf = g.leaves.entry(o.dimensions.to_vec()).or_default();
+                leaf.0 += o.scored.value;
+                leaf.1 += o.scored.expected;
+                leaf.2 += o.scored.sigma * o.scored.sigma;
+            }
+        }
         for (m, touched) in touched.into_iter().enumerate() {
             if !touched {
                 self.close(m);
@@ -176,10 +198,16 @@ impl Grouper {
             return;
         };
         let metric_name = self.measures[measure].clone();
+        let (root_causes, explained) = self.root_causes(&g);
+        let deviation = if explained.iter().any(|d| !d.is_empty()) {
+            &explained
+        } else {
+            &g.deviation
+        };
         let dimension_contribution_list = self
             .dimensions
             .iter()
-            .zip(&g.deviation)
+            .zip(deviation)
             .map(|(name, values)| DimensionContribution {
                 dimension_name: name.clone(),
                 dimension_value_contribution_list: shares(values),
@@ -230,11 +258,39 @@ impl Grouper {
         };
         self.closed.push(GroupReport {
             anomaly_group,
+            root_causes,
             direction: direction.to_string(),
             start: g.start,
             end: g.end,
             time_series,
         });
+    }
+
+    /// The group's root causes over all series of its measure, and per dimension value the
+    /// absolute deviation of the series those causes explain.
+    fn root_causes(&self, g: &Open) -> (Vec<String>, Vec<BTreeMap<String, f64>>) {
+        let mut leaves = Leaves::new(self.dimensions.clone());
+        for (dims, (actual, expected, variance)) in &g.leaves {
+            let values: Vec<&str> = dims.iter().map(String::as_str).collect();
+            leaves.push(&values, *actual, *expected);
+            leaves.with_noise(variance.sqrt());
+        }
+        let causes = localize(&leaves, &RcaOptions::default());
+        let mut explained = vec![BTreeMap::new(); self.dimensions.len()];
+        for (i, (dims, (actual, expected, _))) in g.leaves.iter().enumerate() {
+            if causes
+                .iter()
+                .any(|c| c.element.0.iter().all(|&(d, v)| leaves.keys[i][d] == v))
+            {
+                for (d, value) in dims.iter().enumerate() {
+                    *explained[d].entry(value.clone()).or_default() += (actual - expected).abs();
+                }
+            }
+        }
+        let mut notations: Vec<String> =
+            causes.iter().map(|c| c.element.notation(&leaves)).collect();
+        notations.sort();
+        (notations, explained)
     }
 
     /// Closes every open group and returns all groups, oldest first (ties by measure order).
@@ -338,6 +394,7 @@ mod tests {
             lower: expected - 10.0,
             upper: expected + 10.0,
             z: (value - expected) / 2.0,
+            sigma: 2.0,
             severity,
             direction: if value >= expected {
                 Direction::Spike

@@ -35,6 +35,9 @@ pub struct Leaves {
     /// measures (a cause scales its leaves), the denominator for ratios (a cause shifts the
     /// rate of its leaves by the same amount).
     pub base: Vec<f64>,
+    /// Per leaf, the standard deviation of its normal noise when known (0 when not): a cause
+    /// must then move its leaves by more than their noise can.
+    pub noise: Vec<f64>,
     index: Vec<HashMap<String, u32>>,
 }
 
@@ -69,6 +72,15 @@ impl Leaves {
         self.actual.push(finite(actual));
         self.expected.push(finite(expected));
         self.base.push(finite(expected));
+        self.noise.push(0.0);
+    }
+
+    /// Sets the noise of the last leaf pushed.
+    pub fn with_noise(&mut self, sigma: f64) -> &mut Self {
+        if let Some(n) = self.noise.last_mut() {
+            *n = if sigma.is_finite() { sigma.abs() } else { 0.0 };
+        }
+        self
     }
 
     /// Adds a leaf of a ratio measure `numerator / denominator` as an additive one: its actual
@@ -152,6 +164,9 @@ pub struct RcaOptions {
     pub min_deviation: f64,
     /// A cause moves its leaves by at least this much (|ratio - 1|): smaller moves are noise.
     pub min_change: f64,
+    /// Where the leaves' noise is known, a cause's total deviation is at least this many of
+    /// its leaves' combined standard deviations.
+    pub significance: f64,
 }
 
 impl Default for RcaOptions {
@@ -164,6 +179,7 @@ impl Default for RcaOptions {
             max_dimensions: 3,
             min_deviation: 1e-6,
             min_change: 0.05,
+            significance: 4.0,
         }
     }
 }
@@ -199,8 +215,8 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
         let mut best: Option<(f64, usize, Element, f64)> = None; // (gain, dims, element, ratio)
         for cuboid in &cuboids {
             let b = &leaves.base;
-            // (sum actual, sum expected, sum |error|, sum base)
-            let mut sums: HashMap<Vec<u32>, (f64, f64, f64, f64)> = HashMap::new();
+            // (sum actual, sum expected, sum |error|, sum base, sum noise variance)
+            let mut sums: HashMap<Vec<u32>, (f64, f64, f64, f64, f64)> = HashMap::new();
             for i in (0..n).filter(|&i| !explained[i]) {
                 let key: Vec<u32> = cuboid.iter().map(|&d| leaves.keys[i][d]).collect();
                 let s = sums.entry(key).or_default();
@@ -208,6 +224,7 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
                 s.1 += f[i];
                 s.2 += (v[i] - f[i]).abs();
                 s.3 += b[i];
+                s.4 += leaves.noise[i] * leaves.noise[i];
             }
             let mut fitted: HashMap<&Vec<u32>, f64> = HashMap::new();
             for i in (0..n).filter(|&i| !explained[i]) {
@@ -234,7 +251,13 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
                             > discounted(*g, *dims) * (1.0 + 1e-9) + 1e-12
                     }
                 };
-                if better && s.1.abs() > 0.0 && (s.0 / s.1 - 1.0).abs() >= options.min_change {
+                let significant =
+                    s.4 == 0.0 || (s.0 - s.1).abs() >= options.significance * s.4.sqrt();
+                if better
+                    && significant
+                    && s.1.abs() > 0.0
+                    && (s.0 / s.1 - 1.0).abs() >= options.min_change
+                {
                     let element =
                         Element(cuboid.iter().copied().zip(key.iter().copied()).collect());
                     best = Some((gain, cuboid.len(), element, s.0 / s.1));
@@ -386,6 +409,22 @@ mod tests {
             }
         }
         assert_eq!(found(&leaves), "channel=app&region=EU");
+    }
+
+    #[test]
+    fn known_noise_keeps_moves_within_it_out() {
+        // EU moves by 8%, above min_change; with a noise of 10 per leaf on values near 100 that
+        // is within noise for its 9 leaves (sum 72 < 4 * 30), and no cause is reported.
+        let mut leaves = grid(&[(&[("region", "EU")], 1.08)]);
+        assert_eq!(found(&leaves), "region=EU", "without noise it is a cause");
+        for i in 0..leaves.len() {
+            leaves.noise[i] = 10.0;
+        }
+        assert_eq!(found(&leaves), "");
+        // A 50% move is far outside that noise.
+        let mut leaves = grid(&[(&[("region", "EU")], 1.5)]);
+        leaves.noise.iter_mut().for_each(|n| *n = 10.0);
+        assert_eq!(found(&leaves), "region=EU");
     }
 
     #[test]

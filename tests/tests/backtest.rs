@@ -19,8 +19,12 @@ fn run(ms: &CreateMetricSetRequest, buckets: &Path) -> BacktestReport {
     .unwrap()
 }
 
-fn top_values(report: &BacktestReport, inc: &Incident, measure: &str) -> Vec<(String, String)> {
-    let g = report
+fn group_of<'a>(
+    report: &'a BacktestReport,
+    inc: &Incident,
+    measure: &str,
+) -> &'a seismo_shared::group::GroupReport {
+    report
         .groups
         .iter()
         .find(|g| {
@@ -28,8 +32,13 @@ fn top_values(report: &BacktestReport, inc: &Incident, measure: &str) -> Vec<(St
                 && g.start <= inc.start + (inc.hours - 1) * 3600
                 && inc.start <= g.end
         })
-        .unwrap_or_else(|| panic!("{} on {measure} not found", inc.description));
-    g.anomaly_group.metric_level_impact_list[0]
+        .unwrap_or_else(|| panic!("{} on {measure} not found", inc.description))
+}
+
+fn top_values(report: &BacktestReport, inc: &Incident, measure: &str) -> Vec<(String, String)> {
+    group_of(report, inc, measure)
+        .anomaly_group
+        .metric_level_impact_list[0]
         .contribution_matrix
         .dimension_contribution_list
         .iter()
@@ -58,6 +67,14 @@ fn generated_incidents_are_found_with_their_slice_on_top() {
     for inc in &g.incidents {
         for m in &inc.measures {
             let tops = top_values(&report, inc, m);
+            // The root-cause search names exactly the injected slice, and nothing else.
+            let causes = &group_of(&report, inc, m).root_causes;
+            let want = seismo_shared::rca::normalize_cause(&inc.slice_notation());
+            let got: Vec<String> = causes
+                .iter()
+                .map(|c| seismo_shared::rca::normalize_cause(c))
+                .collect();
+            assert_eq!(got, [want], "{} on {m}", inc.description);
             for (name, value) in &inc.slice {
                 assert!(
                     tops.contains(&(name.to_string(), value.to_string())),
