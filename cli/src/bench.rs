@@ -1,6 +1,6 @@
 //! `seismo bench`: detection measured against labelled data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -109,9 +109,12 @@ fn ecommerce_metric_set(data: &std::path::Path) -> Result<CreateMetricSetRequest
 /// and every series seen.
 #[derive(Debug, Default)]
 struct LeafLabels {
-    labelled: BTreeMap<(String, i64), std::collections::BTreeSet<Vec<(String, String)>>>,
-    all: std::collections::BTreeSet<Vec<(String, String)>>,
+    labelled: BTreeMap<(String, i64), BTreeSet<Leaf>>,
+    all: BTreeSet<Leaf>,
 }
+
+/// A series of the sample: its (dimension, value) pairs.
+type Leaf = Vec<(String, String)>;
 
 impl LeafLabels {
     /// Leaf-set precision and recall counts of the groups' root causes against the labelled
@@ -120,7 +123,7 @@ impl LeafLabels {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         for g in groups {
             let measure = &g.anomaly_group.primary_metric_name;
-            let mut truth = std::collections::BTreeSet::new();
+            let mut truth = BTreeSet::new();
             let mut t = g.start;
             while t <= g.end {
                 if let Some(leaves) = self.labelled.get(&(measure.clone(), t)) {
@@ -131,7 +134,7 @@ impl LeafLabels {
             if truth.is_empty() {
                 continue;
             }
-            let covered = |leaf: &Vec<(String, String)>| {
+            let covered = |leaf: &Leaf| {
                 g.root_causes.iter().any(|cause| {
                     cause == "*"
                         || cause.split('&').all(|pair| {
@@ -141,8 +144,7 @@ impl LeafLabels {
                         })
                 })
             };
-            let predicted: std::collections::BTreeSet<_> =
-                self.all.iter().filter(|l| covered(l)).collect();
+            let predicted: BTreeSet<_> = self.all.iter().filter(|l| covered(l)).collect();
             let hits = predicted.iter().filter(|l| truth.contains(**l)).count();
             tp += hits;
             fp += predicted.len() - hits;
@@ -172,7 +174,7 @@ fn ecommerce_events(data: &std::path::Path) -> Result<(Vec<LabelledEvent>, LeafL
         let Some(t) = row.get(ts).and_then(parse_time) else {
             continue;
         };
-        let leaf: Vec<(String, String)> = dims
+        let leaf: Leaf = dims
             .iter()
             .map(|(n, c)| (n.to_string(), row.get(*c).unwrap_or_default().to_string()))
             .collect();
