@@ -2,8 +2,8 @@
 //! interval where some series of the measure is anomalous and goes on while the following
 //! intervals have anomalous series of that measure too, as the old service's groups did.
 //!
-//! Each group carries a score (0-100: the highest severity of its points), the number of
-//! series, its root causes (the root-cause search over every series of the measure, summed over
+//! Each group carries a score (0-100: the highest severity of its points, raised toward 100 by
+//! the share of the measure's total it moved: half way at 50%), the number of series, its root causes (the root-cause search over every series of the measure, summed over
 //! the group's intervals), and a contribution matrix: for each dimension, each value's share
 //! (0-100, summing to 100) of the absolute deviation of the series those causes explain (of the
 //! anomalous series when no cause stands out).
@@ -15,7 +15,8 @@ use serde::Serialize;
 use crate::engine::{Direction, Scored};
 use crate::model::{
     AnomalyGroup, ContributionMatrix, DimensionContribution, DimensionNameValue,
-    DimensionValueContribution, MetricLevelImpact, timestamp_string,
+    DimensionValueContribution, InterMetricImpactDetails, MetricLevelImpact, RelationshipType,
+    timestamp_string,
 };
 use crate::rca::{Leaves, RcaOptions, localize};
 
@@ -69,6 +70,15 @@ pub struct GroupReport {
     /// The fewest dimension-value combinations that explain the deviation over all series of
     /// the measure (`region=EU&channel=mobile`), from the root-cause search.
     pub root_causes: Vec<String>,
+    /// Share (0-1) of the measure's expected total over the group's intervals that the group
+    /// moved.
+    pub impact: f64,
+    /// Groups of other measures that overlap it in time and in affected series: likely causes
+    /// (they started earlier, or at the same time for a measure listed earlier) or effects.
+    pub related: Vec<InterMetricImpactDetails>,
+    /// The series the group affects (those its root causes cover, or its anomalous ones).
+    #[serde(skip)]
+    affected: BTreeSet<Vec<String>>,
     /// Spike, drop, or both (`mixed`).
     pub direction: String,
     /// First anomalous interval (epoch seconds).
@@ -102,6 +112,8 @@ pub struct Grouper {
     measures: Vec<String>,
     open: Vec<Option<Open>>,
     last_interval: Option<i64>,
+    /// The shortest gap seen between intervals (one interval).
+    step: Option<i64>,
     closed: Vec<GroupReport>,
 }
 
@@ -119,6 +131,7 @@ impl Grouper {
             measures,
             open,
             last_interval: None,
+            step: None,
             closed: Vec::new(),
         }
     }
@@ -190,6 +203,9 @@ impl Grouper {
                 self.close(m);
             }
         }
+        if let Some(last) = self.last_interval.filter(|l| start > *l) {
+            self.step = Some(self.step.map_or(start - last, |s| s.min(start - last)));
+        }
         self.last_interval = Some(start);
     }
 
@@ -198,7 +214,26 @@ impl Grouper {
             return;
         };
         let metric_name = self.measures[measure].clone();
-        let (root_causes, explained) = self.root_causes(&g);
+        let (root_causes, explained, affected) = self.root_causes(&g);
+        let expected_total: f64 = g.leaves.values().map(|l| l.1.abs()).sum();
+        let moved: f64 = g
+            .leaves
+            .iter()
+            .filter(|(dims, _)| affected.contains(*dims))
+            .map(|(_, l)| l.0 - l.1)
+            .sum();
+        let impact = if expected_total > 0.0 {
+            (moved.abs() / expected_total).min(1.0)
+        } else {
+            0.0
+        };
+        let affected = if affected.is_empty() {
+            g.series.keys().cloned().collect()
+        } else {
+            affected
+        };
+        // How far (the highest severity), raised toward 100 by how much of the measure moved.
+        let score = g.score + (100.0 - g.score) * 0.5 * (2.0 * impact).min(1.0);
         let deviation = if explained.iter().any(|d| !d.is_empty()) {
             &explained
         } else {
@@ -246,7 +281,7 @@ impl Grouper {
             start_time: timestamp_string(g.start),
             end_time: timestamp_string(g.end),
             anomaly_group_id: group_id(&self.namespace, &metric_name, g.start),
-            anomaly_group_score: round2(g.score),
+            anomaly_group_score: round2(score),
             primary_metric_name: metric_name.clone(),
             metric_level_impact_list: vec![MetricLevelImpact {
                 metric_name,
@@ -259,6 +294,9 @@ impl Grouper {
         self.closed.push(GroupReport {
             anomaly_group,
             root_causes,
+            impact,
+            related: Vec::new(),
+            affected,
             direction: direction.to_string(),
             start: g.start,
             end: g.end,
@@ -268,7 +306,15 @@ impl Grouper {
 
     /// The group's root causes over all series of its measure, and per dimension value the
     /// absolute deviation of the series those causes explain.
-    fn root_causes(&self, g: &Open) -> (Vec<String>, Vec<BTreeMap<String, f64>>) {
+    #[allow(clippy::type_complexity)]
+    fn root_causes(
+        &self,
+        g: &Open,
+    ) -> (
+        Vec<String>,
+        Vec<BTreeMap<String, f64>>,
+        BTreeSet<Vec<String>>,
+    ) {
         let mut leaves = Leaves::new(self.dimensions.clone());
         for (dims, (actual, expected, variance)) in &g.leaves {
             let values: Vec<&str> = dims.iter().map(String::as_str).collect();
@@ -277,6 +323,7 @@ impl Grouper {
         }
         let causes = localize(&leaves, &RcaOptions::default());
         let mut explained = vec![BTreeMap::new(); self.dimensions.len()];
+        let mut affected = BTreeSet::new();
         for (i, (dims, (actual, expected, _))) in g.leaves.iter().enumerate() {
             if causes
                 .iter()
@@ -285,12 +332,13 @@ impl Grouper {
                 for (d, value) in dims.iter().enumerate() {
                     *explained[d].entry(value.clone()).or_default() += (actual - expected).abs();
                 }
+                affected.insert(dims.clone());
             }
         }
         let mut notations: Vec<String> =
             causes.iter().map(|c| c.element.notation(&leaves)).collect();
         notations.sort();
-        (notations, explained)
+        (notations, explained, affected)
     }
 
     /// Closes every open group and returns all groups, oldest first (ties by measure order).
@@ -305,6 +353,7 @@ impl Grouper {
             .map(|(i, m)| (m.as_str(), i))
             .collect();
         let mut out = self.closed;
+        relate(&mut out, &order, self.step.unwrap_or(0));
         out.sort_by_key(|g| {
             (
                 g.start,
@@ -314,6 +363,43 @@ impl Grouper {
             )
         });
         out
+    }
+}
+
+/// Links each group to the groups of other measures that overlap it in time (one interval of
+/// lag allowed) and in affected series (Jaccard share at least 10%).
+fn relate(groups: &mut [GroupReport], order: &BTreeMap<&str, usize>, step: i64) {
+    let mut links = vec![Vec::new(); groups.len()];
+    for (i, g) in groups.iter().enumerate() {
+        for h in groups.iter() {
+            let (gm, hm) = (
+                &g.anomaly_group.primary_metric_name,
+                &h.anomaly_group.primary_metric_name,
+            );
+            if gm == hm || h.start > g.end + step || g.start > h.end + step {
+                continue;
+            }
+            let shared = g.affected.intersection(&h.affected).count();
+            let union = g.affected.union(&h.affected).count();
+            if union == 0 || shared * 10 < union {
+                continue;
+            }
+            let earlier = h.start < g.start
+                || (h.start == g.start && order.get(hm.as_str()) < order.get(gm.as_str()));
+            links[i].push(InterMetricImpactDetails {
+                metric_name: hm.clone(),
+                anomaly_group_id: h.anomaly_group.anomaly_group_id.clone(),
+                relationship_type: if earlier {
+                    RelationshipType::CauseOfInputAnomalyGroup
+                } else {
+                    RelationshipType::EffectOfInputAnomalyGroup
+                },
+                contribution_percentage: round2(100.0 * shared as f64 / union as f64),
+            });
+        }
+    }
+    for (g, l) in groups.iter_mut().zip(links) {
+        g.related = l;
     }
 }
 
@@ -462,7 +548,10 @@ mod tests {
         assert_eq!(groups.len(), 2);
         let first = &groups[0];
         assert_eq!((first.start, first.end), (h, 2 * h));
-        assert_eq!(first.anomaly_group.anomaly_group_score, 90.0);
+        // Severity 90, raised by the share of the measure the group moved.
+        let want = 90.0 + 10.0 * 0.5 * (2.0 * first.impact).min(1.0);
+        assert!(first.impact > 0.0);
+        assert!((first.anomaly_group.anomaly_group_score - want).abs() < 0.01);
         assert_eq!(first.direction, "drop");
         let impact = &first.anomaly_group.metric_level_impact_list[0];
         assert_eq!(impact.num_time_series, 2);
@@ -498,6 +587,88 @@ mod tests {
         assert_ne!(
             first.anomaly_group.anomaly_group_id,
             second.anomaly_group.anomaly_group_id
+        );
+    }
+
+    #[test]
+    fn related_measures_by_precedence_and_shared_slices() {
+        // views drop in EU at hour 2; revenue drops in EU an hour later; orders spike in US.
+        let series: Vec<Vec<String>> = ["EU", "US"]
+            .iter()
+            .flat_map(|r| ["web", "app"].iter().map(move |c| dims(&[r, c])))
+            .collect();
+        let mut g = Grouper::new(
+            "det",
+            dims(&["region", "channel"]),
+            dims(&["views", "orders", "revenue"]),
+        );
+        let h = 3600;
+        for t in 0..6 {
+            let mut obs = Vec::new();
+            for s in &series {
+                let eu = s[0] == "EU";
+                let views = if eu && (2..=3).contains(&t) {
+                    point(40.0, 100.0, 90.0)
+                } else {
+                    point(100.0, 100.0, 0.0)
+                };
+                let orders = if !eu && t == 2 {
+                    point(200.0, 100.0, 80.0)
+                } else {
+                    point(100.0, 100.0, 0.0)
+                };
+                let revenue = if eu && (3..=4).contains(&t) {
+                    point(30.0, 100.0, 85.0)
+                } else {
+                    point(100.0, 100.0, 0.0)
+                };
+                for (m, p) in [views, orders, revenue].into_iter().enumerate() {
+                    obs.push(Observation {
+                        measure: m,
+                        dimensions: s,
+                        scored: p,
+                    });
+                }
+            }
+            g.push_interval(t * h, obs);
+        }
+        let groups = g.finish();
+        let by = |m: &str| {
+            groups
+                .iter()
+                .find(|g| g.anomaly_group.primary_metric_name == m)
+                .unwrap()
+        };
+        let (views, orders, revenue) = (by("views"), by("orders"), by("revenue"));
+        assert_eq!(views.root_causes, ["region=EU"]);
+        assert_eq!(orders.root_causes, ["region=US"]);
+        assert_eq!(views.related.len(), 1);
+        assert_eq!(views.related[0].metric_name, "revenue");
+        assert_eq!(
+            views.related[0].relationship_type,
+            RelationshipType::EffectOfInputAnomalyGroup
+        );
+        assert_eq!(
+            views.related[0].anomaly_group_id,
+            revenue.anomaly_group.anomaly_group_id
+        );
+        assert_eq!(views.related[0].contribution_percentage, 100.0);
+        assert_eq!(revenue.related.len(), 1);
+        assert_eq!(
+            revenue.related[0].relationship_type,
+            RelationshipType::CauseOfInputAnomalyGroup
+        );
+        assert!(
+            orders.related.is_empty(),
+            "another slice is not related: {:?}",
+            orders.related
+        );
+        // A group that moved half of its measure scores higher than its severity alone.
+        assert!(
+            views.anomaly_group.anomaly_group_score > 90.0 && views.impact > 0.2,
+            "{} {}",
+            views.anomaly_group.anomaly_group_score,
+            views.impact
         );
     }
 

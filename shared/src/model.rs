@@ -366,6 +366,30 @@ pub struct AnomalyGroup {
     pub metric_level_impact_list: Vec<MetricLevelImpact>,
 }
 
+/// How a related group relates to the group asked about (`RelationshipType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RelationshipType {
+    /// The related group is a likely cause of the group asked about.
+    CauseOfInputAnomalyGroup,
+    /// The related group is a likely effect of the group asked about.
+    EffectOfInputAnomalyGroup,
+}
+
+/// A group of another measure related to a group (`InterMetricImpactDetails`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InterMetricImpactDetails {
+    /// The other measure.
+    pub metric_name: String,
+    /// The related group.
+    pub anomaly_group_id: String,
+    /// Cause or effect.
+    pub relationship_type: RelationshipType,
+    /// How much of the two groups' affected series they share (0-100).
+    pub contribution_percentage: f64,
+}
+
 /// A dimension name and value (`DimensionNameValue`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
