@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Direction, Scored};
 use crate::model::{
@@ -32,7 +32,7 @@ pub struct Observation<'a> {
 }
 
 /// One anomalous point of a group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupPoint {
     /// Interval start, `2021-02-14T04:00:00Z`.
@@ -50,7 +50,7 @@ pub struct GroupPoint {
 }
 
 /// One series of a group with its anomalous points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupSeries {
     /// Stable id of the series (hash of measure and dimension values).
@@ -62,7 +62,7 @@ pub struct GroupSeries {
 }
 
 /// An anomaly group with the detail behind it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupReport {
     /// The group as the API returns it.
@@ -77,7 +77,7 @@ pub struct GroupReport {
     /// (they started earlier, or at the same time for a measure listed earlier) or effects.
     pub related: Vec<InterMetricImpactDetails>,
     /// The series the group affects (those its root causes cover, or its anomalous ones).
-    #[serde(skip)]
+    #[serde(skip, default)]
     affected: BTreeSet<Vec<String>>,
     /// Spike, drop, or both (`mixed`).
     pub direction: String,

@@ -13,18 +13,21 @@ pub const MAX_MEASURES: usize = 5;
 /// Most dimensions per metric set (the old service's later quota).
 pub const MAX_DIMENSIONS: usize = 10;
 
-#[derive(Default)]
-struct Check(Vec<FieldError>);
+/// Collects the fields at fault, so a request is refused once with all of them.
+#[derive(Debug, Default)]
+pub struct Check(Vec<FieldError>);
 
 impl Check {
-    fn fail(&mut self, name: impl Into<String>, message: impl Into<String>) {
+    /// Records a field at fault.
+    pub fn fail(&mut self, name: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError {
             name: name.into(),
             message: message.into(),
         });
     }
 
-    fn length(&mut self, name: &str, value: &str, min: usize, max: usize) -> bool {
+    /// Checks a length in characters; whether it is within `min..=max`.
+    pub fn length(&mut self, name: &str, value: &str, min: usize, max: usize) -> bool {
         let n = value.chars().count();
         if n < min || n > max {
             self.fail(name, format!("length {n} is outside {min}-{max}"));
@@ -34,7 +37,8 @@ impl Check {
     }
 
     /// `^[a-zA-Z0-9][a-zA-Z0-9\-_]*` with 1-63 characters (names of sets, columns, detectors).
-    fn name(&mut self, field: &str, value: &str) {
+    /// Checks a name: `^[a-zA-Z0-9][a-zA-Z0-9\-_]*`, 1-63 characters.
+    pub fn name(&mut self, field: &str, value: &str) {
         if !self.length(field, value, 1, 63) {
             return;
         }
@@ -50,14 +54,16 @@ impl Check {
     }
 
     /// `.*\S.*` with the given lengths.
-    fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+    /// Checks free text: not blank, within the lengths.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
         if self.length(field, value, min, max) && value.trim().is_empty() {
             self.fail(field, "must not be blank");
         }
     }
 
     /// `arn:([a-z\d-]+):.*:.*:.*:.+`, at most 256 characters.
-    fn arn(&mut self, field: &str, value: &str) {
+    /// Checks an ARN: `arn:PARTITION:...`, at most 256 characters.
+    pub fn arn(&mut self, field: &str, value: &str) {
         if !self.length(field, value, 1, 256) {
             return;
         }
@@ -71,6 +77,16 @@ impl Check {
             && !parts[5].is_empty();
         if !ok {
             self.fail(field, format!("{value:?} is not an ARN"));
+        }
+    }
+}
+
+impl Check {
+    /// The error naming every field at fault, if any.
+    pub fn finish(self) -> Result<(), ValidationError> {
+        match ValidationError::from_fields(self.0) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 }

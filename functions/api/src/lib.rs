@@ -1,0 +1,14 @@
+//! # seismo-api
+//!
+//! The Lookout for Metrics API as an axum router: the api Lambda serves it behind an API
+//! Gateway HTTP API, and `seismo serve` on localhost. Operations read and write a [`Store`]
+//! (memory here; the embedded store and DynamoDB implement the same port).
+
+pub mod error;
+mod ops;
+pub mod router;
+pub mod store;
+
+pub use error::ApiError;
+pub use router::{Api, app};
+pub use store::{Kind, MemoryStore, Store, StoreError};

@@ -1,0 +1,808 @@
+//! The operations: validate, then read or write the store. Every constraint of the model is
+//! checked before anything is written.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use seismo_shared::backtest::{self, BacktestOptions};
+use seismo_shared::group::GroupReport;
+use seismo_shared::model::{CreateMetricSetRequest, Frequency};
+use seismo_shared::paths::LocalResolver;
+use seismo_shared::validate::{self, Check};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::router::Api;
+use crate::store::{Kind, Store, StoreError};
+
+/// Metric sets per detector (the old service's quota).
+pub(crate) const METRIC_SETS_PER_DETECTOR: usize = 1;
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64().floor())
+        .unwrap_or(0.0)
+}
+
+/// A required string member.
+fn required<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    match req.get(field) {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(ApiError::field(field, "required")),
+        Some(_) => Err(ApiError::field(field, "must be a string")),
+    }
+}
+
+/// An optional string member.
+fn optional<'a>(req: &'a Value, field: &str) -> Result<Option<&'a str>, ApiError> {
+    match req.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::field(field, "must be a string")),
+    }
+}
+
+/// A required ARN member, checked against the model's pattern.
+fn arn_field<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    let arn = required(req, field)?;
+    let mut c = Check::default();
+    c.arn(field, arn);
+    c.finish()?;
+    Ok(arn)
+}
+
+/// `MaxResults` (1-100, default 100) and `NextToken` (the last key of the previous page).
+fn page(req: &Value) -> Result<(usize, Option<String>), ApiError> {
+    let max = match req.get("MaxResults") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=100) => n as usize,
+            _ => {
+                return Err(ApiError::field(
+                    "MaxResults",
+                    format!("{v} is outside 1-100"),
+                ));
+            }
+        },
+    };
+    let token = optional(req, "NextToken")?.map(str::to_string);
+    if let Some(t) = &token
+        && (t.is_empty() || t.len() > 3000)
+    {
+        return Err(ApiError::field("NextToken", "length is outside 1-3000"));
+    }
+    Ok((max, token))
+}
+
+/// One page of `items` (sorted by key) after `token`, and the next token.
+fn paginate(
+    items: Vec<(String, Value)>,
+    max: usize,
+    token: Option<&str>,
+) -> (Vec<Value>, Option<String>) {
+    let rest: Vec<(String, Value)> = items
+        .into_iter()
+        .filter(|(k, _)| token.is_none_or(|t| k.as_str() > t))
+        .collect();
+    let next = (rest.len() > max).then(|| rest[max - 1].0.clone());
+    (rest.into_iter().take(max).map(|(_, v)| v).collect(), next)
+}
+
+/// Tags: 1-50, keys 1-128 characters, values up to 256.
+pub(crate) fn check_tags(tags: &Value) -> Result<(), ApiError> {
+    let Value::Object(map) = tags else {
+        return Err(ApiError::field(
+            "Tags",
+            "must be a map of tag keys to values",
+        ));
+    };
+    let mut c = Check::default();
+    if map.is_empty() || map.len() > 50 {
+        c.fail("Tags", format!("{} tags; 1-50 are allowed", map.len()));
+    }
+    for (k, v) in map {
+        c.length(&format!("Tags.{k}"), k, 1, 128);
+        match v.as_str() {
+            Some(v) => {
+                c.length(&format!("Tags.{k}"), v, 0, 256);
+            }
+            None => c.fail(format!("Tags.{k}"), "must be a string"),
+        }
+    }
+    c.finish().map_err(Into::into)
+}
+
+async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
+    api.store
+        .get(Kind::Detector, arn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("AnomalyDetector", arn))
+}
+
+/// The resource an ARN names must exist (for tags).
+pub(crate) async fn require_resource<S: Store>(api: &Api<S>, arn: &str) -> Result<(), ApiError> {
+    let mut c = Check::default();
+    c.arn("ResourceArn", arn);
+    c.finish()?;
+    for kind in [Kind::Detector, Kind::MetricSet] {
+        if api.store.get(kind, arn).await?.is_some() {
+            return Ok(());
+        }
+    }
+    Err(ApiError::not_found("Resource", arn))
+}
+
+fn status(doc: &Value) -> &str {
+    doc.get("Status")
+        .and_then(Value::as_str)
+        .unwrap_or("INACTIVE")
+}
+
+pub(crate) async fn create_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let mut c = Check::default();
+    let name = required(req, "AnomalyDetectorName")?;
+    c.name("AnomalyDetectorName", name);
+    if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+        c.text("AnomalyDetectorDescription", d, 1, 256);
+    }
+    let frequency = req
+        .get("AnomalyDetectorConfig")
+        .ok_or_else(|| ApiError::field("AnomalyDetectorConfig", "required"))?
+        .get("AnomalyDetectorFrequency");
+    match frequency
+        .and_then(Value::as_str)
+        .map(str::parse::<Frequency>)
+    {
+        Some(Ok(_)) => {}
+        Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
+        None => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", "required"),
+    }
+    if let Some(kms) = optional(req, "KmsKeyArn")? {
+        let ok = (20..=2048).contains(&kms.len())
+            && kms.starts_with("arn:aws")
+            && kms.contains(":kms:")
+            && kms.contains(":key/");
+        if !ok {
+            c.fail("KmsKeyArn", format!("{kms:?} is not a KMS key ARN"));
+        }
+    }
+    c.finish()?;
+    if let Some(tags) = req.get("Tags") {
+        check_tags(tags)?;
+    }
+    let arn = api.arn(&format!("AnomalyDetector:{name}"));
+    let t = now();
+    let mut doc = json!({
+        "AnomalyDetectorArn": arn,
+        "AnomalyDetectorName": name,
+        "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": frequency},
+        "CreationTime": t,
+        "LastModificationTime": t,
+        "Status": "INACTIVE",
+    });
+    for member in ["AnomalyDetectorDescription", "KmsKeyArn"] {
+        if let Some(v) = req.get(member).filter(|v| !v.is_null()) {
+            doc[member] = v.clone();
+        }
+    }
+    match api.store.create(Kind::Detector, &arn, doc).await {
+        Err(StoreError::Exists) => {
+            return Err(ApiError::conflict(
+                "AnomalyDetector",
+                &arn,
+                format!("an anomaly detector named {name} already exists"),
+            ));
+        }
+        other => other?,
+    }
+    if let Some(tags) = req.get("Tags") {
+        api.store.put(Kind::Tags, &arn, tags.clone()).await?;
+    }
+    Ok(json!({ "AnomalyDetectorArn": arn }))
+}
+
+pub(crate) async fn describe_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    detector(api, arn).await
+}
+
+pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let (max, token) = page(req)?;
+    let prefix = api.arn("AnomalyDetector:");
+    let all = api.store.list(Kind::Detector, &prefix).await?;
+    let (items, next) = paginate(all, max, token.as_deref());
+    let mut summaries = Vec::new();
+    for d in items {
+        let mut s = Map::new();
+        for m in [
+            "AnomalyDetectorArn",
+            "AnomalyDetectorName",
+            "AnomalyDetectorDescription",
+            "CreationTime",
+            "LastModificationTime",
+            "Status",
+        ] {
+            if let Some(v) = d.get(m) {
+                s.insert(m.into(), v.clone());
+            }
+        }
+        let arn = d
+            .get("AnomalyDetectorArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(tags) = api.store.get(Kind::Tags, arn).await? {
+            s.insert("Tags".into(), tags);
+        }
+        summaries.push(Value::Object(s));
+    }
+    Ok(json!({ "AnomalyDetectorSummaryList": summaries, "NextToken": next }))
+}
+
+pub(crate) async fn update_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let mut doc = detector(api, arn).await?;
+    let mut c = Check::default();
+    if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+        c.text("AnomalyDetectorDescription", d, 1, 256);
+        doc["AnomalyDetectorDescription"] = json!(d);
+    }
+    if let Some(f) = req
+        .get("AnomalyDetectorConfig")
+        .and_then(|c| c.get("AnomalyDetectorFrequency"))
+    {
+        match f.as_str().map(str::parse::<Frequency>) {
+            Some(Ok(_))
+                if status(&doc) == "INACTIVE"
+                    || status(&doc) == "DEACTIVATED"
+                    || status(&doc) == "BACK_TEST_COMPLETE" =>
+            {
+                doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"] = f.clone();
+            }
+            Some(Ok(_)) => c.fail(
+                "AnomalyDetectorConfig",
+                format!("the detector is {}: deactivate it first", status(&doc)),
+            ),
+            Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
+            None => c.fail(
+                "AnomalyDetectorConfig.AnomalyDetectorFrequency",
+                "must be a string",
+            ),
+        }
+    }
+    c.finish()?;
+    doc["LastModificationTime"] = json!(now());
+    api.store.put(Kind::Detector, arn, doc).await?;
+    Ok(json!({ "AnomalyDetectorArn": arn }))
+}
+
+pub(crate) async fn delete_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    if matches!(
+        status(&doc),
+        "ACTIVATING" | "BACK_TEST_ACTIVATING" | "DEACTIVATING"
+    ) {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {}; try again when it settles",
+                status(&doc)
+            ),
+        ));
+    }
+    for ms in metric_sets_of(api, arn).await? {
+        if let Some(ms_arn) = ms.get("MetricSetArn").and_then(Value::as_str) {
+            api.store.delete(Kind::MetricSet, ms_arn).await?;
+            api.store.delete(Kind::Tags, ms_arn).await?;
+        }
+    }
+    for kind in [Kind::Group, Kind::Execution, Kind::Feedback] {
+        for (key, _) in api.store.list(kind, &format!("{arn}/")).await? {
+            api.store.delete(kind, &key).await?;
+        }
+    }
+    api.store.delete(Kind::Quality, arn).await?;
+    api.store.delete(Kind::Tags, arn).await?;
+    api.store.delete(Kind::Detector, arn).await?;
+    Ok(json!({}))
+}
+
+async fn metric_sets_of<S: Store>(
+    api: &Api<S>,
+    detector_arn: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let name = detector_arn.rsplit(':').next().unwrap_or_default();
+    let prefix = api.arn(&format!("MetricSet/{name}/"));
+    Ok(api
+        .store
+        .list(Kind::MetricSet, &prefix)
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+pub(crate) async fn create_metric_set<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let detector_arn = arn_field(req, "AnomalyDetectorArn")?;
+    for member in ["MetricSetName", "MetricList", "MetricSource"] {
+        if req.get(member).is_none_or(Value::is_null) {
+            return Err(ApiError::field(member, "required"));
+        }
+    }
+    let ms: CreateMetricSetRequest = serde_json::from_value(req.clone()).map_err(|e| {
+        seismo_shared::error::ValidationError::cannot_parse(format!(
+            "the metric set cannot be read: {e}"
+        ))
+    })?;
+    validate::metric_set(&ms)?;
+    let mut c = Check::default();
+    let s3 = ms.metric_source.s3_source_config.as_ref();
+    for (i, p) in s3
+        .and_then(|s| s.templated_path_list.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if !p.starts_with("s3://") {
+            c.fail(
+                format!("MetricSource.S3SourceConfig.TemplatedPathList[{i}]"),
+                "must be an s3:// path",
+            );
+        }
+    }
+    for (i, p) in s3
+        .and_then(|s| s.historical_data_path_list.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if !p.starts_with("s3://") {
+            c.fail(
+                format!("MetricSource.S3SourceConfig.HistoricalDataPathList[{i}]"),
+                "must be an s3:// path",
+            );
+        }
+    }
+    let doc = detector(api, detector_arn).await?;
+    let detector_frequency = doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"]
+        .as_str()
+        .unwrap_or_default();
+    if let Some(f) = ms.metric_set_frequency
+        && f.as_str() != detector_frequency
+    {
+        c.fail(
+            "MetricSetFrequency",
+            format!("{f} differs from the detector's {detector_frequency}"),
+        );
+    }
+    c.finish()?;
+    if let Some(tags) = req.get("Tags") {
+        check_tags(tags)?;
+    }
+    if metric_sets_of(api, detector_arn).await?.len() >= METRIC_SETS_PER_DETECTOR {
+        return Err(ApiError::Quota(format!(
+            "a detector has at most {METRIC_SETS_PER_DETECTOR} metric set"
+        )));
+    }
+    let detector_name = detector_arn.rsplit(':').next().unwrap_or_default();
+    let arn = api.arn(&format!("MetricSet/{detector_name}/{}", ms.metric_set_name));
+    let mut stored = serde_json::to_value(&ms).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Value::Object(m) = &mut stored {
+        m.remove("Tags");
+        m.insert("MetricSetArn".into(), json!(arn));
+        m.insert("MetricSetFrequency".into(), json!(detector_frequency));
+        let t = now();
+        m.insert("CreationTime".into(), json!(t));
+        m.insert("LastModificationTime".into(), json!(t));
+    }
+    match api.store.create(Kind::MetricSet, &arn, stored).await {
+        Err(StoreError::Exists) => {
+            return Err(ApiError::conflict(
+                "MetricSet",
+                &arn,
+                format!("a metric set named {} already exists", ms.metric_set_name),
+            ));
+        }
+        other => other?,
+    }
+    if let Some(tags) = req.get("Tags") {
+        api.store.put(Kind::Tags, &arn, tags.clone()).await?;
+    }
+    Ok(json!({ "MetricSetArn": arn }))
+}
+
+pub(crate) async fn describe_metric_set<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "MetricSetArn")?;
+    api.store
+        .get(Kind::MetricSet, arn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("MetricSet", arn))
+}
+
+pub(crate) async fn list_metric_sets<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let (max, token) = page(req)?;
+    let all = match optional(req, "AnomalyDetectorArn")? {
+        Some(d) => {
+            detector(api, d).await?;
+            let name = d.rsplit(':').next().unwrap_or_default();
+            api.store
+                .list(Kind::MetricSet, &api.arn(&format!("MetricSet/{name}/")))
+                .await?
+        }
+        None => {
+            api.store
+                .list(Kind::MetricSet, &api.arn("MetricSet/"))
+                .await?
+        }
+    };
+    let (items, next) = paginate(all, max, token.as_deref());
+    let summaries: Vec<Value> = items
+        .iter()
+        .map(|m| {
+            let mut s = Map::new();
+            for k in [
+                "AnomalyDetectorArn",
+                "MetricSetArn",
+                "MetricSetName",
+                "MetricSetDescription",
+                "CreationTime",
+                "LastModificationTime",
+            ] {
+                if let Some(v) = m.get(k) {
+                    s.insert(k.into(), v.clone());
+                }
+            }
+            Value::Object(s)
+        })
+        .collect();
+    Ok(json!({ "MetricSetSummaryList": summaries, "NextToken": next }))
+}
+
+async fn set_status<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    status: &str,
+    failure: Option<(&str, String)>,
+) -> Result<(), ApiError> {
+    let mut doc = detector(api, arn).await?;
+    doc["Status"] = json!(status);
+    doc["LastModificationTime"] = json!(now());
+    match failure {
+        Some((kind, reason)) => {
+            doc["FailureType"] = json!(kind);
+            doc["FailureReason"] = json!(reason);
+        }
+        None => {
+            if let Value::Object(m) = &mut doc {
+                m.remove("FailureType");
+                m.remove("FailureReason");
+            }
+        }
+    }
+    api.store.put(Kind::Detector, arn, doc).await?;
+    Ok(())
+}
+
+/// Runs the backtest in-process: status BACK_TEST_ACTIVATING, then BACK_TEST_COMPLETE with the
+/// groups stored, or FAILED with the reason.
+pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    if !matches!(
+        status(&doc),
+        "INACTIVE" | "BACK_TEST_COMPLETE" | "FAILED" | "DEACTIVATED"
+    ) {
+        return Err(ApiError::field(
+            "AnomalyDetectorArn",
+            format!(
+                "the detector is {}: a backtest needs an inactive detector",
+                status(&doc)
+            ),
+        ));
+    }
+    let Some(ms) = metric_sets_of(api, arn).await?.into_iter().next() else {
+        return Err(ApiError::field(
+            "AnomalyDetectorArn",
+            "the detector has no metric set",
+        ));
+    };
+    let ms: CreateMetricSetRequest =
+        serde_json::from_value(ms).map_err(|e| ApiError::Internal(e.to_string()))?;
+    set_status(api, arn, "BACK_TEST_ACTIVATING", None).await?;
+    for (key, _) in api.store.list(Kind::Group, &format!("{arn}/")).await? {
+        api.store.delete(Kind::Group, &key).await?;
+    }
+    let resolver = LocalResolver::new(&api.buckets_dir);
+    let options = BacktestOptions {
+        namespace: arn.to_string(),
+        ..BacktestOptions::default()
+    };
+    let result =
+        tokio::task::spawn_blocking(move || backtest::run(&ms, &resolver, &options, &mut |_| {}))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match result {
+        Ok(report) => {
+            for g in &report.groups {
+                let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
+                let doc = serde_json::to_value(g).map_err(|e| ApiError::Internal(e.to_string()))?;
+                api.store.put(Kind::Group, &key, doc).await?;
+            }
+            let quality = json!({"train": report.train, "inference": report.inference, "quality": report.quality, "metricSetName": report.metric_set_name});
+            api.store.put(Kind::Quality, arn, quality).await?;
+            set_status(api, arn, "BACK_TEST_COMPLETE", None).await?;
+        }
+        Err(e) => {
+            set_status(
+                api,
+                arn,
+                "FAILED",
+                Some(("BACK_TEST_ACTIVATION_FAILURE", e.to_string())),
+            )
+            .await?
+        }
+    }
+    Ok(json!({}))
+}
+
+async fn groups<S: Store>(api: &Api<S>, arn: &str) -> Result<Vec<GroupReport>, ApiError> {
+    detector(api, arn).await?;
+    let mut out = Vec::new();
+    for (_, v) in api.store.list(Kind::Group, &format!("{arn}/")).await? {
+        out.push(serde_json::from_value(v).map_err(|e| ApiError::Internal(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+fn threshold(req: &Value) -> Result<f64, ApiError> {
+    match req.get("SensitivityThreshold") {
+        None | Some(Value::Null) => Err(ApiError::field("SensitivityThreshold", "required")),
+        Some(v) => match v.as_i64() {
+            Some(t @ 0..=100) => Ok(t as f64),
+            _ => Err(ApiError::field(
+                "SensitivityThreshold",
+                format!("{v} is outside 0-100"),
+            )),
+        },
+    }
+}
+
+pub(crate) async fn list_group_summaries<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let min = threshold(req)?;
+    let (max, token) = page(req)?;
+    let mut all: Vec<GroupReport> = groups(api, arn)
+        .await?
+        .into_iter()
+        .filter(|g| g.anomaly_group.anomaly_group_score >= min)
+        .collect();
+    all.sort_by(|a, b| {
+        b.start.cmp(&a.start).then(
+            a.anomaly_group
+                .anomaly_group_id
+                .cmp(&b.anomaly_group.anomaly_group_id),
+        )
+    });
+    let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for g in &all {
+        *counts
+            .entry(g.anomaly_group.primary_metric_name.clone())
+            .or_default() += 1;
+    }
+    let evaluation_start = all.iter().map(|g| g.anomaly_group.start_time.clone()).min();
+    let keyed: Vec<(String, Value)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let a = &g.anomaly_group;
+            (
+                format!("{i:08}"),
+                json!({"AnomalyGroupId": a.anomaly_group_id, "AnomalyGroupScore": a.anomaly_group_score,
+                       "StartTime": a.start_time, "EndTime": a.end_time, "PrimaryMetricName": a.primary_metric_name}),
+            )
+        })
+        .collect();
+    let (items, next) = paginate(keyed, max, token.as_deref());
+    Ok(json!({
+        "AnomalyGroupSummaryList": items,
+        "AnomalyGroupStatistics": {
+            "EvaluationStartDate": evaluation_start,
+            "TotalCount": all.len(),
+            "ItemizedMetricStats": counts.iter().map(|(m, n)| json!({"MetricName": m, "OccurrenceCount": n})).collect::<Vec<_>>(),
+        },
+        "NextToken": next,
+    }))
+}
+
+async fn group<S: Store>(api: &Api<S>, req: &Value) -> Result<GroupReport, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let id = required(req, "AnomalyGroupId")?;
+    let ok = id.len() == 36
+        && id
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !ok {
+        return Err(ApiError::field(
+            "AnomalyGroupId",
+            format!("{id:?} is not a UUID"),
+        ));
+    }
+    detector(api, arn).await?;
+    let doc = api
+        .store
+        .get(Kind::Group, &format!("{arn}/{id}"))
+        .await?
+        .ok_or_else(|| ApiError::not_found("AnomalyGroup", id))?;
+    serde_json::from_value(doc).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+pub(crate) async fn get_group<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let g = group(api, req).await?;
+    Ok(json!({ "AnomalyGroup": g.anomaly_group }))
+}
+
+pub(crate) async fn list_group_time_series<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let g = group(api, req).await?;
+    let metric = required(req, "MetricName")?;
+    if metric != g.anomaly_group.primary_metric_name {
+        return Err(ApiError::field(
+            "MetricName",
+            format!("the group is of {}", g.anomaly_group.primary_metric_name),
+        ));
+    }
+    let (max, token) = page(req)?;
+    let timestamps: Vec<String> = {
+        let mut t: Vec<String> = g
+            .time_series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.timestamp.clone()))
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let series: Vec<(String, Value)> = g
+        .time_series
+        .iter()
+        .map(|s| {
+            let values: Vec<f64> = timestamps
+                .iter()
+                .map(|t| s.points.iter().find(|p| &p.timestamp == t).map_or(f64::NAN, |p| p.value))
+                .map(|v| if v.is_finite() { v } else { 0.0 })
+                .collect();
+            (
+                s.time_series_id.clone(),
+                json!({"TimeSeriesId": s.time_series_id, "DimensionList": s.dimensions, "MetricValueList": values}),
+            )
+        })
+        .collect();
+    let (items, next) = paginate(series, max, token.as_deref());
+    Ok(json!({
+        "AnomalyGroupId": g.anomaly_group.anomaly_group_id,
+        "MetricName": metric,
+        "TimestampList": timestamps,
+        "TimeSeriesList": items,
+        "NextToken": next,
+    }))
+}
+
+pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let g = group(api, req).await?;
+    let filter = optional(req, "RelationshipTypeFilter")?;
+    if let Some(f) = filter
+        && !matches!(
+            f,
+            "CAUSE_OF_INPUT_ANOMALY_GROUP" | "EFFECT_OF_INPUT_ANOMALY_GROUP"
+        )
+    {
+        return Err(ApiError::field(
+            "RelationshipTypeFilter",
+            format!("{f:?} is not CAUSE_OF_INPUT_ANOMALY_GROUP or EFFECT_OF_INPUT_ANOMALY_GROUP"),
+        ));
+    }
+    let (max, token) = page(req)?;
+    let items: Vec<(String, Value)> = g
+        .related
+        .iter()
+        .filter(|r| {
+            filter.is_none_or(|f| {
+                serde_json::to_value(r.relationship_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|s| s == f))
+                    .unwrap_or(false)
+            })
+        })
+        .map(|r| {
+            (
+                r.anomaly_group_id.clone(),
+                serde_json::to_value(r).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let (items, next) = paginate(items, max, token.as_deref());
+    Ok(json!({ "InterMetricImpactList": items, "NextToken": next }))
+}
+
+pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    detector(api, arn).await?;
+    let Some(q) = api.store.get(Kind::Quality, arn).await? else {
+        return Ok(json!({ "AnomalyDetectorDataQualityMetricList": [] }));
+    };
+    let stats = &q["quality"];
+    let rows = stats["rowsProcessed"].as_f64().unwrap_or(0.0);
+    let mut metrics = vec![
+        json!({"MetricType": "ROWS_PROCESSED", "MetricValue": rows, "MetricDescription": "rows read"}),
+        json!({"MetricType": "INVALID_ROWS_COMPLIANCE", "MetricValue": stats["invalidRows"], "MetricDescription": "rows that could not be used"}),
+        json!({"MetricType": "ROWS_PARTIAL_COMPLIANCE", "MetricValue": stats["partialRows"], "MetricDescription": "rows with a measure missing or not a number"}),
+        json!({"MetricType": "TIME_SERIES_COUNT", "MetricValue": stats["timeSeries"], "MetricDescription": "dimension combinations"}),
+    ];
+    if let Some(Value::Object(cols)) = stats.get("columnValues") {
+        for (col, n) in cols {
+            let share = if rows > 0.0 {
+                n.as_f64().unwrap_or(0.0) / rows
+            } else {
+                0.0
+            };
+            metrics.push(json!({"MetricType": "COLUMN_COMPLETENESS", "MetricValue": share, "RelatedColumnName": col, "MetricDescription": "share of rows with a usable value"}));
+        }
+    }
+    let epoch = |s: &Value| {
+        s.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp() as f64)
+    };
+    for (kind, window, edge) in [
+        ("BACKTEST_TRAINING_DATA_START_TIME_STAMP", "train", "start"),
+        ("BACKTEST_TRAINING_DATA_END_TIME_STAMP", "train", "end"),
+        (
+            "BACKTEST_INFERENCE_DATA_START_TIME_STAMP",
+            "inference",
+            "start",
+        ),
+        ("BACKTEST_INFERENCE_DATA_END_TIME_STAMP", "inference", "end"),
+    ] {
+        if let Some(t) = epoch(&q[window][edge]) {
+            metrics.push(json!({"MetricType": kind, "MetricValue": t}));
+        }
+    }
+    let ms_arn = metric_sets_of(api, arn)
+        .await?
+        .first()
+        .and_then(|m| m.get("MetricSetArn").cloned())
+        .unwrap_or(Value::Null);
+    Ok(json!({
+        "AnomalyDetectorDataQualityMetricList": [{
+            "StartTimestamp": epoch(&q["inference"]["start"]),
+            "MetricSetDataQualityMetricList": [{"MetricSetArn": ms_arn, "DataQualityMetricList": metrics}],
+        }]
+    }))
+}

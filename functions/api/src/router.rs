@@ -1,0 +1,173 @@
+//! The router: `POST /<OperationName>` with a JSON body for every operation, and
+//! `GET|POST|DELETE /tags/{resourceArn}` for tags.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use seismo_shared::error::ValidationError;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::ops;
+use crate::store::{Kind, Store};
+
+/// What the operations share.
+#[derive(Debug)]
+pub struct Api<S> {
+    /// Where configuration and results live.
+    pub store: S,
+    /// Region in ARNs.
+    pub region: String,
+    /// Account in ARNs.
+    pub account: String,
+    /// Where `s3://BUCKET/KEY` is read locally (`DIR/BUCKET/KEY`).
+    pub buckets_dir: PathBuf,
+}
+
+impl<S: Store> Api<S> {
+    /// An API over a store; ARNs in `us-east-1` of account `000000000000` until changed.
+    pub fn new(store: S, buckets_dir: impl Into<PathBuf>) -> Self {
+        Api {
+            store,
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+            buckets_dir: buckets_dir.into(),
+        }
+    }
+
+    /// `arn:aws:lookoutmetrics:REGION:ACCOUNT:RESOURCE`.
+    pub fn arn(&self, resource: &str) -> String {
+        format!(
+            "arn:aws:lookoutmetrics:{}:{}:{resource}",
+            self.region, self.account
+        )
+    }
+}
+
+/// The router over an API.
+pub fn app<S: Store>(api: Arc<Api<S>>) -> Router {
+    Router::new()
+        .route(
+            "/tags/{arn}",
+            get(list_tags::<S>).post(tag::<S>).delete(untag::<S>),
+        )
+        .route("/{operation}", post(dispatch::<S>))
+        .with_state(api)
+}
+
+/// Parses a body: empty is `{}`; anything but a JSON object is a ValidationException.
+fn body(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ValidationError::cannot_parse("the body must be a JSON object").into()),
+        Err(e) => Err(ValidationError::cannot_parse(format!("the body is not JSON: {e}")).into()),
+    }
+}
+
+async fn dispatch<S: Store>(
+    State(api): State<Arc<Api<S>>>,
+    Path(operation): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req = body(&bytes)?;
+    let api = api.as_ref();
+    let out = match operation.as_str() {
+        "CreateAnomalyDetector" => ops::create_detector(api, &req).await?,
+        "DescribeAnomalyDetector" => ops::describe_detector(api, &req).await?,
+        "ListAnomalyDetectors" => ops::list_detectors(api, &req).await?,
+        "UpdateAnomalyDetector" => ops::update_detector(api, &req).await?,
+        "DeleteAnomalyDetector" => ops::delete_detector(api, &req).await?,
+        "CreateMetricSet" => ops::create_metric_set(api, &req).await?,
+        "DescribeMetricSet" => ops::describe_metric_set(api, &req).await?,
+        "ListMetricSets" => ops::list_metric_sets(api, &req).await?,
+        "BackTestAnomalyDetector" => ops::back_test(api, &req).await?,
+        "ListAnomalyGroupSummaries" => ops::list_group_summaries(api, &req).await?,
+        "GetAnomalyGroup" => ops::get_group(api, &req).await?,
+        "ListAnomalyGroupTimeSeries" => ops::list_group_time_series(api, &req).await?,
+        "ListAnomalyGroupRelatedMetrics" => ops::list_related(api, &req).await?,
+        "GetDataQualityMetrics" => ops::data_quality(api, &req).await?,
+        other => {
+            return Err(ValidationError {
+                message: format!("unknown operation {other:?}"),
+                reason: seismo_shared::error::ValidationReason::Other,
+                fields: Vec::new(),
+            }
+            .into());
+        }
+    };
+    Ok(Json(out))
+}
+
+async fn list_tags<S: Store>(
+    State(api): State<Arc<Api<S>>>,
+    Path(arn): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    ops::require_resource(api.as_ref(), &arn).await?;
+    let tags = api
+        .store
+        .get(Kind::Tags, &arn)
+        .await?
+        .unwrap_or_else(|| json!({}));
+    Ok(Json(json!({ "Tags": tags })))
+}
+
+async fn tag<S: Store>(
+    State(api): State<Arc<Api<S>>>,
+    Path(arn): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let req = body(&bytes)?;
+    ops::require_resource(api.as_ref(), &arn).await?;
+    let new = req
+        .get("tags")
+        .or_else(|| req.get("Tags"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let Value::Object(new) = new else {
+        return Err(ApiError::field(
+            "Tags",
+            "required: a map of tag keys to values",
+        ));
+    };
+    let mut tags = match api.store.get(Kind::Tags, &arn).await? {
+        Some(Value::Object(t)) => t,
+        _ => serde_json::Map::new(),
+    };
+    tags.extend(new);
+    ops::check_tags(&Value::Object(tags.clone()))?;
+    api.store.put(Kind::Tags, &arn, Value::Object(tags)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn untag<S: Store>(
+    State(api): State<Arc<Api<S>>>,
+    Path(arn): Path<String>,
+    query: Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    ops::require_resource(api.as_ref(), &arn).await?;
+    let keys: Vec<String> = query
+        .0
+        .into_iter()
+        .filter(|(k, _)| k == "tagKeys")
+        .map(|(_, v)| v)
+        .collect();
+    if keys.is_empty() {
+        return Err(ApiError::field("TagKeys", "required: at least one tag key"));
+    }
+    if let Some(Value::Object(mut tags)) = api.store.get(Kind::Tags, &arn).await? {
+        for k in &keys {
+            tags.remove(k);
+        }
+        api.store.put(Kind::Tags, &arn, Value::Object(tags)).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

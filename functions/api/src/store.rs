@@ -1,0 +1,189 @@
+//! The storage port: JSON documents by kind and key, with create-if-absent for names that must
+//! be unique. Adapters: memory (here); the embedded store and DynamoDB implement the same trait
+//! and run the same contract tests.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// What a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// An anomaly detector, by ARN.
+    Detector,
+    /// A metric set, by ARN.
+    MetricSet,
+    /// An anomaly group, by `detector ARN/group id`.
+    Group,
+    /// Tags of a resource, by ARN.
+    Tags,
+    /// Data-quality figures of a detector's metric set, by detector ARN.
+    Quality,
+    /// An execution record, by `detector ARN/timestamp`.
+    Execution,
+    /// Feedback, by `detector ARN/group id/series id`.
+    Feedback,
+}
+
+/// A store failure (never a client's mistake).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A create found the key taken.
+    #[error("the key already exists")]
+    Exists,
+    /// The backend failed.
+    #[error("store: {0}")]
+    Backend(String),
+}
+
+/// The storage port.
+pub trait Store: Send + Sync + 'static {
+    /// The document, if any.
+    fn get(
+        &self,
+        kind: Kind,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Value>, StoreError>> + Send;
+    /// Stores a document only if the key is free ([`StoreError::Exists`] otherwise).
+    fn create(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: Value,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a document, replacing any.
+    fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: Value,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes a document; whether it was there.
+    fn delete(
+        &self,
+        kind: Kind,
+        key: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Every document whose key starts with `prefix`, by key.
+    fn list(
+        &self,
+        kind: Kind,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, Value)>, StoreError>> + Send;
+}
+
+/// Everything in memory (tests, and `seismo serve --memory`).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    docs: Mutex<BTreeMap<(Kind, String), Value>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<(Kind, String), Value>) -> T,
+    ) -> Result<T, StoreError> {
+        let mut docs = self
+            .docs
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store poisoned".into()))?;
+        Ok(f(&mut docs))
+    }
+}
+
+impl Store for MemoryStore {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        self.with(|d| d.get(&(kind, key.to_string())).cloned())
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.with(|d| match d.entry((kind, key.to_string())) {
+            std::collections::btree_map::Entry::Occupied(_) => Err(StoreError::Exists),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(value);
+                Ok(())
+            }
+        })?
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.with(|d| {
+            d.insert((kind, key.to_string()), value);
+        })
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.with(|d| d.remove(&(kind, key.to_string())).is_some())
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.with(|d| {
+            d.range((kind, prefix.to_string())..)
+                .take_while(|((k, key), _)| *k == kind && key.starts_with(prefix))
+                .map(|((_, key), v)| (key.clone(), v.clone()))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The contract every adapter passes.
+    pub(crate) async fn contract(store: &impl Store) {
+        assert_eq!(store.get(Kind::Detector, "a").await.unwrap(), None);
+        store
+            .create(Kind::Detector, "a", json!({"n": 1}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.create(Kind::Detector, "a", json!({"n": 2})).await,
+            Err(StoreError::Exists)
+        );
+        assert_eq!(
+            store.get(Kind::Detector, "a").await.unwrap(),
+            Some(json!({"n": 1}))
+        );
+        store
+            .put(Kind::Detector, "a", json!({"n": 3}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get(Kind::Detector, "a").await.unwrap(),
+            Some(json!({"n": 3}))
+        );
+        // Kinds do not mix; prefixes select.
+        store.put(Kind::MetricSet, "a", json!(0)).await.unwrap();
+        store.put(Kind::Detector, "ab", json!(0)).await.unwrap();
+        store.put(Kind::Detector, "b", json!(0)).await.unwrap();
+        let keys: Vec<String> = store
+            .list(Kind::Detector, "a")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["a", "ab"]);
+        assert_eq!(store.list(Kind::Detector, "").await.unwrap().len(), 3);
+        assert!(store.delete(Kind::Detector, "a").await.unwrap());
+        assert!(!store.delete(Kind::Detector, "a").await.unwrap());
+        assert_eq!(
+            store.get(Kind::MetricSet, "a").await.unwrap(),
+            Some(json!(0))
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_store_passes_the_contract() {
+        contract(&MemoryStore::new()).await;
+    }
+}

@@ -1,0 +1,492 @@
+//! The real client, `aws-sdk-lookoutmetrics`, drives the router over HTTP on 127.0.0.1: the old
+//! service's getting-started flow on generated data, and its error cases.
+
+use std::sync::Arc;
+
+use aws_sdk_lookoutmetrics as lm;
+use lm::types::{
+    AggregationFunction, AnomalyDetectorConfig, CsvFileCompression, CsvFormatDescriptor,
+    FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
+};
+use seismo_api::{Api, MemoryStore, app};
+use seismo_shared::generate::{self, GenerateOptions};
+
+/// Serves a fresh API over `buckets` on an ephemeral port; returns a client pointed at it.
+async fn serve(buckets: &std::path::Path) -> lm::Client {
+    let api = Arc::new(Api::new(MemoryStore::new(), buckets));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(api)).await });
+    let config = lm::Config::builder()
+        .behavior_version(lm::config::BehaviorVersion::latest())
+        .region(lm::config::Region::new("us-east-1"))
+        .credentials_provider(lm::config::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ))
+        .endpoint_url(url)
+        .build();
+    lm::Client::from_conf(config)
+}
+
+fn code<E: lm::error::ProvideErrorMetadata + std::fmt::Debug>(
+    e: &lm::error::SdkError<E, lm::config::http::HttpResponse>,
+) -> String {
+    match e {
+        lm::error::SdkError::ServiceError(s) => s.err().code().unwrap_or_default().to_string(),
+        other => format!("not a service error: {other:?}"),
+    }
+}
+
+fn message<E: lm::error::ProvideErrorMetadata>(
+    e: &lm::error::SdkError<E, lm::config::http::HttpResponse>,
+) -> String {
+    match e {
+        lm::error::SdkError::ServiceError(s) => s.err().message().unwrap_or_default().to_string(),
+        _ => String::new(),
+    }
+}
+
+async fn create_detector(client: &lm::Client, name: &str) -> String {
+    client
+        .create_anomaly_detector()
+        .anomaly_detector_name(name)
+        .anomaly_detector_description("shop metrics")
+        .anomaly_detector_config(
+            AnomalyDetectorConfig::builder()
+                .anomaly_detector_frequency(Frequency::Pt1H)
+                .build(),
+        )
+        .tags("team", "payments")
+        .send()
+        .await
+        .unwrap()
+        .anomaly_detector_arn
+        .unwrap()
+}
+
+fn metric_source() -> MetricSource {
+    MetricSource::builder()
+        .s3_source_config(
+            S3SourceConfig::builder()
+                .role_arn("arn:aws:iam::000000000000:role/seismo")
+                .templated_path_list(format!(
+                    "s3://{}/live/{{{{yyyyMMdd}}}}/{{{{HHmm}}}}",
+                    generate::BUCKET
+                ))
+                .historical_data_path_list(format!("s3://{}/historical/", generate::BUCKET))
+                .file_format_descriptor(
+                    FileFormatDescriptor::builder()
+                        .csv_format_descriptor(
+                            CsvFormatDescriptor::builder()
+                                .file_compression(CsvFileCompression::None)
+                                .contains_header(true)
+                                .delimiter(",")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+async fn create_metric_set(
+    client: &lm::Client,
+    detector: &str,
+) -> Result<
+    String,
+    lm::error::SdkError<
+        lm::operation::create_metric_set::CreateMetricSetError,
+        lm::config::http::HttpResponse,
+    >,
+> {
+    let metric = |n: &str| {
+        Metric::builder()
+            .metric_name(n)
+            .aggregation_function(AggregationFunction::Sum)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_metric_set()
+        .anomaly_detector_arn(detector)
+        .metric_set_name("shop-orders")
+        .metric_list(metric("orders"))
+        .metric_list(metric("revenue"))
+        .dimension_list("region")
+        .dimension_list("channel")
+        .dimension_list("plan")
+        .timestamp_column(
+            TimestampColumn::builder()
+                .column_name("timestamp")
+                .column_format("yyyy-MM-dd HH:mm:ss")
+                .build(),
+        )
+        .metric_set_frequency(Frequency::Pt1H)
+        .offset(300)
+        .metric_source(metric_source())
+        .send()
+        .await
+        .map(|r| r.metric_set_arn.unwrap())
+}
+
+#[tokio::test]
+async fn the_getting_started_flow_with_the_rust_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(
+        dir.path(),
+        &GenerateOptions {
+            weeks: 6,
+            ..GenerateOptions::default()
+        },
+    )
+    .unwrap();
+    let client = serve(dir.path()).await;
+
+    let arn = create_detector(&client, "shop").await;
+    assert_eq!(
+        arn,
+        "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop"
+    );
+    let d = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.anomaly_detector_name(), Some("shop"));
+    assert_eq!(d.status().map(|s| s.as_str()), Some("INACTIVE"));
+    assert_eq!(
+        d.anomaly_detector_config()
+            .and_then(|c| c.anomaly_detector_frequency()),
+        Some(&Frequency::Pt1H)
+    );
+    assert!(d.creation_time().is_some());
+    let list = client.list_anomaly_detectors().send().await.unwrap();
+    assert_eq!(list.anomaly_detector_summary_list().len(), 1);
+    assert_eq!(
+        list.anomaly_detector_summary_list()[0]
+            .tags()
+            .and_then(|t| t.get("team"))
+            .map(String::as_str),
+        Some("payments")
+    );
+
+    let ms = create_metric_set(&client, &arn).await.unwrap();
+    assert_eq!(
+        ms,
+        "arn:aws:lookoutmetrics:us-east-1:000000000000:MetricSet/shop/shop-orders"
+    );
+    let described = client
+        .describe_metric_set()
+        .metric_set_arn(&ms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.metric_list().len(), 2);
+    assert_eq!(described.offset(), Some(300));
+    let sets = client
+        .list_metric_sets()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sets.metric_set_summary_list().len(), 1);
+
+    client
+        .back_test_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let d = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.status().map(|s| s.as_str()),
+        Some("BACK_TEST_COMPLETE"),
+        "{:?}",
+        d.failure_reason()
+    );
+
+    let summaries = client
+        .list_anomaly_group_summaries()
+        .anomaly_detector_arn(&arn)
+        .sensitivity_threshold(50)
+        .send()
+        .await
+        .unwrap();
+    let stats = summaries.anomaly_group_statistics().unwrap();
+    assert!(
+        stats.total_count() >= generated.incidents.len() as i32,
+        "{stats:?}"
+    );
+    // The EU mobile outage: its group names region=EU and channel=mobile first.
+    let outage = &generated.incidents[0];
+    let mut found = false;
+    for s in summaries.anomaly_group_summary_list() {
+        let id = s.anomaly_group_id().unwrap();
+        let g = client
+            .get_anomaly_group()
+            .anomaly_detector_arn(&arn)
+            .anomaly_group_id(id)
+            .send()
+            .await
+            .unwrap();
+        let g = g.anomaly_group().unwrap();
+        let score = g.anomaly_group_score().unwrap();
+        assert!((50.0..=100.0).contains(&score));
+        let impact = &g.metric_level_impact_list()[0];
+        let top = |dim: &str| {
+            impact
+                .contribution_matrix()
+                .unwrap()
+                .dimension_contribution_list()
+                .iter()
+                .find(|d| d.dimension_name() == Some(dim))
+                .and_then(|d| d.dimension_value_contribution_list().first())
+                .and_then(|v| v.dimension_value().map(str::to_string))
+        };
+        let start = chrono::DateTime::parse_from_rfc3339(g.start_time().unwrap())
+            .unwrap()
+            .timestamp();
+        if start == outage.start && g.primary_metric_name() == Some("orders") {
+            found = true;
+            assert_eq!(top("region").as_deref(), Some("EU"));
+            assert_eq!(top("channel").as_deref(), Some("mobile"));
+            let ts = client
+                .list_anomaly_group_time_series()
+                .anomaly_detector_arn(&arn)
+                .anomaly_group_id(id)
+                .metric_name("orders")
+                .send()
+                .await
+                .unwrap();
+            assert!(!ts.time_series_list().is_empty());
+            assert_eq!(ts.timestamp_list().len(), outage.hours as usize);
+            let related = client
+                .list_anomaly_group_related_metrics()
+                .anomaly_detector_arn(&arn)
+                .anomaly_group_id(id)
+                .send()
+                .await
+                .unwrap();
+            let r = &related.inter_metric_impact_list()[0];
+            assert_eq!(r.metric_name(), Some("revenue"));
+            assert_eq!(
+                r.relationship_type().map(|t| t.as_str()),
+                Some("EFFECT_OF_INPUT_ANOMALY_GROUP")
+            );
+        }
+    }
+    assert!(found, "the EU mobile outage is among the groups");
+    let quality = client
+        .get_data_quality_metrics()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let metrics = quality.anomaly_detector_data_quality_metric_list()[0]
+        .metric_set_data_quality_metric_list()[0]
+        .data_quality_metric_list();
+    let rows = metrics
+        .iter()
+        .find(|m| m.metric_type().map(|t| t.as_str()) == Some("ROWS_PROCESSED"))
+        .unwrap();
+    assert_eq!(rows.metric_value(), Some(generated.rows as f64));
+    assert!(
+        metrics.iter().any(|m| m.metric_type().map(|t| t.as_str())
+            == Some("BACKTEST_INFERENCE_DATA_START_TIME_STAMP"))
+    );
+
+    // Tags.
+    client
+        .tag_resource()
+        .resource_arn(&ms)
+        .tags("env", "dev")
+        .send()
+        .await
+        .unwrap();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&ms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("env")).map(String::as_str),
+        Some("dev")
+    );
+    client
+        .untag_resource()
+        .resource_arn(&ms)
+        .tag_keys("env")
+        .send()
+        .await
+        .unwrap();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&ms)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags.tags().is_none_or(|t| t.is_empty()));
+
+    // Delete removes the detector, its metric set and its results.
+    client
+        .delete_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let e = client
+        .describe_metric_set()
+        .metric_set_arn(&ms)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = client
+        .list_anomaly_group_summaries()
+        .anomaly_detector_arn(&arn)
+        .sensitivity_threshold(0)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+}
+
+#[tokio::test]
+async fn errors_have_the_old_service_codes_and_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = serve(dir.path()).await;
+    let missing = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:nope";
+
+    let e = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+
+    let arn = create_detector(&client, "dup").await;
+    let e = client
+        .create_anomaly_detector()
+        .anomaly_detector_name("dup")
+        .anomaly_detector_config(
+            AnomalyDetectorConfig::builder()
+                .anomaly_detector_frequency(Frequency::P1D)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+
+    let e = client
+        .create_anomaly_detector()
+        .anomaly_detector_name("-bad name")
+        .anomaly_detector_config(
+            AnomalyDetectorConfig::builder()
+                .anomaly_detector_frequency(Frequency::P1D)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    assert!(
+        message(&e).contains("AnomalyDetectorName"),
+        "{}",
+        message(&e)
+    );
+
+    let e = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    assert!(message(&e).contains("AnomalyDetectorArn"));
+
+    let e = client
+        .list_anomaly_detectors()
+        .max_results(0)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    assert!(message(&e).contains("MaxResults"));
+
+    let e = client
+        .list_anomaly_group_summaries()
+        .anomaly_detector_arn(&arn)
+        .sensitivity_threshold(101)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    assert!(message(&e).contains("SensitivityThreshold"));
+
+    // One metric set per detector: the second is a quota error.
+    create_metric_set(&client, &arn).await.unwrap();
+    let e = create_metric_set(&client, &arn).await.unwrap_err();
+    assert_eq!(code(&e), "ServiceQuotaExceededException");
+
+    // A backtest over no data fails the detector with a reason, never a 500.
+    client
+        .back_test_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let d = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status().map(|s| s.as_str()), Some("FAILED"));
+    assert!(
+        d.failure_reason()
+            .unwrap_or_default()
+            .contains("nothing under"),
+        "{:?}",
+        d.failure_reason()
+    );
+}
+
+#[tokio::test]
+async fn pagination_walks_every_detector_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = serve(dir.path()).await;
+    for i in 0..7 {
+        create_detector(&client, &format!("d{i}")).await;
+    }
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_anomaly_detectors()
+            .max_results(3)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            page.anomaly_detector_summary_list()
+                .iter()
+                .filter_map(|d| d.anomaly_detector_name().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names, ["d0", "d1", "d2", "d3", "d4", "d5", "d6"]);
+}
