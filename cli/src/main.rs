@@ -54,6 +54,16 @@ enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Serve the Lookout for Metrics API on localhost (point an existing client's endpoint URL
+    /// here). Configuration and results are kept in memory for now: they are gone when it stops.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Folder that holds the buckets: s3://BUCKET/KEY is read from DIR/BUCKET/KEY.
+        #[arg(long, default_value = ".")]
+        buckets_dir: PathBuf,
+    },
     /// Measure detection against labelled data.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -142,6 +152,10 @@ fn main() -> Result<()> {
             })?;
         }
         Command::Bench(cmd) => bench::run(cmd)?,
+        Command::Serve {
+            listen,
+            buckets_dir,
+        } => serve(&listen, buckets_dir)?,
     }
     Ok(())
 }
@@ -251,4 +265,24 @@ pub(crate) fn score_report(
     let from = labels::parse_time(&report.inference.start).unwrap_or(i64::MIN);
     let to = labels::parse_time(&report.inference.end).unwrap_or(i64::MAX);
     eval::score(&report.groups, events, &measures, from, to)
+}
+
+fn serve(listen: &str, buckets_dir: PathBuf) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let address = listener.local_addr()?;
+        let api = std::sync::Arc::new(seismo_api::Api::new(
+            seismo_api::MemoryStore::new(),
+            buckets_dir,
+        ));
+        println!("Seismo API listening on http://{address} (in-memory store)");
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        axum::serve(listener, seismo_api::app(api))
+            .await
+            .context("serving")
+    })
 }

@@ -311,3 +311,56 @@ fn rca_bench_on_the_shared_squeeze_and_robustspot_data() {
     // RobustSpot: a derived measure; well above what the published methods reach here (<= 0.27).
     assert!(f1(&rca.join("robustspot-RS")) >= 0.4);
 }
+
+#[test]
+fn serve_answers_the_api_on_localhost() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--buckets-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let request = |body: &str, op: &str| {
+        let mut s = std::net::TcpStream::connect(&address).unwrap();
+        write!(s, "POST /{op} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let created = request(
+        r#"{"AnomalyDetectorName":"shop","AnomalyDetectorConfig":{"AnomalyDetectorFrequency":"PT1H"}}"#,
+        "CreateAnomalyDetector",
+    );
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    assert!(created.contains("AnomalyDetector:shop"), "{created}");
+    let bad = request("{not json", "CreateAnomalyDetector");
+    assert!(
+        bad.starts_with("HTTP/1.1 400")
+            && bad
+                .to_ascii_lowercase()
+                .contains("x-amzn-errortype: validationexception"),
+        "{bad}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
