@@ -5,6 +5,7 @@
 //! (memory here; the embedded store and DynamoDB implement the same port).
 
 pub mod error;
+mod more;
 mod ops;
 pub mod router;
 pub mod store;

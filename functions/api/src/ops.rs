@@ -17,7 +17,7 @@ use crate::store::{Kind, Store, StoreError};
 /// Metric sets per detector (the old service's quota).
 pub(crate) const METRIC_SETS_PER_DETECTOR: usize = 1;
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64().floor())
@@ -25,7 +25,7 @@ fn now() -> f64 {
 }
 
 /// A required string member.
-fn required<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn required<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     match req.get(field) {
         Some(Value::String(s)) => Ok(s),
         None | Some(Value::Null) => Err(ApiError::field(field, "required")),
@@ -34,7 +34,7 @@ fn required<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
 }
 
 /// An optional string member.
-fn optional<'a>(req: &'a Value, field: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn optional<'a>(req: &'a Value, field: &str) -> Result<Option<&'a str>, ApiError> {
     match req.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -43,7 +43,7 @@ fn optional<'a>(req: &'a Value, field: &str) -> Result<Option<&'a str>, ApiError
 }
 
 /// A required ARN member, checked against the model's pattern.
-fn arn_field<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn arn_field<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     let arn = required(req, field)?;
     let mut c = Check::default();
     c.arn(field, arn);
@@ -52,7 +52,7 @@ fn arn_field<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
 }
 
 /// `MaxResults` (1-100, default 100) and `NextToken` (the last key of the previous page).
-fn page(req: &Value) -> Result<(usize, Option<String>), ApiError> {
+pub(crate) fn page(req: &Value) -> Result<(usize, Option<String>), ApiError> {
     let max = match req.get("MaxResults") {
         None | Some(Value::Null) => 100,
         Some(v) => match v.as_u64() {
@@ -75,7 +75,7 @@ fn page(req: &Value) -> Result<(usize, Option<String>), ApiError> {
 }
 
 /// One page of `items` (sorted by key) after `token`, and the next token.
-fn paginate(
+pub(crate) fn paginate(
     items: Vec<(String, Value)>,
     max: usize,
     token: Option<&str>,
@@ -112,7 +112,7 @@ pub(crate) fn check_tags(tags: &Value) -> Result<(), ApiError> {
     c.finish().map_err(Into::into)
 }
 
-async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
+pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
     api.store
         .get(Kind::Detector, arn)
         .await?
@@ -124,7 +124,7 @@ pub(crate) async fn require_resource<S: Store>(api: &Api<S>, arn: &str) -> Resul
     let mut c = Check::default();
     c.arn("ResourceArn", arn);
     c.finish()?;
-    for kind in [Kind::Detector, Kind::MetricSet] {
+    for kind in [Kind::Detector, Kind::MetricSet, Kind::Alert] {
         if api.store.get(kind, arn).await?.is_some() {
             return Ok(());
         }
@@ -132,7 +132,7 @@ pub(crate) async fn require_resource<S: Store>(api: &Api<S>, arn: &str) -> Resul
     Err(ApiError::not_found("Resource", arn))
 }
 
-fn status(doc: &Value) -> &str {
+pub(crate) fn status(doc: &Value) -> &str {
     doc.get("Status")
         .and_then(Value::as_str)
         .unwrap_or("INACTIVE")
@@ -309,6 +309,12 @@ pub(crate) async fn delete_detector<S: Store>(
             api.store.delete(Kind::Tags, ms_arn).await?;
         }
     }
+    for (alert_arn, alert) in api.store.list(Kind::Alert, &api.arn("Alert:")).await? {
+        if alert.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(arn) {
+            api.store.delete(Kind::Alert, &alert_arn).await?;
+            api.store.delete(Kind::Tags, &alert_arn).await?;
+        }
+    }
     for kind in [Kind::Group, Kind::Execution, Kind::Feedback] {
         for (key, _) in api.store.list(kind, &format!("{arn}/")).await? {
             api.store.delete(kind, &key).await?;
@@ -320,7 +326,7 @@ pub(crate) async fn delete_detector<S: Store>(
     Ok(json!({}))
 }
 
-async fn metric_sets_of<S: Store>(
+pub(crate) async fn metric_sets_of<S: Store>(
     api: &Api<S>,
     detector_arn: &str,
 ) -> Result<Vec<Value>, ApiError> {
@@ -576,7 +582,7 @@ async fn groups<S: Store>(api: &Api<S>, arn: &str) -> Result<Vec<GroupReport>, A
     Ok(out)
 }
 
-fn threshold(req: &Value) -> Result<f64, ApiError> {
+pub(crate) fn threshold(req: &Value) -> Result<f64, ApiError> {
     match req.get("SensitivityThreshold") {
         None | Some(Value::Null) => Err(ApiError::field("SensitivityThreshold", "required")),
         Some(v) => match v.as_i64() {
@@ -639,7 +645,7 @@ pub(crate) async fn list_group_summaries<S: Store>(
     }))
 }
 
-async fn group<S: Store>(api: &Api<S>, req: &Value) -> Result<GroupReport, ApiError> {
+pub(crate) async fn group<S: Store>(api: &Api<S>, req: &Value) -> Result<GroupReport, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let id = required(req, "AnomalyGroupId")?;
     let ok = id.len() == 36

@@ -14,7 +14,7 @@ use seismo_shared::error::ValidationError;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::ops;
+use crate::{more, ops};
 use crate::store::{Kind, Store};
 
 /// What the operations share.
@@ -95,6 +95,15 @@ async fn dispatch<S: Store>(
         "ListAnomalyGroupTimeSeries" => ops::list_group_time_series(api, &req).await?,
         "ListAnomalyGroupRelatedMetrics" => ops::list_related(api, &req).await?,
         "GetDataQualityMetrics" => ops::data_quality(api, &req).await?,
+        "UpdateMetricSet" => more::update_metric_set(api, &req).await?,
+        "CreateAlert" => more::create_alert(api, &req).await?,
+        "DescribeAlert" => more::describe_alert(api, &req).await?,
+        "ListAlerts" => more::list_alerts(api, &req).await?,
+        "UpdateAlert" => more::update_alert(api, &req).await?,
+        "DeleteAlert" => more::delete_alert(api, &req).await?,
+        "PutFeedback" => more::put_feedback(api, &req).await?,
+        "GetFeedback" => more::get_feedback(api, &req).await?,
+        "DescribeAnomalyDetectionExecutions" => more::describe_executions(api, &req).await?,
         other => {
             return Err(ValidationError {
                 message: format!("unknown operation {other:?}"),

@@ -15,6 +15,8 @@ pub enum Kind {
     Detector,
     /// A metric set, by ARN.
     MetricSet,
+    /// An alert, by ARN.
+    Alert,
     /// An anomaly group, by `detector ARN/group id`.
     Group,
     /// Tags of a resource, by ARN.

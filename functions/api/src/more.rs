@@ -1,0 +1,268 @@
+//! Alerts, feedback, executions and metric-set updates.
+
+use seismo_shared::model::CreateMetricSetRequest;
+use seismo_shared::validate::{self, Check};
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::ops::{arn_field, detector, group, now, optional, page, paginate, required, status};
+use crate::router::Api;
+use crate::store::{Kind, Store, StoreError};
+
+/// Alerts per detector (the old service's quota).
+pub(crate) const ALERTS_PER_DETECTOR: usize = 10;
+
+/// Checks an alert's `Action` (exactly one of SNS or Lambda) and returns its type.
+fn action(c: &mut Check, action: &Value) -> &'static str {
+    let sns = action.get("SNSConfiguration").filter(|v| !v.is_null());
+    let lambda = action.get("LambdaConfiguration").filter(|v| !v.is_null());
+    let arn = |c: &mut Check, v: &Value, field: &str| match v.get(field.rsplit('.').next().unwrap_or(field)).and_then(Value::as_str) {
+        Some(a) => c.arn(field, a),
+        None => c.fail(field, "required"),
+    };
+    match (sns, lambda) {
+        (Some(s), None) => {
+            arn(c, s, "Action.SNSConfiguration.RoleArn");
+            arn(c, s, "Action.SNSConfiguration.SnsTopicArn");
+            if let Some(f) = s.get("SnsFormat").filter(|v| !v.is_null()) {
+                if !matches!(f.as_str(), Some("LONG_TEXT" | "SHORT_TEXT" | "JSON")) {
+                    c.fail("Action.SNSConfiguration.SnsFormat", format!("{f} is not LONG_TEXT, SHORT_TEXT or JSON"));
+                }
+            }
+            "SNS"
+        }
+        (None, Some(l)) => {
+            arn(c, l, "Action.LambdaConfiguration.RoleArn");
+            arn(c, l, "Action.LambdaConfiguration.LambdaArn");
+            "LAMBDA"
+        }
+        _ => {
+            c.fail("Action", "give exactly one of SNSConfiguration or LambdaConfiguration");
+            "SNS"
+        }
+    }
+}
+
+/// Checks the optional alert fields shared by create and update.
+fn alert_fields(c: &mut Check, req: &Value) {
+    if let Some(d) = req.get("AlertDescription").and_then(Value::as_str) {
+        c.text("AlertDescription", d, 0, 256);
+    }
+    if let Some(t) = req.get("AlertSensitivityThreshold").filter(|v| !v.is_null()) {
+        if !matches!(t.as_i64(), Some(0..=100)) {
+            c.fail("AlertSensitivityThreshold", format!("{t} is outside 0-100"));
+        }
+    }
+    if let Some(f) = req.get("AlertFilters").filter(|v| !v.is_null()) {
+        if let Some(list) = f.get("MetricList").and_then(Value::as_array) {
+            if list.is_empty() || list.len() > 5 {
+                c.fail("AlertFilters.MetricList", format!("{} measures; 1-5 are allowed", list.len()));
+            }
+        }
+        if let Some(list) = f.get("DimensionFilterList").and_then(Value::as_array) {
+            if list.is_empty() || list.len() > 5 {
+                c.fail("AlertFilters.DimensionFilterList", format!("{} filters; 1-5 are allowed", list.len()));
+            }
+            for (i, d) in list.iter().enumerate() {
+                match d.get("DimensionName").and_then(Value::as_str) {
+                    Some(n) => c.name(&format!("AlertFilters.DimensionFilterList[{i}].DimensionName"), n),
+                    None => c.fail(format!("AlertFilters.DimensionFilterList[{i}].DimensionName"), "required"),
+                }
+                let values = d.get("DimensionValueList").and_then(Value::as_array).map_or(0, Vec::len);
+                if !(1..=10).contains(&values) {
+                    c.fail(format!("AlertFilters.DimensionFilterList[{i}].DimensionValueList"), format!("{values} values; 1-10 are allowed"));
+                }
+            }
+        }
+    }
+}
+
+async fn alerts_of<S: Store>(api: &Api<S>, detector_arn: Option<&str>) -> Result<Vec<(String, Value)>, ApiError> {
+    let all = api.store.list(Kind::Alert, &api.arn("Alert:")).await?;
+    Ok(all
+        .into_iter()
+        .filter(|(_, a)| detector_arn.is_none_or(|d| a.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(d)))
+        .collect())
+}
+
+pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let name = required(req, "AlertName")?;
+    let detector_arn = arn_field(req, "AnomalyDetectorArn")?;
+    let Some(act) = req.get("Action").filter(|v| !v.is_null()) else {
+        return Err(ApiError::field("Action", "required"));
+    };
+    let mut c = Check::default();
+    c.name("AlertName", name);
+    let kind = action(&mut c, act);
+    alert_fields(&mut c, req);
+    c.finish()?;
+    if let Some(tags) = req.get("Tags") {
+        crate::ops::check_tags(tags)?;
+    }
+    detector(api, detector_arn).await?;
+    if alerts_of(api, Some(detector_arn)).await?.len() >= ALERTS_PER_DETECTOR {
+        return Err(ApiError::Quota(format!("a detector has at most {ALERTS_PER_DETECTOR} alerts")));
+    }
+    let arn = api.arn(&format!("Alert:{name}"));
+    let t = now();
+    let mut doc = json!({
+        "AlertArn": arn, "AlertName": name, "AnomalyDetectorArn": detector_arn, "Action": act,
+        "AlertType": kind, "AlertStatus": "ACTIVE", "CreationTime": t, "LastModificationTime": t,
+    });
+    for m in ["AlertDescription", "AlertSensitivityThreshold", "AlertFilters"] {
+        if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
+            doc[m] = v.clone();
+        }
+    }
+    match api.store.create(Kind::Alert, &arn, doc).await {
+        Err(StoreError::Exists) => return Err(ApiError::conflict("Alert", &arn, format!("an alert named {name} already exists"))),
+        other => other?,
+    }
+    if let Some(tags) = req.get("Tags") {
+        api.store.put(Kind::Tags, &arn, tags.clone()).await?;
+    }
+    Ok(json!({ "AlertArn": arn }))
+}
+
+async fn alert<S: Store>(api: &Api<S>, req: &Value) -> Result<(String, Value), ApiError> {
+    let arn = arn_field(req, "AlertArn")?;
+    let doc = api.store.get(Kind::Alert, arn).await?.ok_or_else(|| ApiError::not_found("Alert", arn))?;
+    Ok((arn.to_string(), doc))
+}
+
+pub(crate) async fn describe_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    Ok(json!({ "Alert": alert(api, req).await?.1 }))
+}
+
+pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let (max, token) = page(req)?;
+    let detector_arn = optional(req, "AnomalyDetectorArn")?;
+    if let Some(d) = detector_arn {
+        detector(api, d).await?;
+    }
+    let (items, next) = paginate(alerts_of(api, detector_arn).await?, max, token.as_deref());
+    let mut out = Vec::new();
+    for a in items {
+        let mut s = Map::new();
+        for k in ["AlertArn", "AlertName", "AnomalyDetectorArn", "AlertSensitivityThreshold", "AlertStatus", "AlertType", "CreationTime", "LastModificationTime"] {
+            if let Some(v) = a.get(k) {
+                s.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(tags) = api.store.get(Kind::Tags, a["AlertArn"].as_str().unwrap_or_default()).await? {
+            s.insert("Tags".into(), tags);
+        }
+        out.push(Value::Object(s));
+    }
+    Ok(json!({ "AlertSummaryList": out, "NextToken": next }))
+}
+
+pub(crate) async fn update_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let (arn, mut doc) = alert(api, req).await?;
+    let mut c = Check::default();
+    if let Some(act) = req.get("Action").filter(|v| !v.is_null()) {
+        let kind = action(&mut c, act);
+        doc["Action"] = act.clone();
+        doc["AlertType"] = json!(kind);
+    }
+    alert_fields(&mut c, req);
+    c.finish()?;
+    for m in ["AlertDescription", "AlertSensitivityThreshold", "AlertFilters"] {
+        if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
+            doc[m] = v.clone();
+        }
+    }
+    doc["LastModificationTime"] = json!(now());
+    api.store.put(Kind::Alert, &arn, doc).await?;
+    Ok(json!({ "AlertArn": arn }))
+}
+
+pub(crate) async fn delete_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let (arn, _) = alert(api, req).await?;
+    api.store.delete(Kind::Alert, &arn).await?;
+    api.store.delete(Kind::Tags, &arn).await?;
+    Ok(json!({}))
+}
+
+/// Records feedback on one series of a group. It is kept with the group; the continuous
+/// pipeline hands it to the engine (`SeriesState::feedback`).
+pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let Some(fb) = req.get("AnomalyGroupTimeSeriesFeedback").filter(|v| v.is_object()) else {
+        return Err(ApiError::field("AnomalyGroupTimeSeriesFeedback", "required"));
+    };
+    let series = required(fb, "TimeSeriesId").map_err(|_| ApiError::field("AnomalyGroupTimeSeriesFeedback.TimeSeriesId", "required"))?;
+    let Some(is_anomaly) = fb.get("IsAnomaly").and_then(Value::as_bool) else {
+        return Err(ApiError::field("AnomalyGroupTimeSeriesFeedback.IsAnomaly", "required: true or false"));
+    };
+    let lookup = json!({"AnomalyDetectorArn": arn, "AnomalyGroupId": fb.get("AnomalyGroupId").cloned().unwrap_or(Value::Null)});
+    let g = group(api, &lookup).await.map_err(|e| match e {
+        ApiError::Validation(_) => ApiError::field("AnomalyGroupTimeSeriesFeedback.AnomalyGroupId", "required: the group's UUID"),
+        other => other,
+    })?;
+    if !g.time_series.iter().any(|s| s.time_series_id == series) {
+        return Err(ApiError::not_found("TimeSeries", series));
+    }
+    let id = &g.anomaly_group.anomaly_group_id;
+    let doc = json!({"TimeSeriesId": series, "IsAnomaly": is_anomaly});
+    api.store.put(Kind::Feedback, &format!("{arn}/{id}/{series}"), doc).await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let Some(q) = req.get("AnomalyGroupTimeSeriesFeedback").filter(|v| v.is_object()) else {
+        return Err(ApiError::field("AnomalyGroupTimeSeriesFeedback", "required"));
+    };
+    let lookup = json!({"AnomalyDetectorArn": arn, "AnomalyGroupId": q.get("AnomalyGroupId").cloned().unwrap_or(Value::Null)});
+    let g = group(api, &lookup).await?;
+    let (max, token) = page(req)?;
+    let series = optional(q, "TimeSeriesId")?;
+    let prefix = format!("{arn}/{}/{}", g.anomaly_group.anomaly_group_id, series.unwrap_or_default());
+    let all = api.store.list(Kind::Feedback, &prefix).await?;
+    let (items, next) = paginate(all, max, token.as_deref());
+    Ok(json!({ "AnomalyGroupTimeSeriesFeedback": items, "NextToken": next }))
+}
+
+pub(crate) async fn describe_executions<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    detector(api, arn).await?;
+    let (max, token) = page(req)?;
+    let at = optional(req, "Timestamp")?;
+    let mut all = api.store.list(Kind::Execution, &format!("{arn}/")).await?;
+    if let Some(t) = at {
+        all.retain(|(_, e)| e.get("Timestamp").and_then(Value::as_str) == Some(t));
+    }
+    all.reverse();
+    let (items, next) = paginate(all, max, token.as_deref());
+    Ok(json!({ "ExecutionList": items, "NextToken": next }))
+}
+
+/// Updates a metric set; only its description and offset change while its detector is active.
+pub(crate) async fn update_metric_set<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "MetricSetArn")?;
+    let current = api.store.get(Kind::MetricSet, arn).await?.ok_or_else(|| ApiError::not_found("MetricSet", arn))?;
+    let detector_arn = current["AnomalyDetectorArn"].as_str().unwrap_or_default().to_string();
+    let active = !matches!(status(&detector(api, &detector_arn).await?), "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE" | "FAILED");
+    let mut merged = current.clone();
+    let mut c = Check::default();
+    for m in ["MetricSetDescription", "Offset", "MetricList", "TimestampColumn", "DimensionList", "MetricSetFrequency", "MetricSource", "DimensionFilterList"] {
+        if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
+            if active && !matches!(m, "MetricSetDescription" | "Offset") && current.get(m) != Some(v) {
+                c.fail(m, "the detector is active: deactivate it first (only MetricSetDescription and Offset change while active)");
+            }
+            merged[m] = v.clone();
+        }
+    }
+    c.finish()?;
+    let ms: CreateMetricSetRequest = serde_json::from_value(merged.clone())
+        .map_err(|e| seismo_shared::error::ValidationError::cannot_parse(format!("the metric set cannot be read: {e}")))?;
+    validate::metric_set(&ms)?;
+    let detector_frequency = detector(api, &detector_arn).await?["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"].clone();
+    if merged.get("MetricSetFrequency") != Some(&detector_frequency) {
+        return Err(ApiError::field("MetricSetFrequency", "must equal the detector's frequency"));
+    }
+    merged["LastModificationTime"] = json!(now());
+    api.store.put(Kind::MetricSet, arn, merged).await?;
+    Ok(json!({ "MetricSetArn": arn }))
+}
