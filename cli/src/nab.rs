@@ -93,7 +93,7 @@ pub(crate) fn raw_score(files: &[Scored], p: Profile, threshold: f64) -> f64 {
         let start = probation(f.values.len());
         let mut found = vec![false; f.windows.len()];
         for (i, (window, v)) in values.iter().enumerate() {
-            if i < start || f.scores[i] < threshold {
+            if i < start || f.scores[i].is_nan() || f.scores[i] < threshold {
                 continue;
             }
             match window {
@@ -114,6 +114,9 @@ fn normalize(files: &[Scored], p: Profile, raw: f64) -> f64 {
     let windows: usize = files.iter().map(|f| f.windows.len()).sum();
     let null = -p.fn_ * windows as f64;
     let perfect = p.tp * windows as f64;
+    if perfect == null {
+        return 0.0;
+    }
     100.0 * (raw - null) / (perfect - null)
 }
 
@@ -128,7 +131,12 @@ pub(crate) fn optimize(files: &[Scored], p: Profile) -> ProfileScore {
         window_base.push(n_windows);
         let start = probation(f.values.len());
         for (i, (w, v)) in row_values(f, p).into_iter().enumerate().skip(start) {
-            rows.push((f.scores[i], fi, i, w.map(|w| n_windows + w), v));
+            let score = if f.scores[i].is_nan() {
+                0.0
+            } else {
+                f.scores[i]
+            };
+            rows.push((score, fi, i, w.map(|w| n_windows + w), v));
         }
         n_windows += f.windows.len();
     }

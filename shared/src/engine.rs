@@ -380,6 +380,11 @@ pub struct SeriesState {
     /// rings every few points (every point for hourly data), and the points since.
     #[serde(default)]
     cached: Cached,
+    /// Whether the series has taken a negative value: such a series is not count-like, and its
+    /// noise is not weighted by its level (a series that crosses zero would get a tiny band
+    /// there).
+    #[serde(default)]
+    signed: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -427,6 +432,7 @@ impl SeriesState {
             typical: 0.0,
             tolerance: no_tolerance(),
             cached: Cached::default(),
+            signed: false,
         }
     }
 
@@ -451,7 +457,7 @@ impl SeriesState {
         value: Option<f64>,
     ) -> Option<Scored> {
         if let Some(last) = self.last {
-            let steps = ((time - last) as f64 / config.step as f64).round();
+            let steps = (time.saturating_sub(last) as f64 / config.step as f64).round();
             if steps < 1.0 {
                 return None;
             }
@@ -564,7 +570,7 @@ impl SeriesState {
     /// tenth of the series' typical magnitude, so a busy hour may deviate more than a quiet one
     /// (counts vary like the square root of their level when `p = 0.5`).
     fn weight(&self, config: &EngineConfig, expected: f64) -> f64 {
-        if config.variance_power == 0.0 {
+        if config.variance_power == 0.0 || self.signed {
             return 1.0;
         }
         let typical = if self.observed > 0 {
@@ -612,12 +618,16 @@ impl SeriesState {
             weight,
             predictions,
         } = step;
-        self.observed += 1;
+        self.observed = self.observed.saturating_add(1);
+        self.signed |= x < 0.0;
         let memory = (config.short_season * 7).max(28) as f64;
         self.typical += (x.abs() - self.typical) / (self.observed as f64).min(memory);
         let alpha = 1.0 / config.short_season.max(7) as f64;
         for (e, p) in self.errors.iter_mut().zip(predictions) {
             *e += alpha * ((x - p).abs() / weight - *e);
+            if !e.is_finite() {
+                *e = f64::MAX;
+            }
         }
         self.values.push(x);
         self.level.push(x - seasonal);
@@ -633,7 +643,7 @@ impl SeriesState {
         // Refresh the cached level and spread: every point for windows of a day of hourly data,
         // about 24 times per window for longer ones.
         let c = &mut self.cached;
-        c.level_age += 1;
+        c.level_age = c.level_age.saturating_add(1);
         if c.level_age as usize >= (config.level_window / 24).max(1) {
             let mut level: Vec<f64> = self.level.finite().collect();
             c.level = if level.len() >= 3 {
@@ -643,7 +653,7 @@ impl SeriesState {
             };
             c.level_age = 0;
         }
-        c.spread_age += 1;
+        c.spread_age = c.spread_age.saturating_add(1);
         if c.spread.is_none() || c.spread_age as usize >= (config.scale_window / 24).max(1) {
             let spread = self.spread(config);
             let c = &mut self.cached;
@@ -664,7 +674,7 @@ impl SeriesState {
         }
         if feedback.is_anomaly {
             if let Some(last) = self.last {
-                let lag = ((last - feedback.time) as f64 / config.step as f64).round();
+                let lag = (last.saturating_sub(feedback.time) as f64 / config.step as f64).round();
                 if lag >= 0.0 {
                     self.values.forget(lag as usize + 1);
                 }
@@ -730,7 +740,7 @@ impl SeriesState {
         );
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.version.to_le_bytes());
-        out.push(u8::from(self.last.is_some()));
+        out.push(u8::from(self.last.is_some()) | (u8::from(self.signed) << 1));
         out.extend_from_slice(&self.last.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.observed.to_le_bytes());
         let c = &self.cached;
@@ -769,7 +779,11 @@ impl SeriesState {
                 "state version {version}, this build reads {STATE_VERSION}"
             )));
         }
-        let has_last = r.take::<1>()?[0] == 1;
+        let flags = r.take::<1>()?[0];
+        if flags > 3 {
+            return Err(StateError("unknown flags".into()));
+        }
+        let (has_last, signed) = (flags & 1 == 1, flags & 2 == 2);
         let last = r.i64()?;
         let observed = u64::from_le_bytes(r.take()?);
         let errors = [r.f64()?, r.f64()?, r.f64()?];
@@ -786,7 +800,7 @@ impl SeriesState {
         if !r.0.is_empty() {
             return Err(StateError("trailing bytes".into()));
         }
-        Ok(SeriesState {
+        SeriesState {
             version,
             last: has_last.then_some(last),
             observed,
@@ -797,9 +811,50 @@ impl SeriesState {
             typical,
             tolerance,
             cached,
-        })
+            signed,
+        }
+        .checked()
     }
 }
+
+impl SeriesState {
+    /// Refuses a state whose numbers could not come from the engine (stored bytes may be
+    /// damaged or forged): every later step stays finite and within bounds.
+    fn checked(self) -> Result<SeriesState, StateError> {
+        let bad = |what: &str| Err(StateError(format!("{what} out of range")));
+        if !self
+            .errors
+            .iter()
+            .chain([&self.typical, &self.cached.level])
+            .all(|v| v.is_finite())
+        {
+            return bad("an error or level");
+        }
+        if !self
+            .tolerance
+            .iter()
+            .all(|t| (1.0..=MAX_TOLERANCE).contains(t))
+        {
+            return bad("a tolerance");
+        }
+        if self
+            .cached
+            .spread
+            .is_some_and(|s| !s.is_finite() || s < 0.0)
+        {
+            return bad("the spread");
+        }
+        for ring in [&self.values, &self.level, &self.scale] {
+            if ring.cap > MAX_RING || ring.exponent.is_some_and(|e| !(-1000..=1000).contains(&e)) {
+                return bad("a ring");
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The largest ring a state may hold (four weeks of one-minute data).
+const MAX_RING: usize = 4 * 7 * 1440;
 
 /// The most feedback may widen what is judged normal.
 const MAX_TOLERANCE: f64 = 20.0;
@@ -1288,6 +1343,48 @@ mod tests {
             "{kept_out:?}"
         );
         assert!(unmarked.anomalous && !kept_out.anomalous);
+    }
+
+    #[test]
+    fn a_series_crossing_zero_gets_no_narrow_band_there() {
+        // 5-minute sine around 0 with small repeatable noise: nothing anomalous.
+        let config = EngineConfig::for_frequency(Frequency::Pt5m);
+        let mut state = SeriesState::new(&config);
+        let mut alarms = 0;
+        for i in 0..288 * 10 {
+            let noise = ((i * 7919 % 13) as f64 - 6.0) / 100.0;
+            let v = (std::f64::consts::TAU * i as f64 / 288.0).sin() + noise;
+            if state
+                .observe(&config, i as i64 * 300, Some(v))
+                .is_some_and(|s| s.anomalous)
+            {
+                alarms += 1;
+            }
+        }
+        assert_eq!(alarms, 0);
+    }
+
+    #[test]
+    fn forged_state_bytes_are_refused() {
+        let (state, _) = run((0..400).map(|t| Some(seasonal(t))));
+        let bytes = state.to_bytes();
+        // The tolerances sit after magic (4), version (2), flags (1), last (8), observed (8),
+        // three errors and typical (4 x 8).
+        let tolerance_at = 4 + 2 + 1 + 8 + 8 + 32;
+        for forged in [f64::NAN, 0.0, 1e9] {
+            let mut b = bytes.clone();
+            b[tolerance_at..tolerance_at + 8].copy_from_slice(&forged.to_le_bytes());
+            assert!(SeriesState::from_bytes(&b).is_err(), "tolerance {forged}");
+        }
+        let mut b = bytes.clone();
+        b[6] = 9; // unknown flags
+        assert!(SeriesState::from_bytes(&b).is_err());
+        // A state whose last time is far in the past still observes without overflow.
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let mut b = bytes;
+        b[7..15].copy_from_slice(&i64::MIN.to_le_bytes());
+        let mut odd = SeriesState::from_bytes(&b).unwrap();
+        let _ = odd.observe(&config, i64::MAX, Some(1.0));
     }
 
     #[test]

@@ -215,22 +215,22 @@ impl Grouper {
         };
         let metric_name = self.measures[measure].clone();
         let (root_causes, explained, affected) = self.root_causes(&g);
+        let affected = if affected.is_empty() {
+            g.series.keys().cloned().collect()
+        } else {
+            affected
+        };
         let expected_total: f64 = g.leaves.values().map(|l| l.1.abs()).sum();
         let moved: f64 = g
             .leaves
             .iter()
             .filter(|(dims, _)| affected.contains(*dims))
-            .map(|(_, l)| l.0 - l.1)
+            .map(|(_, l)| (l.0 - l.1).abs())
             .sum();
         let impact = if expected_total > 0.0 {
-            (moved.abs() / expected_total).min(1.0)
+            (moved / expected_total).min(1.0)
         } else {
             0.0
-        };
-        let affected = if affected.is_empty() {
-            g.series.keys().cloned().collect()
-        } else {
-            affected
         };
         // How far (the highest severity), raised toward 100 by how much of the measure moved.
         let score = g.score + (100.0 - g.score) * 0.5 * (2.0 * impact).min(1.0);

@@ -41,24 +41,27 @@ pub struct StreamScore {
     pub expected: f64,
 }
 
-/// A sliding window with its running sum and sum of squares.
+/// A sliding window with its running sum and sum of squares, taken relative to its first value
+/// so large offsets do not cancel the spread away.
 #[derive(Debug, Clone, Default)]
 struct Window {
     values: VecDeque<f64>,
+    origin: Option<f64>,
     sum: f64,
     sum_sq: f64,
 }
 
 impl Window {
     fn push(&mut self, v: f64, cap: usize) {
+        let origin = *self.origin.get_or_insert(v);
         self.values.push_back(v);
-        self.sum += v;
-        self.sum_sq += v * v;
+        self.sum += v - origin;
+        self.sum_sq += (v - origin) * (v - origin);
         if self.values.len() > cap
             && let Some(old) = self.values.pop_front()
         {
-            self.sum -= old;
-            self.sum_sq -= old * old;
+            self.sum -= old - origin;
+            self.sum_sq -= (old - origin) * (old - origin);
         }
     }
 
@@ -70,7 +73,7 @@ impl Window {
         }
         let mean = self.sum / n as f64;
         let var = (self.sum_sq / n as f64 - mean * mean).max(0.0);
-        Some((mean, var.sqrt()))
+        Some((mean + self.origin.unwrap_or(0.0), var.sqrt()))
     }
 }
 
@@ -213,6 +216,17 @@ mod tests {
             "{alerts:?}"
         );
         assert!(alerts.len() <= 3, "one event, few alerts: {alerts:?}");
+    }
+
+    #[test]
+    fn the_long_run_spread_survives_a_large_offset() {
+        let mut w = Window::default();
+        for i in 0..1000 {
+            w.push(1e9 + (i % 10) as f64, LONG_RUN);
+        }
+        let (mean, sd) = w.moments(10).unwrap();
+        assert!((mean - (1e9 + 4.5)).abs() < 1e-6, "{mean}");
+        assert!((sd - 2.8723).abs() < 1e-3, "{sd}");
     }
 
     #[test]

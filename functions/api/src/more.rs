@@ -2,7 +2,7 @@
 
 use seismo_shared::model::CreateMetricSetRequest;
 use seismo_shared::validate::{self, Check};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::ops::{arn_field, detector, group, now, optional, page, paginate, required, status};
@@ -16,7 +16,10 @@ pub(crate) const ALERTS_PER_DETECTOR: usize = 10;
 fn action(c: &mut Check, action: &Value) -> &'static str {
     let sns = action.get("SNSConfiguration").filter(|v| !v.is_null());
     let lambda = action.get("LambdaConfiguration").filter(|v| !v.is_null());
-    let arn = |c: &mut Check, v: &Value, field: &str| match v.get(field.rsplit('.').next().unwrap_or(field)).and_then(Value::as_str) {
+    let arn = |c: &mut Check, v: &Value, field: &str| match v
+        .get(field.rsplit('.').next().unwrap_or(field))
+        .and_then(Value::as_str)
+    {
         Some(a) => c.arn(field, a),
         None => c.fail(field, "required"),
     };
@@ -24,10 +27,13 @@ fn action(c: &mut Check, action: &Value) -> &'static str {
         (Some(s), None) => {
             arn(c, s, "Action.SNSConfiguration.RoleArn");
             arn(c, s, "Action.SNSConfiguration.SnsTopicArn");
-            if let Some(f) = s.get("SnsFormat").filter(|v| !v.is_null()) {
-                if !matches!(f.as_str(), Some("LONG_TEXT" | "SHORT_TEXT" | "JSON")) {
-                    c.fail("Action.SNSConfiguration.SnsFormat", format!("{f} is not LONG_TEXT, SHORT_TEXT or JSON"));
-                }
+            if let Some(f) = s.get("SnsFormat").filter(|v| !v.is_null())
+                && !matches!(f.as_str(), Some("LONG_TEXT" | "SHORT_TEXT" | "JSON"))
+            {
+                c.fail(
+                    "Action.SNSConfiguration.SnsFormat",
+                    format!("{f} is not LONG_TEXT, SHORT_TEXT or JSON"),
+                );
             }
             "SNS"
         }
@@ -37,7 +43,10 @@ fn action(c: &mut Check, action: &Value) -> &'static str {
             "LAMBDA"
         }
         _ => {
-            c.fail("Action", "give exactly one of SNSConfiguration or LambdaConfiguration");
+            c.fail(
+                "Action",
+                "give exactly one of SNSConfiguration or LambdaConfiguration",
+            );
             "SNS"
         }
     }
@@ -48,40 +57,66 @@ fn alert_fields(c: &mut Check, req: &Value) {
     if let Some(d) = req.get("AlertDescription").and_then(Value::as_str) {
         c.text("AlertDescription", d, 0, 256);
     }
-    if let Some(t) = req.get("AlertSensitivityThreshold").filter(|v| !v.is_null()) {
-        if !matches!(t.as_i64(), Some(0..=100)) {
-            c.fail("AlertSensitivityThreshold", format!("{t} is outside 0-100"));
-        }
+    if let Some(t) = req
+        .get("AlertSensitivityThreshold")
+        .filter(|v| !v.is_null())
+        && !matches!(t.as_i64(), Some(0..=100))
+    {
+        c.fail("AlertSensitivityThreshold", format!("{t} is outside 0-100"));
     }
     if let Some(f) = req.get("AlertFilters").filter(|v| !v.is_null()) {
-        if let Some(list) = f.get("MetricList").and_then(Value::as_array) {
-            if list.is_empty() || list.len() > 5 {
-                c.fail("AlertFilters.MetricList", format!("{} measures; 1-5 are allowed", list.len()));
-            }
+        if let Some(list) = f.get("MetricList").and_then(Value::as_array)
+            && (list.is_empty() || list.len() > 5)
+        {
+            c.fail(
+                "AlertFilters.MetricList",
+                format!("{} measures; 1-5 are allowed", list.len()),
+            );
         }
         if let Some(list) = f.get("DimensionFilterList").and_then(Value::as_array) {
             if list.is_empty() || list.len() > 5 {
-                c.fail("AlertFilters.DimensionFilterList", format!("{} filters; 1-5 are allowed", list.len()));
+                c.fail(
+                    "AlertFilters.DimensionFilterList",
+                    format!("{} filters; 1-5 are allowed", list.len()),
+                );
             }
             for (i, d) in list.iter().enumerate() {
                 match d.get("DimensionName").and_then(Value::as_str) {
-                    Some(n) => c.name(&format!("AlertFilters.DimensionFilterList[{i}].DimensionName"), n),
-                    None => c.fail(format!("AlertFilters.DimensionFilterList[{i}].DimensionName"), "required"),
+                    Some(n) => c.name(
+                        &format!("AlertFilters.DimensionFilterList[{i}].DimensionName"),
+                        n,
+                    ),
+                    None => c.fail(
+                        format!("AlertFilters.DimensionFilterList[{i}].DimensionName"),
+                        "required",
+                    ),
                 }
-                let values = d.get("DimensionValueList").and_then(Value::as_array).map_or(0, Vec::len);
+                let values = d
+                    .get("DimensionValueList")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
                 if !(1..=10).contains(&values) {
-                    c.fail(format!("AlertFilters.DimensionFilterList[{i}].DimensionValueList"), format!("{values} values; 1-10 are allowed"));
+                    c.fail(
+                        format!("AlertFilters.DimensionFilterList[{i}].DimensionValueList"),
+                        format!("{values} values; 1-10 are allowed"),
+                    );
                 }
             }
         }
     }
 }
 
-async fn alerts_of<S: Store>(api: &Api<S>, detector_arn: Option<&str>) -> Result<Vec<(String, Value)>, ApiError> {
+async fn alerts_of<S: Store>(
+    api: &Api<S>,
+    detector_arn: Option<&str>,
+) -> Result<Vec<(String, Value)>, ApiError> {
     let all = api.store.list(Kind::Alert, &api.arn("Alert:")).await?;
     Ok(all
         .into_iter()
-        .filter(|(_, a)| detector_arn.is_none_or(|d| a.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(d)))
+        .filter(|(_, a)| {
+            detector_arn
+                .is_none_or(|d| a.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(d))
+        })
         .collect())
 }
 
@@ -101,7 +136,9 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     }
     detector(api, detector_arn).await?;
     if alerts_of(api, Some(detector_arn)).await?.len() >= ALERTS_PER_DETECTOR {
-        return Err(ApiError::Quota(format!("a detector has at most {ALERTS_PER_DETECTOR} alerts")));
+        return Err(ApiError::Quota(format!(
+            "a detector has at most {ALERTS_PER_DETECTOR} alerts"
+        )));
     }
     let arn = api.arn(&format!("Alert:{name}"));
     let t = now();
@@ -109,13 +146,23 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
         "AlertArn": arn, "AlertName": name, "AnomalyDetectorArn": detector_arn, "Action": act,
         "AlertType": kind, "AlertStatus": "ACTIVE", "CreationTime": t, "LastModificationTime": t,
     });
-    for m in ["AlertDescription", "AlertSensitivityThreshold", "AlertFilters"] {
+    for m in [
+        "AlertDescription",
+        "AlertSensitivityThreshold",
+        "AlertFilters",
+    ] {
         if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
             doc[m] = v.clone();
         }
     }
     match api.store.create(Kind::Alert, &arn, doc).await {
-        Err(StoreError::Exists) => return Err(ApiError::conflict("Alert", &arn, format!("an alert named {name} already exists"))),
+        Err(StoreError::Exists) => {
+            return Err(ApiError::conflict(
+                "Alert",
+                &arn,
+                format!("an alert named {name} already exists"),
+            ));
+        }
         other => other?,
     }
     if let Some(tags) = req.get("Tags") {
@@ -126,7 +173,11 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
 
 async fn alert<S: Store>(api: &Api<S>, req: &Value) -> Result<(String, Value), ApiError> {
     let arn = arn_field(req, "AlertArn")?;
-    let doc = api.store.get(Kind::Alert, arn).await?.ok_or_else(|| ApiError::not_found("Alert", arn))?;
+    let doc = api
+        .store
+        .get(Kind::Alert, arn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Alert", arn))?;
     Ok((arn.to_string(), doc))
 }
 
@@ -144,12 +195,25 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
     let mut out = Vec::new();
     for a in items {
         let mut s = Map::new();
-        for k in ["AlertArn", "AlertName", "AnomalyDetectorArn", "AlertSensitivityThreshold", "AlertStatus", "AlertType", "CreationTime", "LastModificationTime"] {
+        for k in [
+            "AlertArn",
+            "AlertName",
+            "AnomalyDetectorArn",
+            "AlertSensitivityThreshold",
+            "AlertStatus",
+            "AlertType",
+            "CreationTime",
+            "LastModificationTime",
+        ] {
             if let Some(v) = a.get(k) {
                 s.insert(k.into(), v.clone());
             }
         }
-        if let Some(tags) = api.store.get(Kind::Tags, a["AlertArn"].as_str().unwrap_or_default()).await? {
+        if let Some(tags) = api
+            .store
+            .get(Kind::Tags, a["AlertArn"].as_str().unwrap_or_default())
+            .await?
+        {
             s.insert("Tags".into(), tags);
         }
         out.push(Value::Object(s));
@@ -167,7 +231,11 @@ pub(crate) async fn update_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     }
     alert_fields(&mut c, req);
     c.finish()?;
-    for m in ["AlertDescription", "AlertSensitivityThreshold", "AlertFilters"] {
+    for m in [
+        "AlertDescription",
+        "AlertSensitivityThreshold",
+        "AlertFilters",
+    ] {
         if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
             doc[m] = v.clone();
         }
@@ -188,16 +256,29 @@ pub(crate) async fn delete_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
 /// pipeline hands it to the engine (`SeriesState::feedback`).
 pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    let Some(fb) = req.get("AnomalyGroupTimeSeriesFeedback").filter(|v| v.is_object()) else {
-        return Err(ApiError::field("AnomalyGroupTimeSeriesFeedback", "required"));
+    let Some(fb) = req
+        .get("AnomalyGroupTimeSeriesFeedback")
+        .filter(|v| v.is_object())
+    else {
+        return Err(ApiError::field(
+            "AnomalyGroupTimeSeriesFeedback",
+            "required",
+        ));
     };
-    let series = required(fb, "TimeSeriesId").map_err(|_| ApiError::field("AnomalyGroupTimeSeriesFeedback.TimeSeriesId", "required"))?;
+    let series = required(fb, "TimeSeriesId")
+        .map_err(|_| ApiError::field("AnomalyGroupTimeSeriesFeedback.TimeSeriesId", "required"))?;
     let Some(is_anomaly) = fb.get("IsAnomaly").and_then(Value::as_bool) else {
-        return Err(ApiError::field("AnomalyGroupTimeSeriesFeedback.IsAnomaly", "required: true or false"));
+        return Err(ApiError::field(
+            "AnomalyGroupTimeSeriesFeedback.IsAnomaly",
+            "required: true or false",
+        ));
     };
     let lookup = json!({"AnomalyDetectorArn": arn, "AnomalyGroupId": fb.get("AnomalyGroupId").cloned().unwrap_or(Value::Null)});
     let g = group(api, &lookup).await.map_err(|e| match e {
-        ApiError::Validation(_) => ApiError::field("AnomalyGroupTimeSeriesFeedback.AnomalyGroupId", "required: the group's UUID"),
+        ApiError::Validation(_) => ApiError::field(
+            "AnomalyGroupTimeSeriesFeedback.AnomalyGroupId",
+            "required: the group's UUID",
+        ),
         other => other,
     })?;
     if !g.time_series.iter().any(|s| s.time_series_id == series) {
@@ -205,26 +286,41 @@ pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
     }
     let id = &g.anomaly_group.anomaly_group_id;
     let doc = json!({"TimeSeriesId": series, "IsAnomaly": is_anomaly});
-    api.store.put(Kind::Feedback, &format!("{arn}/{id}/{series}"), doc).await?;
+    api.store
+        .put(Kind::Feedback, &format!("{arn}/{id}/{series}"), doc)
+        .await?;
     Ok(json!({}))
 }
 
 pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    let Some(q) = req.get("AnomalyGroupTimeSeriesFeedback").filter(|v| v.is_object()) else {
-        return Err(ApiError::field("AnomalyGroupTimeSeriesFeedback", "required"));
+    let Some(q) = req
+        .get("AnomalyGroupTimeSeriesFeedback")
+        .filter(|v| v.is_object())
+    else {
+        return Err(ApiError::field(
+            "AnomalyGroupTimeSeriesFeedback",
+            "required",
+        ));
     };
     let lookup = json!({"AnomalyDetectorArn": arn, "AnomalyGroupId": q.get("AnomalyGroupId").cloned().unwrap_or(Value::Null)});
     let g = group(api, &lookup).await?;
     let (max, token) = page(req)?;
     let series = optional(q, "TimeSeriesId")?;
-    let prefix = format!("{arn}/{}/{}", g.anomaly_group.anomaly_group_id, series.unwrap_or_default());
+    let prefix = format!(
+        "{arn}/{}/{}",
+        g.anomaly_group.anomaly_group_id,
+        series.unwrap_or_default()
+    );
     let all = api.store.list(Kind::Feedback, &prefix).await?;
     let (items, next) = paginate(all, max, token.as_deref());
     Ok(json!({ "AnomalyGroupTimeSeriesFeedback": items, "NextToken": next }))
 }
 
-pub(crate) async fn describe_executions<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+pub(crate) async fn describe_executions<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     detector(api, arn).await?;
     let (max, token) = page(req)?;
@@ -239,28 +335,61 @@ pub(crate) async fn describe_executions<S: Store>(api: &Api<S>, req: &Value) -> 
 }
 
 /// Updates a metric set; only its description and offset change while its detector is active.
-pub(crate) async fn update_metric_set<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+pub(crate) async fn update_metric_set<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
     let arn = arn_field(req, "MetricSetArn")?;
-    let current = api.store.get(Kind::MetricSet, arn).await?.ok_or_else(|| ApiError::not_found("MetricSet", arn))?;
-    let detector_arn = current["AnomalyDetectorArn"].as_str().unwrap_or_default().to_string();
-    let active = !matches!(status(&detector(api, &detector_arn).await?), "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE" | "FAILED");
+    let current = api
+        .store
+        .get(Kind::MetricSet, arn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("MetricSet", arn))?;
+    let detector_arn = current["AnomalyDetectorArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let active = !matches!(
+        status(&detector(api, &detector_arn).await?),
+        "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE" | "FAILED"
+    );
     let mut merged = current.clone();
     let mut c = Check::default();
-    for m in ["MetricSetDescription", "Offset", "MetricList", "TimestampColumn", "DimensionList", "MetricSetFrequency", "MetricSource", "DimensionFilterList"] {
+    for m in [
+        "MetricSetDescription",
+        "Offset",
+        "MetricList",
+        "TimestampColumn",
+        "DimensionList",
+        "MetricSetFrequency",
+        "MetricSource",
+        "DimensionFilterList",
+    ] {
         if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
-            if active && !matches!(m, "MetricSetDescription" | "Offset") && current.get(m) != Some(v) {
+            if active
+                && !matches!(m, "MetricSetDescription" | "Offset")
+                && current.get(m) != Some(v)
+            {
                 c.fail(m, "the detector is active: deactivate it first (only MetricSetDescription and Offset change while active)");
             }
             merged[m] = v.clone();
         }
     }
     c.finish()?;
-    let ms: CreateMetricSetRequest = serde_json::from_value(merged.clone())
-        .map_err(|e| seismo_shared::error::ValidationError::cannot_parse(format!("the metric set cannot be read: {e}")))?;
+    let ms: CreateMetricSetRequest = serde_json::from_value(merged.clone()).map_err(|e| {
+        seismo_shared::error::ValidationError::cannot_parse(format!(
+            "the metric set cannot be read: {e}"
+        ))
+    })?;
     validate::metric_set(&ms)?;
-    let detector_frequency = detector(api, &detector_arn).await?["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"].clone();
+    let detector_frequency =
+        detector(api, &detector_arn).await?["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"]
+            .clone();
     if merged.get("MetricSetFrequency") != Some(&detector_frequency) {
-        return Err(ApiError::field("MetricSetFrequency", "must equal the detector's frequency"));
+        return Err(ApiError::field(
+            "MetricSetFrequency",
+            "must equal the detector's frequency",
+        ));
     }
     merged["LastModificationTime"] = json!(now());
     api.store.put(Kind::MetricSet, arn, merged).await?;
