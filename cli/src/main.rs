@@ -55,7 +55,7 @@ enum Command {
         output: OutputArgs,
     },
     /// Serve the Lookout for Metrics API on localhost (point an existing client's endpoint URL
-    /// here). Configuration and results are kept in memory for now: they are gone when it stops.
+    /// here). Configuration and results live in an embedded store (redb) under --state-dir.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -63,6 +63,12 @@ enum Command {
         /// Folder that holds the buckets: s3://BUCKET/KEY is read from DIR/BUCKET/KEY.
         #[arg(long, default_value = ".")]
         buckets_dir: PathBuf,
+        /// Where the embedded store lives (default: seismo/ in the user's data directory).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Keep everything in memory instead (gone when the server stops).
+        #[arg(long, conflicts_with = "state_dir")]
+        memory: bool,
     },
     /// Measure detection against labelled data.
     #[command(subcommand)]
@@ -155,7 +161,28 @@ fn main() -> Result<()> {
         Command::Serve {
             listen,
             buckets_dir,
-        } => serve(&listen, buckets_dir)?,
+            state_dir,
+            memory,
+        } => {
+            if memory {
+                serve(
+                    &listen,
+                    seismo_api::MemoryStore::new(),
+                    buckets_dir,
+                    "in memory",
+                )?
+            } else {
+                let dir = state_dir.unwrap_or_else(default_state_dir);
+                let store = seismo_api::EmbeddedStore::open(&dir)
+                    .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", dir.display()))?;
+                serve(
+                    &listen,
+                    store,
+                    buckets_dir,
+                    &format!("store in {}", dir.display()),
+                )?
+            }
+        }
     }
     Ok(())
 }
@@ -267,18 +294,29 @@ pub(crate) fn score_report(
     eval::score(&report.groups, events, &measures, from, to)
 }
 
-fn serve(listen: &str, buckets_dir: PathBuf) -> Result<()> {
+/// `$XDG_DATA_HOME/seismo`, else `~/.local/share/seismo`, else `./seismo-state`.
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|d| d.join("seismo"))
+        .unwrap_or_else(|| PathBuf::from("seismo-state"))
+}
+
+fn serve<S: seismo_api::Store>(
+    listen: &str,
+    store: S,
+    buckets_dir: PathBuf,
+    where_: &str,
+) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let address = listener.local_addr()?;
-        let api = std::sync::Arc::new(seismo_api::Api::new(
-            seismo_api::MemoryStore::new(),
-            buckets_dir,
-        ));
-        println!("Seismo API listening on http://{address} (in-memory store)");
+        let api = std::sync::Arc::new(seismo_api::Api::new(store, buckets_dir));
+        println!("Seismo API listening on http://{address} ({where_})");
         use std::io::Write as _;
         std::io::stdout().flush()?;
         axum::serve(listener, seismo_api::app(api))

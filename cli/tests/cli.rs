@@ -312,48 +312,81 @@ fn rca_bench_on_the_shared_squeeze_and_robustspot_data() {
     assert!(f1(&rca.join("robustspot-RS")) >= 0.4);
 }
 
-#[test]
-fn serve_answers_the_api_on_localhost() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--buckets-dir",
-            dir.path().to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+/// A `seismo serve` child that is killed when dropped, even when an assertion fails first (a
+/// live child would hold the test's output pipe open).
+struct Server {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        Server { child, address }
+    }
+
+    fn post(&self, op: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.address).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            s,
+            "POST /{op} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_string();
-    let request = |body: &str, op: &str| {
-        let mut s = std::net::TcpStream::connect(&address).unwrap();
-        write!(s, "POST /{op} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
-    };
-    let created = request(
-        r#"{"AnomalyDetectorName":"shop","AnomalyDetectorConfig":{"AnomalyDetectorFrequency":"PT1H"}}"#,
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_answers_the_api_on_localhost_and_keeps_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let server = Server::start(&[
+        "--buckets-dir",
+        dir.path().to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let created = server.post(
         "CreateAnomalyDetector",
+        r#"{"AnomalyDetectorName":"shop","AnomalyDetectorConfig":{"AnomalyDetectorFrequency":"PT1H"}}"#,
     );
     assert!(created.starts_with("HTTP/1.1 200"), "{created}");
     assert!(created.contains("AnomalyDetector:shop"), "{created}");
-    let bad = request("{not json", "CreateAnomalyDetector");
+    let bad = server.post("CreateAnomalyDetector", "{not json");
     assert!(
         bad.starts_with("HTTP/1.1 400")
             && bad
@@ -361,6 +394,9 @@ fn serve_answers_the_api_on_localhost() {
                 .contains("x-amzn-errortype: validationexception"),
         "{bad}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
+    // The embedded store keeps the detector across restarts.
+    let server = Server::start(&["--state-dir", state.to_str().unwrap()]);
+    let listed = server.post("ListAnomalyDetectors", "{}");
+    assert!(listed.contains("AnomalyDetector:shop"), "{listed}");
 }

@@ -12,4 +12,6 @@ pub mod store;
 
 pub use error::ApiError;
 pub use router::{Api, app};
+#[cfg(feature = "embedded")]
+pub use store::EmbeddedStore;
 pub use store::{Kind, MemoryStore, Store, StoreError};

@@ -135,6 +135,113 @@ impl Store for MemoryStore {
     }
 }
 
+/// The embedded store of `seismo serve`: one redb file, documents as JSON text.
+#[cfg(feature = "embedded")]
+#[derive(Debug)]
+pub struct EmbeddedStore {
+    db: redb::Database,
+}
+
+#[cfg(feature = "embedded")]
+const DOCUMENTS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("documents");
+
+#[cfg(feature = "embedded")]
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir/seismo.redb`.
+    pub fn open(dir: &std::path::Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+        let db = redb::Database::create(dir.join("seismo.redb")).map_err(backend)?;
+        let w = db.begin_write().map_err(backend)?;
+        w.open_table(DOCUMENTS).map_err(backend)?;
+        w.commit().map_err(backend)?;
+        Ok(EmbeddedStore { db })
+    }
+
+    fn key(kind: Kind, key: &str) -> String {
+        format!("{kind:?}/{key}")
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut redb::Table<&str, &str>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let w = self.db.begin_write().map_err(backend)?;
+        let out = {
+            let mut table = w.open_table(DOCUMENTS).map_err(backend)?;
+            f(&mut table)?
+        };
+        w.commit().map_err(backend)?;
+        Ok(out)
+    }
+}
+
+#[cfg(feature = "embedded")]
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+#[cfg(feature = "embedded")]
+fn parse(text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(backend)
+}
+
+#[cfg(feature = "embedded")]
+impl Store for EmbeddedStore {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        use redb::ReadableDatabase;
+        let r = self.db.begin_read().map_err(backend)?;
+        let table = r.open_table(DOCUMENTS).map_err(backend)?;
+        let found = table.get(Self::key(kind, key).as_str()).map_err(backend)?;
+        found.map(|v| parse(v.value())).transpose()
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        use redb::ReadableTable;
+        let k = Self::key(kind, key);
+        self.write(|t| {
+            if t.get(k.as_str()).map_err(backend)?.is_some() {
+                return Err(StoreError::Exists);
+            }
+            t.insert(k.as_str(), value.to_string().as_str())
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        let k = Self::key(kind, key);
+        self.write(|t| {
+            t.insert(k.as_str(), value.to_string().as_str())
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        let k = Self::key(kind, key);
+        self.write(|t| Ok(t.remove(k.as_str()).map_err(backend)?.is_some()))
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        use redb::ReadableDatabase;
+        let start = Self::key(kind, prefix);
+        let head = format!("{kind:?}/");
+        let r = self.db.begin_read().map_err(backend)?;
+        let table = r.open_table(DOCUMENTS).map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in table.range(start.as_str()..).map_err(backend)? {
+            let (k, v) = entry.map_err(backend)?;
+            let k = k.value();
+            if !k.starts_with(start.as_str()) {
+                break;
+            }
+            out.push((k[head.len()..].to_string(), parse(v.value())?));
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +294,17 @@ mod tests {
     #[tokio::test]
     async fn memory_store_passes_the_contract() {
         contract(&MemoryStore::new()).await;
+    }
+
+    #[cfg(feature = "embedded")]
+    #[tokio::test]
+    async fn embedded_store_passes_the_contract_and_keeps_data_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        contract(&EmbeddedStore::open(dir.path()).unwrap()).await;
+        let reopened = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(
+            reopened.get(Kind::MetricSet, "a").await.unwrap(),
+            Some(json!(0))
+        );
     }
 }
