@@ -30,6 +30,7 @@ pub mod group;
 pub mod model;
 pub mod paths;
 pub mod rca;
+pub mod sample;
 pub mod stream;
 pub mod time;
 pub mod validate;

@@ -395,3 +395,187 @@ pub(crate) async fn update_metric_set<S: Store>(
     api.store.put(Kind::MetricSet, arn, merged).await?;
     Ok(json!({ "MetricSetArn": arn }))
 }
+
+/// The first file of a source: the historical path's first object, or the newest object under
+/// the templated path's fixed prefix.
+fn first_file<S: Store>(
+    api: &Api<S>,
+    s3: &Value,
+    field: &str,
+) -> Result<std::path::PathBuf, ApiError> {
+    let resolver = seismo_shared::paths::LocalResolver::new(&api.buckets_dir);
+    let list = |path: &str| {
+        resolver
+            .list(path)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    };
+    let first = |name: &str| {
+        s3.get(name)
+            .and_then(Value::as_array)
+            .and_then(|l| l.first())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if let Some(p) = first("HistoricalDataPathList") {
+        if let Some(f) = list(&p)?.into_iter().next() {
+            return Ok(f);
+        }
+        return Err(ApiError::field(
+            &format!("{field}.HistoricalDataPathList"),
+            format!("nothing under {p}"),
+        ));
+    }
+    if let Some(t) = first("TemplatedPathList") {
+        let prefix = t.split("{{").next().unwrap_or_default().to_string();
+        if let Some(f) = list(&prefix)?.into_iter().last() {
+            return Ok(f);
+        }
+        return Err(ApiError::field(
+            &format!("{field}.TemplatedPathList"),
+            format!("nothing under {prefix}"),
+        ));
+    }
+    Err(ApiError::field(
+        &format!("{field}.TemplatedPathList"),
+        "a TemplatedPathList or a HistoricalDataPathList is required",
+    ))
+}
+
+fn layout(descriptor: &Value) -> Result<seismo_shared::sample::Layout, ApiError> {
+    let byte = |v: Option<&Value>, default: u8, field: &str| match v
+        .and_then(Value::as_str)
+        .map(str::as_bytes)
+    {
+        None => Ok(default),
+        Some([b]) => Ok(*b),
+        Some(_) => Err(ApiError::field(field, "must be one character")),
+    };
+    if descriptor
+        .get("JsonFormatDescriptor")
+        .is_some_and(|v| !v.is_null())
+    {
+        return Ok(seismo_shared::sample::Layout::JsonLines);
+    }
+    let csv = descriptor
+        .get("CsvFormatDescriptor")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    Ok(seismo_shared::sample::Layout::Csv {
+        delimiter: byte(
+            csv.get("Delimiter"),
+            b',',
+            "S3SourceConfig.FileFormatDescriptor.CsvFormatDescriptor.Delimiter",
+        )?,
+        quote: byte(
+            csv.get("QuoteSymbol"),
+            b'"',
+            "S3SourceConfig.FileFormatDescriptor.CsvFormatDescriptor.QuoteSymbol",
+        )?,
+        contains_header: csv
+            .get("ContainsHeader")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        header_list: csv
+            .get("HeaderList")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .filter(|l: &Vec<String>| !l.is_empty()),
+    })
+}
+
+/// The header and first 10 rows of a source's first file.
+pub(crate) async fn get_sample_data<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let Some(s3) = req.get("S3SourceConfig").filter(|v| v.is_object()) else {
+        return Err(ApiError::field("S3SourceConfig", "required"));
+    };
+    let mut c = Check::default();
+    match s3.get("RoleArn").and_then(Value::as_str) {
+        Some(r) => c.arn("S3SourceConfig.RoleArn", r),
+        None => c.fail("S3SourceConfig.RoleArn", "required"),
+    }
+    let descriptor = s3.get("FileFormatDescriptor").filter(|v| v.is_object());
+    if descriptor.is_none() {
+        c.fail("S3SourceConfig.FileFormatDescriptor", "required");
+    }
+    c.finish()?;
+    let layout = layout(descriptor.unwrap_or(&Value::Null))?;
+    let file = first_file(api, s3, "S3SourceConfig")?;
+    let (bytes, _) =
+        seismo_shared::sample::head(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (header, rows) = seismo_shared::sample::rows(&bytes, &layout, 10);
+    Ok(json!({ "HeaderValues": header, "SampleRows": rows }))
+}
+
+fn detected(value: Value, confidence: &str, message: &str) -> Value {
+    json!({"Value": value, "Confidence": confidence, "Message": message})
+}
+
+/// Detects the file format, delimiter, header and interval of a source.
+pub(crate) async fn detect_metric_set_config<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    detector(api, arn).await?;
+    let Some(s3) = req
+        .get("AutoDetectionMetricSource")
+        .and_then(|m| m.get("S3SourceConfig"))
+        .filter(|v| v.is_object())
+    else {
+        return Err(ApiError::field(
+            "AutoDetectionMetricSource.S3SourceConfig",
+            "required",
+        ));
+    };
+    let file = first_file(api, s3, "AutoDetectionMetricSource.S3SourceConfig")?;
+    let (bytes, gzip) =
+        seismo_shared::sample::head(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let d = seismo_shared::sample::detect(&bytes, gzip);
+    let compression = detected(
+        json!({"S": if gzip { "GZIP" } else { "NONE" }}),
+        "HIGH",
+        "from the file's first bytes",
+    );
+    let charset = detected(
+        json!({"S": d.charset.value}),
+        d.charset.confidence,
+        &d.charset.message,
+    );
+    let format = match &d.layout {
+        seismo_shared::sample::Layout::JsonLines => {
+            json!({"JsonFormatDescriptor": {"FileCompression": compression, "Charset": charset}})
+        }
+        seismo_shared::sample::Layout::Csv {
+            delimiter,
+            contains_header,
+            ..
+        } => {
+            let (header, _) = seismo_shared::sample::rows(&bytes, &d.layout, 1);
+            json!({"CsvFormatDescriptor": {
+                "FileCompression": compression,
+                "Charset": charset,
+                "Delimiter": detected(json!({"S": (*delimiter as char).to_string()}), "HIGH", "splits every line alike"),
+                "ContainsHeader": detected(json!({"S": contains_header.to_string()}), "HIGH", "first row against the next"),
+                "HeaderList": detected(json!({"SS": header}), if *contains_header { "HIGH" } else { "LOW" }, "column names"),
+                "QuoteSymbol": detected(json!({"S": "\""}), "LOW", "the default"),
+            }})
+        }
+    };
+    let frequency = match &d.frequency {
+        Some(f) => detected(json!({"S": f.value.as_str()}), f.confidence, &f.message),
+        None => detected(json!({"S": "PT1H"}), "NONE", "no timestamp column found"),
+    };
+    Ok(json!({"DetectedMetricSetConfig": {
+        "Offset": detected(json!({"N": "0"}), "LOW", "lateness cannot be seen in one file; set the Offset to how late files arrive"),
+        "MetricSetFrequency": frequency,
+        "MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": format}},
+    }}))
+}

@@ -104,6 +104,8 @@ async fn dispatch<S: Store>(
         "PutFeedback" => more::put_feedback(api, &req).await?,
         "GetFeedback" => more::get_feedback(api, &req).await?,
         "DescribeAnomalyDetectionExecutions" => more::describe_executions(api, &req).await?,
+        "GetSampleData" => more::get_sample_data(api, &req).await?,
+        "DetectMetricSetConfig" => more::detect_metric_set_config(api, &req).await?,
         other => {
             return Err(ValidationError {
                 message: format!("unknown operation {other:?}"),
