@@ -1,0 +1,391 @@
+//! Every constraint of the model that the served operations check, sent as raw JSON through the
+//! router: the answer is a ValidationException (400) naming the field. Conflicts and concurrency
+//! too.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use seismo_api::{Api, MemoryStore, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(router: &axum::Router, op: &str, body: Value) -> (StatusCode, String, Value) {
+    let response = router
+        .clone()
+        .oneshot(
+            Request::post(format!("/{op}"))
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("x-amzn-ErrorType")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        kind,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn router() -> axum::Router {
+    app(Arc::new(Api::new(MemoryStore::new(), std::env::temp_dir())))
+}
+
+const DETECTOR: &str = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:d";
+
+fn detector_body() -> Value {
+    json!({"AnomalyDetectorName": "d", "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": "PT1H"}})
+}
+
+fn metric_set_body() -> Value {
+    json!({
+        "AnomalyDetectorArn": DETECTOR,
+        "MetricSetName": "m",
+        "MetricList": [{"MetricName": "revenue", "AggregationFunction": "SUM"}],
+        "TimestampColumn": {"ColumnName": "ts", "ColumnFormat": "yyyy-MM-dd HH:mm:ss"},
+        "DimensionList": ["region"],
+        "MetricSetFrequency": "PT1H",
+        "MetricSource": {"S3SourceConfig": {
+            "RoleArn": "arn:aws:iam::000000000000:role/r",
+            "TemplatedPathList": ["s3://b/live/{{yyyyMMdd}}/{{HHmm}}"],
+            "FileFormatDescriptor": {"CsvFormatDescriptor": {"ContainsHeader": true}}}}
+    })
+}
+
+fn alert_body() -> Value {
+    json!({"AlertName": "a", "AnomalyDetectorArn": DETECTOR, "AlertSensitivityThreshold": 50,
+           "Action": {"SNSConfiguration": {"RoleArn": "arn:aws:iam::0:role/r", "SnsTopicArn": "arn:aws:sns:us-east-1:0:t"}}})
+}
+
+/// Sets the member at a JSON pointer, creating it in its parent object.
+fn with(mut v: Value, pointer: &str, value: Value) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    match v.pointer_mut(parent).unwrap() {
+        Value::Object(o) => {
+            o.insert(key.to_string(), value);
+        }
+        Value::Array(a) => a[key.parse::<usize>().unwrap()] = value,
+        _ => panic!("{pointer}"),
+    }
+    v
+}
+
+fn without(mut v: Value, key: &str) -> Value {
+    v.as_object_mut().unwrap().remove(key);
+    v
+}
+
+#[tokio::test]
+async fn each_bad_value_names_its_field() {
+    let r = router();
+    assert_eq!(
+        call(&r, "CreateAnomalyDetector", detector_body()).await.0,
+        StatusCode::OK
+    );
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "CreateAnomalyDetector",
+            with(detector_body(), "/AnomalyDetectorName", json!("-x")),
+            "AnomalyDetectorName",
+        ),
+        (
+            "CreateAnomalyDetector",
+            with(
+                detector_body(),
+                "/AnomalyDetectorName",
+                json!("x".repeat(64)),
+            ),
+            "AnomalyDetectorName",
+        ),
+        (
+            "CreateAnomalyDetector",
+            without(detector_body(), "AnomalyDetectorName"),
+            "AnomalyDetectorName",
+        ),
+        (
+            "CreateAnomalyDetector",
+            with(detector_body(), "/AnomalyDetectorName", json!(7)),
+            "AnomalyDetectorName",
+        ),
+        (
+            "CreateAnomalyDetector",
+            with(detector_body(), "/AnomalyDetectorDescription", json!(" ")),
+            "AnomalyDetectorDescription",
+        ),
+        (
+            "CreateAnomalyDetector",
+            without(detector_body(), "AnomalyDetectorConfig"),
+            "AnomalyDetectorConfig",
+        ),
+        (
+            "CreateAnomalyDetector",
+            with(
+                detector_body(),
+                "/AnomalyDetectorConfig/AnomalyDetectorFrequency",
+                json!("PT2H"),
+            ),
+            "AnomalyDetectorConfig.AnomalyDetectorFrequency",
+        ),
+        (
+            "CreateAnomalyDetector",
+            with(detector_body(), "/KmsKeyArn", json!("key")),
+            "KmsKeyArn",
+        ),
+        (
+            "CreateAnomalyDetector",
+            with(
+                with(detector_body(), "/AnomalyDetectorName", json!("t")),
+                "/Tags",
+                json!({}),
+            ),
+            "Tags",
+        ),
+        (
+            "DescribeAnomalyDetector",
+            json!({"AnomalyDetectorArn": "nope"}),
+            "AnomalyDetectorArn",
+        ),
+        ("DescribeAnomalyDetector", json!({}), "AnomalyDetectorArn"),
+        (
+            "ListAnomalyDetectors",
+            json!({"MaxResults": 101}),
+            "MaxResults",
+        ),
+        (
+            "ListAnomalyDetectors",
+            json!({"NextToken": ""}),
+            "NextToken",
+        ),
+        (
+            "UpdateAnomalyDetector",
+            json!({"AnomalyDetectorArn": DETECTOR, "AnomalyDetectorDescription": ""}),
+            "AnomalyDetectorDescription",
+        ),
+        (
+            "CreateMetricSet",
+            with(metric_set_body(), "/MetricSetName", json!("bad name")),
+            "MetricSetName",
+        ),
+        (
+            "CreateMetricSet",
+            without(metric_set_body(), "MetricList"),
+            "MetricList",
+        ),
+        (
+            "CreateMetricSet",
+            with(metric_set_body(), "/Offset", json!(432_001)),
+            "Offset",
+        ),
+        (
+            "CreateMetricSet",
+            with(metric_set_body(), "/Timezone", json!("Nowhere/Else")),
+            "Timezone",
+        ),
+        (
+            "CreateMetricSet",
+            with(metric_set_body(), "/MetricSetFrequency", json!("P1D")),
+            "MetricSetFrequency",
+        ),
+        (
+            "CreateMetricSet",
+            with(
+                metric_set_body(),
+                "/MetricSource/S3SourceConfig/TemplatedPathList",
+                json!(["/local/path"]),
+            ),
+            "MetricSource.S3SourceConfig.TemplatedPathList[0]",
+        ),
+        (
+            "CreateMetricSet",
+            with(
+                metric_set_body(),
+                "/MetricSource/S3SourceConfig/FileFormatDescriptor/CsvFormatDescriptor/Delimiter",
+                json!("ab"),
+            ),
+            "MetricSource.S3SourceConfig.FileFormatDescriptor.CsvFormatDescriptor.Delimiter",
+        ),
+        (
+            "CreateMetricSet",
+            with(metric_set_body(), "/DimensionList", json!(["revenue"])),
+            "DimensionList[0]",
+        ),
+        (
+            "CreateAlert",
+            with(alert_body(), "/AlertName", json!("")),
+            "AlertName",
+        ),
+        (
+            "CreateAlert",
+            with(alert_body(), "/AlertSensitivityThreshold", json!(101)),
+            "AlertSensitivityThreshold",
+        ),
+        (
+            "CreateAlert",
+            with(alert_body(), "/Action", json!({})),
+            "Action",
+        ),
+        (
+            "CreateAlert",
+            with(
+                alert_body(),
+                "/Action/SNSConfiguration/SnsTopicArn",
+                json!("topic"),
+            ),
+            "Action.SNSConfiguration.SnsTopicArn",
+        ),
+        (
+            "CreateAlert",
+            with(
+                alert_body(),
+                "/Action/SNSConfiguration/SnsFormat",
+                json!("HTML"),
+            ),
+            "Action.SNSConfiguration.SnsFormat",
+        ),
+        (
+            "CreateAlert",
+            with(alert_body(), "/AlertFilters", json!({"MetricList": []})),
+            "AlertFilters.MetricList",
+        ),
+        (
+            "ListAnomalyGroupSummaries",
+            json!({"AnomalyDetectorArn": DETECTOR}),
+            "SensitivityThreshold",
+        ),
+        (
+            "ListAnomalyGroupSummaries",
+            json!({"AnomalyDetectorArn": DETECTOR, "SensitivityThreshold": -1}),
+            "SensitivityThreshold",
+        ),
+        (
+            "GetAnomalyGroup",
+            json!({"AnomalyDetectorArn": DETECTOR, "AnomalyGroupId": "NOT-A-UUID"}),
+            "AnomalyGroupId",
+        ),
+        (
+            "PutFeedback",
+            json!({"AnomalyDetectorArn": DETECTOR}),
+            "AnomalyGroupTimeSeriesFeedback",
+        ),
+        (
+            "GetSampleData",
+            json!({"S3SourceConfig": {"RoleArn": "role"}}),
+            "S3SourceConfig.RoleArn",
+        ),
+        (
+            "DetectMetricSetConfig",
+            json!({"AnomalyDetectorArn": DETECTOR}),
+            "AutoDetectionMetricSource.S3SourceConfig",
+        ),
+    ];
+    for (op, body, field) in cases {
+        let (status, kind, body) = call(&r, op, body.clone()).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::BAD_REQUEST, "ValidationException"),
+            "{op} {field}: {body}"
+        );
+        let named = body["Fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["Name"] == field));
+        assert!(named, "{op}: {field} not named in {body}");
+    }
+    // Not JSON, not an object, an unknown operation: still a 400 that says so.
+    for raw in ["{", "[1]", "\"text\""] {
+        let response = r
+            .clone()
+            .oneshot(
+                Request::post("/CreateAnomalyDetector")
+                    .body(Body::from(raw))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{raw}");
+    }
+    assert_eq!(
+        call(&r, "DropAllTables", json!({})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn missing_resources_and_conflicts() {
+    let r = router();
+    let (status, kind, body) = call(
+        &r,
+        "DescribeAnomalyDetector",
+        json!({"AnomalyDetectorArn": DETECTOR}),
+    )
+    .await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::BAD_REQUEST, "ResourceNotFoundException")
+    );
+    assert_eq!(body["ResourceId"], DETECTOR);
+    let (status, kind, _) = call(&r, "CreateMetricSet", metric_set_body()).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::BAD_REQUEST, "ResourceNotFoundException")
+    );
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    let (status, kind, _) = call(&r, "CreateAnomalyDetector", detector_body()).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::CONFLICT, "ConflictException")
+    );
+    assert_eq!(
+        call(&r, "CreateAlert", alert_body()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&r, "CreateAlert", alert_body()).await.1,
+        "ConflictException"
+    );
+    for i in 1..10 {
+        let body = with(alert_body(), "/AlertName", json!(format!("a{i}")));
+        assert_eq!(call(&r, "CreateAlert", body).await.0, StatusCode::OK);
+    }
+    let (status, kind, _) = call(
+        &r,
+        "CreateAlert",
+        with(alert_body(), "/AlertName", json!("a10")),
+    )
+    .await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (
+            StatusCode::PAYMENT_REQUIRED,
+            "ServiceQuotaExceededException"
+        )
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_name_give_one_success() {
+    let r = router();
+    let attempts: Vec<_> = (0..16)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move { call(&r, "CreateAnomalyDetector", detector_body()).await.0 })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut conflicts = 0;
+    for a in attempts {
+        match a.await.unwrap() {
+            StatusCode::OK => ok += 1,
+            StatusCode::CONFLICT => conflicts += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (1, 15));
+}
