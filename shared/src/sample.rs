@@ -6,6 +6,7 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
+use crate::data::FileFormat;
 use crate::model::Frequency;
 use crate::time::{TimestampFormat, Zone};
 
@@ -25,28 +26,10 @@ pub fn head(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
     Ok((out, gzip))
 }
 
-/// How a sample is laid out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Layout {
-    /// Delimited text.
-    Csv {
-        /// Field delimiter.
-        delimiter: u8,
-        /// Quote character.
-        quote: u8,
-        /// Whether the first row is a header.
-        contains_header: bool,
-        /// Names standing in for the header.
-        header_list: Option<Vec<String>>,
-    },
-    /// JSON Lines.
-    JsonLines,
-}
-
 /// The header and up to `rows` rows of a sample, as text.
-pub fn rows(bytes: &[u8], layout: &Layout, rows: usize) -> (Vec<String>, Vec<Vec<String>>) {
+pub fn rows(bytes: &[u8], layout: &FileFormat, rows: usize) -> (Vec<String>, Vec<Vec<String>>) {
     match layout {
-        Layout::JsonLines => {
+        FileFormat::JsonLines => {
             let objects: Vec<serde_json::Map<String, serde_json::Value>> = bytes
                 .split(|b| *b == b'\n')
                 .filter_map(|l| serde_json::from_slice(l).ok())
@@ -67,7 +50,7 @@ pub fn rows(bytes: &[u8], layout: &Layout, rows: usize) -> (Vec<String>, Vec<Vec
                 .collect();
             (header, body)
         }
-        Layout::Csv {
+        FileFormat::Csv {
             delimiter,
             quote,
             contains_header,
@@ -116,7 +99,7 @@ pub struct Detection {
     /// Whether the file is gzip.
     pub gzip: bool,
     /// CSV or JSON Lines, with the CSV settings.
-    pub layout: Layout,
+    pub layout: FileFormat,
     /// UTF-8 or not.
     pub charset: Detected<String>,
     /// The interval between timestamps, when a timestamp column was found.
@@ -146,7 +129,7 @@ pub fn detect(bytes: &[u8], gzip: bool) -> Detection {
     };
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     let layout = if first == Some(&b'{') {
-        Layout::JsonLines
+        FileFormat::JsonLines
     } else {
         let lines: Vec<&[u8]> = bytes
             .split(|b| *b == b'\n')
@@ -168,7 +151,7 @@ pub fn detect(bytes: &[u8], gzip: bool) -> Detection {
                 )
             })
             .unwrap_or(b',');
-        let probe = Layout::Csv {
+        let probe = FileFormat::Csv {
             delimiter,
             quote: b'"',
             contains_header: false,
@@ -182,7 +165,7 @@ pub fn detect(bytes: &[u8], gzip: bool) -> Detection {
         let rest_numeric = sample
             .get(1)
             .map_or(0, |r| r.iter().filter(|f| numeric(f)).count());
-        Layout::Csv {
+        FileFormat::Csv {
             delimiter,
             quote: b'"',
             contains_header: first_numeric < rest_numeric,
@@ -251,7 +234,7 @@ mod tests {
         let d = detect(csv.as_bytes(), false);
         assert_eq!(
             d.layout,
-            Layout::Csv {
+            FileFormat::Csv {
                 delimiter: b';',
                 quote: b'"',
                 contains_header: true,
@@ -276,14 +259,14 @@ mod tests {
     fn detects_json_lines_and_headerless_csv() {
         let jsonl = "{\"ts\": \"2021-02-14T00:00:00Z\", \"v\": 1}\n{\"ts\": \"2021-02-15T00:00:00Z\", \"v\": 2}\n";
         let d = detect(jsonl.as_bytes(), false);
-        assert_eq!(d.layout, Layout::JsonLines);
+        assert_eq!(d.layout, FileFormat::JsonLines);
         assert_eq!(d.frequency.unwrap().value, Frequency::P1d);
         let headerless =
             "2021-02-14 00:00:00,EU,3\n2021-02-14 00:05:00,EU,4\n2021-02-14 00:10:00,EU,4\n";
         let d = detect(headerless.as_bytes(), false);
         assert!(matches!(
             d.layout,
-            Layout::Csv {
+            FileFormat::Csv {
                 contains_header: false,
                 delimiter: b',',
                 ..

@@ -252,19 +252,18 @@ pub(crate) async fn delete_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     Ok(json!({}))
 }
 
+/// The required `AnomalyGroupTimeSeriesFeedback` object of a feedback request.
+fn feedback_member(req: &Value) -> Result<&Value, ApiError> {
+    req.get("AnomalyGroupTimeSeriesFeedback")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| ApiError::field("AnomalyGroupTimeSeriesFeedback", "required"))
+}
+
 /// Records feedback on one series of a group. It is kept with the group; the continuous
 /// pipeline hands it to the engine (`SeriesState::feedback`).
 pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    let Some(fb) = req
-        .get("AnomalyGroupTimeSeriesFeedback")
-        .filter(|v| v.is_object())
-    else {
-        return Err(ApiError::field(
-            "AnomalyGroupTimeSeriesFeedback",
-            "required",
-        ));
-    };
+    let fb = feedback_member(req)?;
     let series = required(fb, "TimeSeriesId")
         .map_err(|_| ApiError::field("AnomalyGroupTimeSeriesFeedback.TimeSeriesId", "required"))?;
     let Some(is_anomaly) = fb.get("IsAnomaly").and_then(Value::as_bool) else {
@@ -294,15 +293,7 @@ pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
 
 pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    let Some(q) = req
-        .get("AnomalyGroupTimeSeriesFeedback")
-        .filter(|v| v.is_object())
-    else {
-        return Err(ApiError::field(
-            "AnomalyGroupTimeSeriesFeedback",
-            "required",
-        ));
-    };
+    let q = feedback_member(req)?;
     let lookup = json!({"AnomalyDetectorArn": arn, "AnomalyGroupId": q.get("AnomalyGroupId").cloned().unwrap_or(Value::Null)});
     let g = group(api, &lookup).await?;
     let (max, token) = page(req)?;
@@ -441,7 +432,7 @@ fn first_file<S: Store>(
     ))
 }
 
-fn layout(descriptor: &Value) -> Result<seismo_shared::sample::Layout, ApiError> {
+fn layout(descriptor: &Value) -> Result<seismo_shared::data::FileFormat, ApiError> {
     let byte = |v: Option<&Value>, default: u8, field: &str| match v
         .and_then(Value::as_str)
         .map(str::as_bytes)
@@ -454,13 +445,13 @@ fn layout(descriptor: &Value) -> Result<seismo_shared::sample::Layout, ApiError>
         .get("JsonFormatDescriptor")
         .is_some_and(|v| !v.is_null())
     {
-        return Ok(seismo_shared::sample::Layout::JsonLines);
+        return Ok(seismo_shared::data::FileFormat::JsonLines);
     }
     let csv = descriptor
         .get("CsvFormatDescriptor")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    Ok(seismo_shared::sample::Layout::Csv {
+    Ok(seismo_shared::data::FileFormat::Csv {
         delimiter: byte(
             csv.get("Delimiter"),
             b',',
@@ -550,10 +541,10 @@ pub(crate) async fn detect_metric_set_config<S: Store>(
         &d.charset.message,
     );
     let format = match &d.layout {
-        seismo_shared::sample::Layout::JsonLines => {
+        seismo_shared::data::FileFormat::JsonLines => {
             json!({"JsonFormatDescriptor": {"FileCompression": compression, "Charset": charset}})
         }
-        seismo_shared::sample::Layout::Csv {
+        seismo_shared::data::FileFormat::Csv {
             delimiter,
             contains_header,
             ..
