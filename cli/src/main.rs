@@ -69,6 +69,9 @@ enum Command {
         /// Keep everything in memory instead (gone when the server stops).
         #[arg(long, conflicts_with = "state_dir")]
         memory: bool,
+        /// Require Signature Version 4 with this access key (`ACCESS_KEY_ID:SECRET`; repeatable).
+        #[arg(long = "require-sigv4", value_name = "ACCESS_KEY_ID:SECRET")]
+        keys: Vec<String>,
     },
     /// Measure detection against labelled data.
     #[command(subcommand)]
@@ -163,24 +166,26 @@ fn main() -> Result<()> {
             buckets_dir,
             state_dir,
             memory,
+            keys,
         } => {
+            let keys = keys
+                .iter()
+                .map(|k| match k.split_once(':') {
+                    Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                        Ok((id.to_string(), secret.to_string()))
+                    }
+                    _ => bail!("--require-sigv4 takes ACCESS_KEY_ID:SECRET, got {k:?}"),
+                })
+                .collect::<Result<Vec<_>>>()?;
             if memory {
-                serve(
-                    &listen,
-                    seismo_api::MemoryStore::new(),
-                    buckets_dir,
-                    "in memory",
-                )?
+                let store = seismo_api::MemoryStore::new();
+                serve(&listen, store, buckets_dir, keys, "in memory")?
             } else {
                 let dir = state_dir.unwrap_or_else(default_state_dir);
                 let store = seismo_api::EmbeddedStore::open(&dir)
                     .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", dir.display()))?;
-                serve(
-                    &listen,
-                    store,
-                    buckets_dir,
-                    &format!("store in {}", dir.display()),
-                )?
+                let place = format!("store in {}", dir.display());
+                serve(&listen, store, buckets_dir, keys, &place)?
             }
         }
     }
@@ -307,6 +312,7 @@ fn serve<S: seismo_api::Store>(
     listen: &str,
     store: S,
     buckets_dir: PathBuf,
+    keys: Vec<(String, String)>,
     where_: &str,
 ) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
@@ -315,7 +321,11 @@ fn serve<S: seismo_api::Store>(
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let address = listener.local_addr()?;
-        let api = std::sync::Arc::new(seismo_api::Api::new(store, buckets_dir));
+        let mut api = seismo_api::Api::new(store, buckets_dir);
+        if !keys.is_empty() {
+            api = api.with_keys(keys);
+        }
+        let api = std::sync::Arc::new(api);
         println!("Seismo API listening on http://{address} ({where_})");
         use std::io::Write as _;
         std::io::stdout().flush()?;

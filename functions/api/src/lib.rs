@@ -8,6 +8,7 @@ pub mod error;
 mod more;
 mod ops;
 pub mod router;
+pub mod sigv4;
 pub mod store;
 
 pub use error::ApiError;

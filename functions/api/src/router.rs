@@ -28,6 +28,8 @@ pub struct Api<S> {
     pub account: String,
     /// Where `s3://BUCKET/KEY` is read locally (`DIR/BUCKET/KEY`).
     pub buckets_dir: PathBuf,
+    /// When set, every request must be signed (SigV4) with one of these keys.
+    pub keys: Option<crate::sigv4::Keys>,
 }
 
 impl<S: Store> Api<S> {
@@ -38,7 +40,14 @@ impl<S: Store> Api<S> {
             region: "us-east-1".into(),
             account: "000000000000".into(),
             buckets_dir: buckets_dir.into(),
+            keys: None,
         }
+    }
+
+    /// Requires SigV4 signatures made with these access keys (access key id to secret).
+    pub fn with_keys(mut self, keys: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.keys = Some(crate::sigv4::Keys(keys.into_iter().collect()));
+        self
     }
 
     /// `arn:aws:lookoutmetrics:REGION:ACCOUNT:RESOURCE`.
@@ -52,13 +61,20 @@ impl<S: Store> Api<S> {
 
 /// The router over an API.
 pub fn app<S: Store>(api: Arc<Api<S>>) -> Router {
-    Router::new()
+    let keys = api.keys.clone();
+    let router = Router::new()
         .route(
             "/tags/{arn}",
             get(list_tags::<S>).post(tag::<S>).delete(untag::<S>),
         )
         .route("/{operation}", post(dispatch::<S>))
-        .with_state(api)
+        .with_state(api);
+    match keys {
+        Some(keys) => router.layer(axum::middleware::from_fn(move |req, next| {
+            crate::sigv4::check(keys.clone(), req, next)
+        })),
+        None => router,
+    }
 }
 
 /// Parses a body: empty is `{}`; anything but a JSON object is a ValidationException.

@@ -13,15 +13,26 @@ use seismo_shared::generate::{self, GenerateOptions};
 
 /// Serves a fresh API over `buckets` on an ephemeral port; returns a client pointed at it.
 async fn serve(buckets: &std::path::Path) -> lm::Client {
-    let api = Arc::new(Api::new(MemoryStore::new(), buckets));
+    let url = start(Api::new(MemoryStore::new(), buckets)).await;
+    client(&url, "secret")
+}
+
+/// Serves an API on an ephemeral port of 127.0.0.1; returns its URL.
+async fn start(api: Api<MemoryStore>) -> String {
+    let api = Arc::new(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(api)).await });
+    url
+}
+
+/// The real client, signing with access key AKIDTEST and `secret`.
+fn client(url: &str, secret: &str) -> lm::Client {
     let config = lm::Config::builder()
         .behavior_version(lm::config::BehaviorVersion::latest())
         .region(lm::config::Region::new("us-east-1"))
         .credentials_provider(lm::config::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
+            "AKIDTEST", secret, None, None, "test",
         ))
         .endpoint_url(url)
         .build();
@@ -489,4 +500,42 @@ async fn pagination_walks_every_detector_once() {
         }
     }
     assert_eq!(names, ["d0", "d1", "d2", "d3", "d4", "d5", "d6"]);
+}
+
+#[tokio::test]
+async fn a_server_with_keys_takes_only_requests_signed_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::new(MemoryStore::new(), dir.path())
+        .with_keys([("AKIDTEST".to_string(), "right-secret".to_string())]);
+    let url = start(api).await;
+    let good = client(&url, "right-secret");
+    let arn = create_detector(&good, "signed").await;
+    // Paths with an ARN in them are signed over their encoded form.
+    good.tag_resource()
+        .resource_arn(&arn)
+        .tags("k", "v")
+        .send()
+        .await
+        .unwrap();
+    let tags = good
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("k")).map(String::as_str),
+        Some("v")
+    );
+    good.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("k")
+        .send()
+        .await
+        .unwrap();
+
+    let bad = client(&url, "wrong-secret");
+    let e = bad.list_anomaly_detectors().send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    assert!(message(&e).contains("signature"), "{}", message(&e));
 }
