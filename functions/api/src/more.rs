@@ -222,26 +222,30 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
 }
 
 pub(crate) async fn update_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
-    let (arn, mut doc) = alert(api, req).await?;
-    let mut c = Check::default();
-    if let Some(act) = req.get("Action").filter(|v| !v.is_null()) {
-        let kind = action(&mut c, act);
-        doc["Action"] = act.clone();
-        doc["AlertType"] = json!(kind);
-    }
-    alert_fields(&mut c, req);
-    c.finish()?;
-    for m in [
-        "AlertDescription",
-        "AlertSensitivityThreshold",
-        "AlertFilters",
-    ] {
-        if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
-            doc[m] = v.clone();
+    let (arn, _) = alert(api, req).await?;
+    let missing = || ApiError::not_found("Alert", &arn);
+    crate::ops::modify(api, Kind::Alert, &arn, None, missing, |doc| {
+        let mut c = Check::default();
+        if let Some(act) = req.get("Action").filter(|v| !v.is_null()) {
+            let kind = action(&mut c, act);
+            doc["Action"] = act.clone();
+            doc["AlertType"] = json!(kind);
         }
-    }
-    doc["LastModificationTime"] = json!(now());
-    api.store.put(Kind::Alert, &arn, doc).await?;
+        alert_fields(&mut c, req);
+        c.finish()?;
+        for m in [
+            "AlertDescription",
+            "AlertSensitivityThreshold",
+            "AlertFilters",
+        ] {
+            if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
+                doc[m] = v.clone();
+            }
+        }
+        doc["LastModificationTime"] = json!(now());
+        Ok(())
+    })
+    .await?;
     Ok(json!({ "AlertArn": arn }))
 }
 

@@ -112,6 +112,39 @@ pub(crate) fn check_tags(tags: &Value) -> Result<(), ApiError> {
     c.finish().map_err(Into::into)
 }
 
+/// Reads, changes and writes back a document, again if another writer changed it meanwhile, so
+/// no update is lost. An absent document starts from `default` (or is not found).
+pub(crate) async fn modify<S: Store>(
+    api: &Api<S>,
+    kind: Kind,
+    key: &str,
+    default: Option<Value>,
+    missing: impl Fn() -> ApiError,
+    mut change: impl FnMut(&mut Value) -> Result<(), ApiError>,
+) -> Result<Value, ApiError> {
+    for _ in 0..32 {
+        let current = api.store.get(kind, key).await?;
+        let mut next = match (&current, &default) {
+            (Some(c), _) => c.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => return Err(missing()),
+        };
+        change(&mut next)?;
+        match api
+            .store
+            .replace(kind, key, current.as_ref(), next.clone())
+            .await
+        {
+            Ok(()) => return Ok(next),
+            Err(StoreError::Changed) => tokio::task::yield_now().await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Internal(format!(
+        "{key} kept changing under concurrent writers"
+    )))
+}
+
 pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
     api.store
         .get(Kind::Detector, arn)
@@ -249,38 +282,43 @@ pub(crate) async fn update_detector<S: Store>(
     req: &Value,
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    let mut doc = detector(api, arn).await?;
-    let mut c = Check::default();
-    if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
-        c.text("AnomalyDetectorDescription", d, 1, 256);
-        doc["AnomalyDetectorDescription"] = json!(d);
-    }
-    if let Some(f) = req
-        .get("AnomalyDetectorConfig")
-        .and_then(|c| c.get("AnomalyDetectorFrequency"))
-    {
-        match f.as_str().map(str::parse::<Frequency>) {
-            Some(Ok(_))
-                if status(&doc) == "INACTIVE"
-                    || status(&doc) == "DEACTIVATED"
-                    || status(&doc) == "BACK_TEST_COMPLETE" =>
-            {
-                doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"] = f.clone();
-            }
-            Some(Ok(_)) => c.fail(
-                "AnomalyDetectorConfig",
-                format!("the detector is {}: deactivate it first", status(&doc)),
-            ),
-            Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
-            None => c.fail(
-                "AnomalyDetectorConfig.AnomalyDetectorFrequency",
-                "must be a string",
-            ),
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        let mut c = Check::default();
+        if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+            c.text("AnomalyDetectorDescription", d, 1, 256);
+            doc["AnomalyDetectorDescription"] = json!(d);
         }
-    }
-    c.finish()?;
-    doc["LastModificationTime"] = json!(now());
-    api.store.put(Kind::Detector, arn, doc).await?;
+        if let Some(f) = req
+            .get("AnomalyDetectorConfig")
+            .and_then(|c| c.get("AnomalyDetectorFrequency"))
+        {
+            let state = status(doc).to_string();
+            match f.as_str().map(str::parse::<Frequency>) {
+                Some(Ok(_))
+                    if matches!(
+                        state.as_str(),
+                        "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE"
+                    ) =>
+                {
+                    doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"] = f.clone();
+                }
+                Some(Ok(_)) => c.fail(
+                    "AnomalyDetectorConfig",
+                    format!("the detector is {state}: deactivate it first"),
+                ),
+                Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
+                None => c.fail(
+                    "AnomalyDetectorConfig.AnomalyDetectorFrequency",
+                    "must be a string",
+                ),
+            }
+        }
+        c.finish()?;
+        doc["LastModificationTime"] = json!(now());
+        Ok(())
+    })
+    .await?;
     Ok(json!({ "AnomalyDetectorArn": arn }))
 }
 
@@ -492,22 +530,25 @@ async fn set_status<S: Store>(
     status: &str,
     failure: Option<(&str, String)>,
 ) -> Result<(), ApiError> {
-    let mut doc = detector(api, arn).await?;
-    doc["Status"] = json!(status);
-    doc["LastModificationTime"] = json!(now());
-    match failure {
-        Some((kind, reason)) => {
-            doc["FailureType"] = json!(kind);
-            doc["FailureReason"] = json!(reason);
-        }
-        None => {
-            if let Value::Object(m) = &mut doc {
-                m.remove("FailureType");
-                m.remove("FailureReason");
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        doc["Status"] = json!(status);
+        doc["LastModificationTime"] = json!(now());
+        match &failure {
+            Some((kind, reason)) => {
+                doc["FailureType"] = json!(kind);
+                doc["FailureReason"] = json!(reason);
+            }
+            None => {
+                if let Value::Object(m) = doc {
+                    m.remove("FailureType");
+                    m.remove("FailureReason");
+                }
             }
         }
-    }
-    api.store.put(Kind::Detector, arn, doc).await?;
+        Ok(())
+    })
+    .await?;
     Ok(())
 }
 

@@ -165,13 +165,21 @@ async fn tag<S: Store>(
             "required: a map of tag keys to values",
         ));
     };
-    let mut tags = match api.store.get(Kind::Tags, &arn).await? {
-        Some(Value::Object(t)) => t,
-        _ => serde_json::Map::new(),
-    };
-    tags.extend(new);
-    ops::check_tags(&Value::Object(tags.clone()))?;
-    api.store.put(Kind::Tags, &arn, Value::Object(tags)).await?;
+    let not_found = || ApiError::not_found("Resource", &arn);
+    ops::modify(
+        api.as_ref(),
+        Kind::Tags,
+        &arn,
+        Some(json!({})),
+        not_found,
+        |tags| {
+            if let Value::Object(t) = tags {
+                t.extend(new.clone());
+            }
+            ops::check_tags(tags)
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -190,11 +198,22 @@ async fn untag<S: Store>(
     if keys.is_empty() {
         return Err(ApiError::field("TagKeys", "required: at least one tag key"));
     }
-    if let Some(Value::Object(mut tags)) = api.store.get(Kind::Tags, &arn).await? {
-        for k in &keys {
-            tags.remove(k);
-        }
-        api.store.put(Kind::Tags, &arn, Value::Object(tags)).await?;
-    }
+    let not_found = || ApiError::not_found("Resource", &arn);
+    ops::modify(
+        api.as_ref(),
+        Kind::Tags,
+        &arn,
+        Some(json!({})),
+        not_found,
+        |tags| {
+            if let Value::Object(t) = tags {
+                for k in &keys {
+                    t.remove(k);
+                }
+            }
+            Ok(())
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -35,6 +35,9 @@ pub enum StoreError {
     /// A create found the key taken.
     #[error("the key already exists")]
     Exists,
+    /// A replace found the document changed since it was read.
+    #[error("the document changed")]
+    Changed,
     /// The backend failed.
     #[error("store: {0}")]
     Backend(String),
@@ -60,6 +63,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         kind: Kind,
         key: &str,
+        value: Value,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Replaces a document only if it is still `expected` (`None`: still absent), so two
+    /// writers never lose an update ([`StoreError::Changed`] otherwise).
+    fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
         value: Value,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes a document; whether it was there.
@@ -119,6 +131,23 @@ impl Store for MemoryStore {
         self.with(|d| {
             d.insert((kind, key.to_string()), value);
         })
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        self.with(|d| {
+            let k = (kind, key.to_string());
+            if d.get(&k) != expected {
+                return Err(StoreError::Changed);
+            }
+            d.insert(k, value);
+            Ok(())
+        })?
     }
 
     async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
@@ -218,6 +247,30 @@ impl Store for EmbeddedStore {
         })
     }
 
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        use redb::ReadableTable;
+        let k = Self::key(kind, key);
+        self.write(|t| {
+            let current = t
+                .get(k.as_str())
+                .map_err(backend)?
+                .map(|v| parse(v.value()))
+                .transpose()?;
+            if current.as_ref() != expected {
+                return Err(StoreError::Changed);
+            }
+            t.insert(k.as_str(), value.to_string().as_str())
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
     async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
         let k = Self::key(kind, key);
         self.write(|t| Ok(t.remove(k.as_str()).map_err(backend)?.is_some()))
@@ -283,6 +336,33 @@ mod tests {
             .collect();
         assert_eq!(keys, ["a", "ab"]);
         assert_eq!(store.list(Kind::Detector, "").await.unwrap().len(), 3);
+        // Compare-and-swap.
+        let current = store.get(Kind::Detector, "a").await.unwrap();
+        assert_eq!(
+            store
+                .replace(Kind::Detector, "a", Some(&json!({"n": 1})), json!({"n": 4}))
+                .await,
+            Err(StoreError::Changed)
+        );
+        store
+            .replace(Kind::Detector, "a", current.as_ref(), json!({"n": 4}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .replace(Kind::Detector, "new", Some(&json!(1)), json!(2))
+                .await,
+            Err(StoreError::Changed)
+        );
+        store
+            .replace(Kind::Detector, "new", None, json!(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get(Kind::Detector, "new").await.unwrap(),
+            Some(json!(2))
+        );
+        store.delete(Kind::Detector, "new").await.unwrap();
         assert!(store.delete(Kind::Detector, "a").await.unwrap());
         assert!(!store.delete(Kind::Detector, "a").await.unwrap());
         assert_eq!(

@@ -389,3 +389,65 @@ async fn concurrent_creates_of_one_name_give_one_success() {
     }
     assert_eq!((ok, conflicts), (1, 15));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_never_lose_an_update() {
+    let r = router();
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    // 24 clients each add their own tag while 8 others change the description.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = r
+                .oneshot(
+                    Request::post(format!("/tags/{}", DETECTOR.replace(':', "%3A")))
+                        .body(Body::from(
+                            json!({"tags": {format!("k{i}"): "v"}}).to_string(),
+                        ))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            response.status()
+        }));
+    }
+    for i in 0..8 {
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"AnomalyDetectorArn": DETECTOR, "AnomalyDetectorDescription": format!("v{i}")});
+            call(&r, "UpdateAnomalyDetector", body).await.0
+        }));
+    }
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(
+            status == StatusCode::NO_CONTENT || status == StatusCode::OK,
+            "{status}"
+        );
+    }
+    let tags = r
+        .clone()
+        .oneshot(
+            Request::get(format!("/tags/{}", DETECTOR.replace(':', "%3A")))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = tags.into_body().collect().await.unwrap().to_bytes();
+    let tags: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(tags["Tags"].as_object().unwrap().len(), 24, "{tags}");
+    let (_, _, d) = call(
+        &r,
+        "DescribeAnomalyDetector",
+        json!({"AnomalyDetectorArn": DETECTOR}),
+    )
+    .await;
+    assert!(
+        d["AnomalyDetectorDescription"]
+            .as_str()
+            .unwrap()
+            .starts_with('v')
+    );
+}
