@@ -269,6 +269,15 @@ impl<'a> Aggregator<'a> {
         }
     }
 
+    /// Records a file that could not be opened or decoded (it counts in the data-quality
+    /// figures; the interval goes on with the other files).
+    pub fn note_unreadable(&mut self, name: &str, reason: &str) {
+        self.quality.files += 1;
+        self.quality
+            .unreadable_files
+            .push(format!("{name}: {reason}"));
+    }
+
     /// Reads one stream (plain or gzip, recognised by its first bytes).
     pub fn read_reader(&mut self, reader: impl Read) -> Result<(), String> {
         let mut reader = BufReader::new(reader);

@@ -166,7 +166,7 @@ pub enum Direction {
 }
 
 /// The verdict on one point.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Scored {
     /// The value observed.

@@ -20,6 +20,8 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod backtest;
 pub mod data;
 pub mod engine;
@@ -28,9 +30,12 @@ pub mod eval;
 pub mod generate;
 pub mod group;
 pub mod model;
+pub mod objects;
 pub mod paths;
+pub mod pipeline;
 pub mod rca;
 pub mod sample;
+pub mod store;
 pub mod stream;
 pub mod time;
 pub mod validate;

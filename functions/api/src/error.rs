@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use seismo_shared::error::ValidationError;
 use serde_json::json;
 
-use crate::store::StoreError;
+use seismo_shared::store::StoreError;
 
 /// Every error an operation can return.
 #[derive(Debug, thiserror::Error)]

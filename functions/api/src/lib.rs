@@ -9,10 +9,9 @@ mod more;
 mod ops;
 pub mod router;
 pub mod sigv4;
-pub mod store;
 
 pub use error::ApiError;
 pub use router::{Api, app};
 #[cfg(feature = "embedded")]
-pub use store::EmbeddedStore;
-pub use store::{Kind, MemoryStore, Store, StoreError};
+pub use seismo_shared::store::EmbeddedStore;
+pub use seismo_shared::store::{Kind, MemoryStore, Store, StoreError};

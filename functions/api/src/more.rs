@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::ops::{arn_field, detector, group, now, optional, page, paginate, required, status};
 use crate::router::Api;
-use crate::store::{Kind, Store, StoreError};
+use seismo_shared::store::{Kind, Store, StoreError};
 
 /// Alerts per detector (the old service's quota).
 pub(crate) const ALERTS_PER_DETECTOR: usize = 10;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::router::Api;
-use crate::store::{Kind, Store, StoreError};
+use seismo_shared::store::{Kind, Store, StoreError};
 
 /// Metric sets per detector (the old service's quota).
 pub(crate) const METRIC_SETS_PER_DETECTOR: usize = 1;

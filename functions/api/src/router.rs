@@ -14,8 +14,8 @@ use seismo_shared::error::ValidationError;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::store::{Kind, Store};
 use crate::{more, ops};
+use seismo_shared::store::{Kind, Store};
 
 /// What the operations share.
 #[derive(Debug)]

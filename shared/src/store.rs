@@ -1,6 +1,6 @@
 //! The storage port: JSON documents by kind and key, with create-if-absent for names that must
-//! be unique. Adapters: memory (here); the embedded store and DynamoDB implement the same trait
-//! and run the same contract tests.
+//! be unique and compare-and-swap for read-modify-write. Adapters: memory and the embedded store
+//! (here), DynamoDB ([`crate::aws::dynamodb`]); all three pass [`contract`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -27,6 +27,26 @@ pub enum Kind {
     Execution,
     /// Feedback, by `detector ARN/group id/series id`.
     Feedback,
+    /// Pipeline bookkeeping of a detector (runtime, interval values, model state, shard
+    /// results, notifications), by `detector ARN/...`.
+    Pipeline,
+}
+
+impl Kind {
+    /// The kind's stable name (the DynamoDB partition key, the embedded store's key prefix).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Detector => "Detector",
+            Kind::MetricSet => "MetricSet",
+            Kind::Alert => "Alert",
+            Kind::Group => "Group",
+            Kind::Tags => "Tags",
+            Kind::Quality => "Quality",
+            Kind::Execution => "Execution",
+            Kind::Feedback => "Feedback",
+            Kind::Pipeline => "Pipeline",
+        }
+    }
 }
 
 /// A store failure (never a client's mistake).
@@ -188,7 +208,7 @@ impl EmbeddedStore {
     }
 
     fn key(kind: Kind, key: &str) -> String {
-        format!("{kind:?}/{key}")
+        format!("{}/{key}", kind.name())
     }
 
     fn write<T>(
@@ -279,7 +299,7 @@ impl Store for EmbeddedStore {
     async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
         use redb::ReadableDatabase;
         let start = Self::key(kind, prefix);
-        let head = format!("{kind:?}/");
+        let head = format!("{}/", kind.name());
         let r = self.db.begin_read().map_err(backend)?;
         let table = r.open_table(DOCUMENTS).map_err(backend)?;
         let mut out = Vec::new();
@@ -295,13 +315,11 @@ impl Store for EmbeddedStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The contract every adapter passes (its tests call this on an empty store).
+#[doc(hidden)]
+pub async fn contract(store: &impl Store) {
     use serde_json::json;
-
-    /// The contract every adapter passes.
-    pub(crate) async fn contract(store: &impl Store) {
+    {
         assert_eq!(store.get(Kind::Detector, "a").await.unwrap(), None);
         store
             .create(Kind::Detector, "a", json!({"n": 1}))
@@ -370,6 +388,11 @@ mod tests {
             Some(json!(0))
         );
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[tokio::test]
     async fn memory_store_passes_the_contract() {
@@ -379,6 +402,7 @@ mod tests {
     #[cfg(feature = "embedded")]
     #[tokio::test]
     async fn embedded_store_passes_the_contract_and_keeps_data_across_opens() {
+        use serde_json::json;
         let dir = tempfile::tempdir().unwrap();
         contract(&EmbeddedStore::open(dir.path()).unwrap()).await;
         let reopened = EmbeddedStore::open(dir.path()).unwrap();

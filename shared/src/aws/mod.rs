@@ -1,0 +1,49 @@
+//! AWS adapters of the ports: DynamoDB for the [`crate::store::Store`], S3 for
+//! [`crate::objects::Objects`], SNS and Lambda for alerts, EventBridge Scheduler for detector
+//! schedules. Each sits behind its own cargo feature so a function links only the SDKs it calls.
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
+#[cfg(feature = "sns")]
+pub mod sns;
+
+/// The SDK configuration: the environment's (region, credentials, `AWS_ENDPOINT_URL`) in a
+/// Lambda function, or a fixed endpoint with static test credentials when `endpoint` is given
+/// (the moto server, MinIO, a local emulator).
+pub async fn config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match endpoint {
+        None => loader.load().await,
+        Some(url) => {
+            loader
+                .endpoint_url(url)
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "testing", "testing", None, None, "seismo-static",
+                ))
+                .load()
+                .await
+        }
+    }
+}
+
+/// The message of an SDK error with its service error code, never the raw request.
+pub fn describe<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    match e.as_service_error() {
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("service error"),
+            s.message().unwrap_or("no message")
+        ),
+        None => format!("{e}"),
+    }
+}

@@ -1,0 +1,711 @@
+//! The continuous pipeline of a detector, one interval at a time:
+//! [`activate`] learns from history, then for every interval [`ingest`] reads and aggregates
+//! the interval's files into per-shard values, [`detect`] scores one shard of series against
+//! its model state and, when the last shard of the interval is in, forms the anomaly groups,
+//! and [`notify`](alert::notify) sends them to the alerts whose threshold and filters they pass.
+//!
+//! The stages are plain functions over the ports ([`Store`], [`Objects`], [`alert::Publisher`]):
+//! the Lambda functions hand over between them through SQS, `seismo serve` calls them in
+//! process. Every stage is keyed by detector, interval and shard and checks what is already
+//! stored before it writes, so running any stage twice changes nothing the second time.
+
+pub mod alert;
+pub mod blob;
+mod codec;
+
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::data::{Aggregator, DataQuality, Schema};
+use crate::engine::{EngineConfig, Scored, Sensitivity, SeriesState};
+use crate::group::{Grouper, Observation};
+use crate::model::{CreateMetricSetRequest, timestamp_string};
+use crate::objects::{ObjectError, Objects};
+use crate::paths::expand_template;
+use crate::store::{Kind, Store, StoreError};
+use crate::time::{interval_start, intervals, next_interval};
+
+/// Series per shard: one detect invocation scores at most this many series.
+pub const SHARD_SERIES: usize = 2_000;
+
+/// Why a stage could not run. [`PipelineError::Store`] is worth a retry; the others are
+/// recorded and dropped (a retry would fail the same way).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The store failed (retry).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The detector, its metric set or its runtime is missing or unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The event names no usable interval or detector.
+    #[error("bad event: {0}")]
+    Event(String),
+}
+
+/// What a detect invocation works on: one shard of one interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectTask {
+    /// The detector.
+    pub anomaly_detector_arn: String,
+    /// Interval start (epoch seconds).
+    pub interval: i64,
+    /// The shard.
+    pub shard: u32,
+}
+
+/// What a notify invocation works on: the groups of one interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifyTask {
+    /// The detector.
+    pub anomaly_detector_arn: String,
+    /// Interval start (epoch seconds).
+    pub interval: i64,
+    /// The groups formed for the interval.
+    pub anomaly_group_ids: Vec<String>,
+}
+
+/// The detector's pipeline settings, fixed at activation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Runtime {
+    /// Shards the series are spread over.
+    pub shards: u32,
+    /// Intervals learned from history at activation.
+    pub learned: usize,
+    /// Intervals needed before the detector is ACTIVE.
+    pub warmup: usize,
+    /// Last interval of the history (epoch seconds), if any.
+    pub history_end: Option<i64>,
+}
+
+/// A loaded detector: its metric set and schema.
+#[derive(Debug)]
+pub struct Detector {
+    /// The detector's ARN.
+    pub arn: String,
+    /// The detector document.
+    pub doc: Value,
+    /// Its metric set.
+    pub metric_set: CreateMetricSetRequest,
+    /// The metric set's schema.
+    pub schema: Schema,
+    /// The engine configuration.
+    pub engine: EngineConfig,
+}
+
+fn key(arn: &str, rest: std::fmt::Arguments<'_>) -> String {
+    format!("{arn}/{rest}")
+}
+
+/// The ARN prefix of a detector's metric sets.
+pub fn metric_set_prefix(detector_arn: &str) -> String {
+    match detector_arn.rsplit_once(":AnomalyDetector:") {
+        Some((head, name)) => format!("{head}:MetricSet/{name}/"),
+        None => format!("{detector_arn}/MetricSet/"),
+    }
+}
+
+/// The shard of a series (its dimension values), stable across runs.
+pub fn shard_of(dimensions: &[String], shards: u32) -> u32 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for d in dimensions {
+        for b in d.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    (h % u64::from(shards.max(1))) as u32
+}
+
+/// Loads a detector with its metric set.
+pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineError> {
+    let doc = store
+        .get(Kind::Detector, arn)
+        .await?
+        .ok_or_else(|| PipelineError::Config(format!("no detector {arn}")))?;
+    let ms = store
+        .list(Kind::MetricSet, &metric_set_prefix(arn))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| PipelineError::Config(format!("{arn} has no metric set")))?
+        .1;
+    let metric_set: CreateMetricSetRequest = serde_json::from_value(ms)
+        .map_err(|e| PipelineError::Config(format!("the metric set is unreadable: {e}")))?;
+    let schema = Schema::from_metric_set(&metric_set)
+        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    let engine = EngineConfig::for_frequency(schema.frequency).with_threshold(Sensitivity::DEFAULT);
+    Ok(Detector {
+        arn: arn.to_string(),
+        doc,
+        metric_set,
+        schema,
+        engine,
+    })
+}
+
+async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, PipelineError> {
+    let doc = store
+        .get(Kind::Pipeline, &key(arn, format_args!("runtime")))
+        .await?
+        .ok_or_else(|| PipelineError::Config(format!("{arn} is not activated")))?;
+    serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))
+}
+
+/// The interval a schedule firing at `fired` is for: the last one that ended at least the
+/// metric set's Offset before it.
+pub fn interval_for_firing(d: &Detector, fired: i64) -> Option<i64> {
+    let offset = d.metric_set.offset.unwrap_or(0);
+    let current = interval_start(fired - offset, d.schema.frequency, d.schema.zone)?;
+    interval_start(current - 1, d.schema.frequency, d.schema.zone)
+}
+
+/// Sets the detector's status (and failure), keeping every other field.
+pub async fn set_status<S: Store>(
+    store: &S,
+    arn: &str,
+    status: &str,
+    failure: Option<(&str, &str)>,
+) -> Result<(), StoreError> {
+    loop {
+        let Some(current) = store.get(Kind::Detector, arn).await? else {
+            return Ok(());
+        };
+        let mut doc = current.clone();
+        doc["Status"] = json!(status);
+        if let Value::Object(m) = &mut doc {
+            m.remove("FailureType");
+            m.remove("FailureReason");
+            if let Some((kind, reason)) = failure {
+                m.insert("FailureType".into(), json!(kind));
+                m.insert("FailureReason".into(), json!(reason));
+            }
+        }
+        if doc == current {
+            return Ok(());
+        }
+        match store
+            .replace(Kind::Detector, arn, Some(&current), doc)
+            .await
+        {
+            Err(StoreError::Changed) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads every object under `path` into an aggregator: what could not be read is counted in
+/// the data-quality figures; a missing path or a permission error is the returned reason.
+async fn read_path(
+    objects: &dyn Objects,
+    path: &str,
+    aggregator: &mut Aggregator<'_>,
+) -> Result<usize, String> {
+    let files = match objects.list(path).await {
+        Ok(f) => f,
+        Err(ObjectError::AccessDenied(p)) => return Err(format!("permission denied: {p}")),
+        Err(ObjectError::NotFound(p)) => return Err(format!("no data: nothing at {p}")),
+        Err(ObjectError::Other(e)) => return Err(format!("could not list {path}: {e}")),
+    };
+    if files.is_empty() {
+        return Err(format!("no data: nothing under {path}"));
+    }
+    for f in &files {
+        match objects.open(f).await {
+            Ok(reader) => {
+                if let Err(e) = aggregator.read_reader(reader) {
+                    aggregator.note_unreadable(f, &e);
+                }
+            }
+            Err(e) => aggregator.note_unreadable(f, &e.to_string()),
+        }
+    }
+    Ok(files.len())
+}
+
+/// Learns every series from the metric set's historical path (when it has one) and stores the
+/// model state; the detector becomes LEARNING, or ACTIVE when history covered the warm-up.
+/// Returns the runtime. Running it again relearns from scratch.
+pub async fn activate<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    arn: &str,
+) -> Result<Runtime, PipelineError> {
+    let d = load(store, arn).await?;
+    let history = d
+        .metric_set
+        .metric_source
+        .s3_source_config
+        .as_ref()
+        .and_then(|s| s.historical_data_path_list.as_ref())
+        .and_then(|l| l.first().cloned());
+    let mut aggregator = Aggregator::new(&d.schema);
+    if let Some(path) = &history
+        && let Err(reason) = read_path(objects, path, &mut aggregator).await
+    {
+        return Err(PipelineError::Config(format!("historical data: {reason}")));
+    }
+    let (data, _quality) = aggregator.finish_with_quality();
+    let warmup = d.schema.frequency.cold_start_intervals();
+    let mut states: BTreeMap<Vec<String>, Vec<SeriesState>> = BTreeMap::new();
+    let (mut learned, mut history_end) = (0, None);
+    if let (Some(first), Some(last)) = (data.first(), data.last()) {
+        let by_start: BTreeMap<i64, _> = data.iter().map(|i| (i.start, i)).collect();
+        let timeline = intervals(first.start, last.start, d.schema.frequency, d.schema.zone);
+        for dims in data.iter().flat_map(|i| i.series.keys()) {
+            if !states.contains_key(dims) {
+                let fresh = vec![SeriesState::new(&d.engine); d.schema.measures.len()];
+                states.insert(dims.clone(), fresh);
+            }
+        }
+        for &t in &timeline {
+            let row = by_start.get(&t);
+            for (dims, series) in states.iter_mut() {
+                let values = row.and_then(|r| r.series.get(dims));
+                for (m, state) in series.iter_mut().enumerate() {
+                    state.observe(&d.engine, t, values.and_then(|v| v[m]));
+                }
+            }
+        }
+        learned = timeline.len();
+        history_end = Some(last.start);
+    }
+    let shards = states.len().div_ceil(SHARD_SERIES).max(1) as u32;
+    let runtime = Runtime {
+        shards,
+        learned,
+        warmup,
+        history_end,
+    };
+    let mut by_shard: Vec<Vec<(Vec<String>, Vec<SeriesState>)>> = vec![Vec::new(); shards as usize];
+    for (dims, s) in states {
+        by_shard[shard_of(&dims, shards) as usize].push((dims, s));
+    }
+    let at = history_end.unwrap_or(i64::MIN);
+    for (shard, series) in by_shard.iter().enumerate() {
+        write_state(store, arn, shard as u32, at, series).await?;
+    }
+    let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
+    store
+        .put(Kind::Pipeline, &key(arn, format_args!("runtime")), doc)
+        .await?;
+    let status = if learned >= warmup { "ACTIVE" } else { "LEARNING" };
+    set_status(store, arn, status, None).await?;
+    Ok(runtime)
+}
+
+/// Writes a shard's state as of interval `at`: the versioned blob first, then the head that
+/// points at it (compare-and-swap), then the previous version is removed.
+async fn write_state<S: Store>(
+    store: &S,
+    arn: &str,
+    shard: u32,
+    at: i64,
+    series: &[(Vec<String>, Vec<SeriesState>)],
+) -> Result<bool, StoreError> {
+    let head_key = key(arn, format_args!("state/{shard}"));
+    let current = store.get(Kind::Pipeline, &head_key).await?;
+    let previous = current.as_ref().and_then(|h| h["at"].as_i64());
+    if previous.is_some_and(|p| p >= at) && at != i64::MIN {
+        return Ok(false);
+    }
+    let blob_key = key(arn, format_args!("state/{shard}/{at}"));
+    blob::put(store, &blob_key, &codec::encode_states(series)).await?;
+    let head = json!({ "at": at, "blob": blob_key, "series": series.len() });
+    match store
+        .replace(Kind::Pipeline, &head_key, current.as_ref(), head)
+        .await
+    {
+        Ok(()) => {}
+        // Another run of the same step got there first: its state is the same.
+        Err(StoreError::Changed) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    if let Some(old) = current.as_ref().and_then(|h| h["blob"].as_str())
+        && old != blob_key
+    {
+        blob::delete(store, old).await?;
+    }
+    Ok(true)
+}
+
+async fn read_state<S: Store>(
+    store: &S,
+    arn: &str,
+    shard: u32,
+) -> Result<(Option<i64>, Vec<(Vec<String>, Vec<SeriesState>)>), PipelineError> {
+    let Some(head) = store
+        .get(Kind::Pipeline, &key(arn, format_args!("state/{shard}")))
+        .await?
+    else {
+        return Ok((None, Vec::new()));
+    };
+    let at = head["at"].as_i64().filter(|&t| t != i64::MIN);
+    let blob_key = head["blob"].as_str().unwrap_or_default();
+    let bytes = blob::get(store, blob_key)
+        .await?
+        .ok_or_else(|| PipelineError::Config(format!("state blob {blob_key} is missing")))?;
+    let series = codec::decode_states(&bytes)
+        .map_err(|e| PipelineError::Config(format!("state of shard {shard}: {e}")))?;
+    Ok((at, series))
+}
+
+/// What ingest did with one interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    /// The detect work, one task per shard (empty when the detector is not running).
+    pub tasks: Vec<DetectTask>,
+    /// Why the interval has no (or only partial) data, if so.
+    pub problem: Option<String>,
+    /// Series with a value in the interval.
+    pub series: usize,
+}
+
+/// Ingests one interval: reads the files under the templated path for the interval, keeps
+/// the interval's rows, aggregates them per series, stores the values per shard and the
+/// data-quality figures, records the execution, and returns the detect tasks. A missing or
+/// unreadable path is recorded on the execution and the interval still goes on (every series
+/// then sees a missing point), so the next interval runs as usual.
+pub async fn ingest<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    arn: &str,
+    interval: i64,
+) -> Result<Ingested, PipelineError> {
+    let d = load(store, arn).await?;
+    let status = d.doc["Status"].as_str().unwrap_or_default();
+    if !matches!(status, "ACTIVE" | "LEARNING") {
+        return Ok(Ingested {
+            tasks: Vec::new(),
+            problem: Some(format!("the detector is {status}")),
+            series: 0,
+        });
+    }
+    let rt = runtime(store, arn).await?;
+    let (f, z) = (d.schema.frequency, d.schema.zone);
+    if interval_start(interval, f, z) != Some(interval) {
+        return Err(PipelineError::Event(format!(
+            "{} is not the start of a {} interval",
+            timestamp_string(interval),
+            f.as_str()
+        )));
+    }
+    let end = next_interval(interval, f, z).unwrap_or(interval + f.seconds());
+    let values_key = |shard: u32| key(arn, format_args!("values/{interval}/{shard}"));
+    let tasks: Vec<DetectTask> = (0..rt.shards)
+        .map(|shard| DetectTask {
+            anomaly_detector_arn: arn.to_string(),
+            interval,
+            shard,
+        })
+        .collect();
+    let exec_key = format!("{arn}/{}", timestamp_string(interval));
+    // A replay: the execution is recorded only after every shard's values are stored, so
+    // the same work is handed over again and nothing is read or written.
+    if let Some(exec) = store.get(Kind::Execution, &exec_key).await? {
+        return Ok(Ingested {
+            tasks,
+            problem: exec["FailureReason"].as_str().map(str::to_string),
+            series: exec["series"].as_u64().unwrap_or(0) as usize,
+        });
+    }
+    let templates = d
+        .metric_set
+        .metric_source
+        .s3_source_config
+        .as_ref()
+        .and_then(|s| s.templated_path_list.clone())
+        .unwrap_or_default();
+    let mut aggregator = Aggregator::new(&d.schema).with_window(interval, end);
+    let mut problems = Vec::new();
+    if templates.is_empty() {
+        problems.push("the metric set has no TemplatedPathList".to_string());
+    }
+    for template in &templates {
+        match expand_template(template, interval, z) {
+            Ok(path) => {
+                if let Err(reason) = read_path(objects, &path, &mut aggregator).await {
+                    problems.push(reason);
+                }
+            }
+            Err(e) => problems.push(format!("template {template}: {e}")),
+        }
+    }
+    let (data, quality) = aggregator.finish_with_quality();
+    let mut shards: Vec<Vec<(Vec<String>, Vec<Option<f64>>)>> =
+        vec![Vec::new(); rt.shards as usize];
+    let mut series = 0;
+    for i in data.iter().filter(|i| i.start == interval) {
+        for (dims, values) in &i.series {
+            series += 1;
+            shards[shard_of(dims, rt.shards) as usize].push((dims.clone(), values.clone()));
+        }
+    }
+    if series == 0 && problems.is_empty() {
+        problems.push("empty interval: no usable row".to_string());
+    }
+    for (shard, values) in shards.iter().enumerate() {
+        blob::put(store, &values_key(shard as u32), &codec::encode_values(values)).await?;
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    let quality_doc = json!({
+        "metricSetName": d.metric_set.metric_set_name,
+        "interval": timestamp_string(interval),
+        "quality": quality_json(&quality),
+    });
+    store.put(Kind::Quality, arn, quality_doc).await?;
+    let mut exec = json!({
+        "Timestamp": timestamp_string(interval),
+        "Status": "IN_PROGRESS",
+        "series": series,
+    });
+    if let Some(p) = &problem {
+        exec["FailureReason"] = json!(p);
+    }
+    match store.create(Kind::Execution, &exec_key, exec).await {
+        Ok(()) | Err(StoreError::Exists) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Ingested {
+        tasks,
+        problem,
+        series,
+    })
+}
+
+fn quality_json(q: &DataQuality) -> Value {
+    serde_json::to_value(q).unwrap_or(Value::Null)
+}
+
+/// What detect did with one shard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detected {
+    /// Whether this run scored the shard (false: a replay, already done).
+    pub scored: bool,
+    /// Anomalous points in the shard.
+    pub anomalies: usize,
+    /// When this shard completed the interval: the notify work.
+    pub notify: Option<NotifyTask>,
+}
+
+/// Scores one shard of one interval against its model state, stores the new state and the
+/// scored points, and, when it is the last shard of the interval to finish, forms the
+/// interval's anomaly groups and returns the notify work.
+pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, PipelineError> {
+    let arn = task.anomaly_detector_arn.as_str();
+    let d = load(store, arn).await?;
+    let rt = runtime(store, arn).await?;
+    if task.shard >= rt.shards {
+        return Err(PipelineError::Event(format!(
+            "shard {} of {} does not exist",
+            task.shard, rt.shards
+        )));
+    }
+    let interval = task.interval;
+    let (at, mut states) = read_state(store, arn, task.shard).await?;
+    let mut scored_now = false;
+    let mut anomalies = 0;
+    if at.is_none_or(|a| a < interval) {
+        let values_key = key(arn, format_args!("values/{interval}/{}", task.shard));
+        let values = blob::get(store, &values_key).await?.ok_or_else(|| {
+            PipelineError::Config(format!(
+                "no values for {} shard {}: ingest has not run",
+                timestamp_string(interval),
+                task.shard
+            ))
+        })?;
+        let values = codec::decode_values(&values)
+            .map_err(|e| PipelineError::Config(format!("values of shard {}: {e}", task.shard)))?;
+        let measures = d.schema.measures.len();
+        let mut index: BTreeMap<Vec<String>, usize> = states
+            .iter()
+            .enumerate()
+            .map(|(i, (dims, _))| (dims.clone(), i))
+            .collect();
+        for (dims, _) in &values {
+            if !index.contains_key(dims) {
+                index.insert(dims.clone(), states.len());
+                states.push((dims.clone(), vec![SeriesState::new(&d.engine); measures]));
+            }
+        }
+        let by_dims: BTreeMap<&Vec<String>, &Vec<Option<f64>>> =
+            values.iter().map(|(k, v)| (k, v)).collect();
+        let mut scored: Vec<(Vec<String>, Vec<Option<Scored>>)> = Vec::new();
+        for (dims, series) in states.iter_mut() {
+            let row = by_dims.get(dims);
+            let verdicts: Vec<Option<Scored>> = series
+                .iter_mut()
+                .enumerate()
+                .map(|(m, state)| {
+                    state.observe(&d.engine, interval, row.and_then(|r| r.get(m).copied().flatten()))
+                })
+                .collect();
+            anomalies += verdicts.iter().flatten().filter(|s| s.anomalous).count();
+            if verdicts.iter().any(Option::is_some) {
+                scored.push((dims.clone(), verdicts));
+            }
+        }
+        let scored_key = key(arn, format_args!("scored/{interval}/{}", task.shard));
+        blob::put(store, &scored_key, &codec::encode_scored(&scored)).await?;
+        scored_now = write_state(store, arn, task.shard, interval, &states).await?;
+        blob::delete(store, &values_key).await?;
+    }
+    let notify = finish_shard(store, &d, &rt, task).await?;
+    Ok(Detected {
+        scored: scored_now,
+        anomalies,
+        notify,
+    })
+}
+
+/// Marks the shard done; the run that completes the interval forms its groups.
+async fn finish_shard<S: Store>(
+    store: &S,
+    d: &Detector,
+    rt: &Runtime,
+    task: &DetectTask,
+) -> Result<Option<NotifyTask>, PipelineError> {
+    let arn = d.arn.as_str();
+    let interval = task.interval;
+    let progress_key = key(arn, format_args!("progress/{interval}"));
+    let done = loop {
+        let current = store.get(Kind::Pipeline, &progress_key).await?;
+        let mut done: BTreeSet<u32> = current
+            .as_ref()
+            .and_then(|p| serde_json::from_value(p["done"].clone()).ok())
+            .unwrap_or_default();
+        if !done.insert(task.shard) {
+            break done;
+        }
+        let next = json!({ "done": done });
+        match store
+            .replace(Kind::Pipeline, &progress_key, current.as_ref(), next)
+            .await
+        {
+            Ok(()) => break done,
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if done.len() < rt.shards as usize {
+        return Ok(None);
+    }
+    group_interval(store, d, rt, interval).await.map(Some)
+}
+
+/// Forms the interval's anomaly groups from every shard's scored points (one group per
+/// measure with anomalies), stores them under ids that depend only on detector, measure and
+/// interval, completes the execution, and moves a LEARNING detector to ACTIVE once warm.
+async fn group_interval<S: Store>(
+    store: &S,
+    d: &Detector,
+    rt: &Runtime,
+    interval: i64,
+) -> Result<NotifyTask, PipelineError> {
+    let arn = d.arn.as_str();
+    let exec_key = format!("{arn}/{}", timestamp_string(interval));
+    if let Some(done) = store.get(Kind::Execution, &exec_key).await?
+        && let Ok(ids) = serde_json::from_value::<Vec<String>>(done["anomalyGroupIds"].clone())
+    {
+        return Ok(NotifyTask {
+            anomaly_detector_arn: arn.to_string(),
+            interval,
+            anomaly_group_ids: ids,
+        });
+    }
+    let measures: Vec<String> = d
+        .schema
+        .measures
+        .iter()
+        .map(|m| m.metric_name.clone())
+        .collect();
+    let mut all: Vec<(Vec<String>, Vec<Option<Scored>>)> = Vec::new();
+    for shard in 0..rt.shards {
+        let scored_key = key(arn, format_args!("scored/{interval}/{shard}"));
+        if let Some(bytes) = blob::get(store, &scored_key).await? {
+            all.extend(
+                codec::decode_scored(&bytes)
+                    .map_err(|e| PipelineError::Config(format!("scored shard {shard}: {e}")))?,
+            );
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut grouper = Grouper::new(arn, d.schema.dimensions.clone(), measures);
+    grouper.push_interval(
+        interval,
+        all.iter().flat_map(|(dims, verdicts)| {
+            verdicts.iter().enumerate().filter_map(move |(m, s)| {
+                s.map(|scored| Observation {
+                    measure: m,
+                    dimensions: dims.as_slice(),
+                    scored,
+                })
+            })
+        }),
+    );
+    let groups = grouper.finish();
+    let mut ids = Vec::new();
+    for g in &groups {
+        let id = g.anomaly_group.anomaly_group_id.clone();
+        let doc = serde_json::to_value(g).map_err(|e| PipelineError::Config(e.to_string()))?;
+        store.put(Kind::Group, &format!("{arn}/{id}"), doc).await?;
+        ids.push(id);
+    }
+    loop {
+        let current = store.get(Kind::Execution, &exec_key).await?;
+        let mut exec = current
+            .clone()
+            .unwrap_or_else(|| json!({ "Timestamp": timestamp_string(interval) }));
+        exec["Status"] = json!(if exec.get("FailureReason").is_some() {
+            "FAILED"
+        } else {
+            "COMPLETED"
+        });
+        exec["anomalyGroupIds"] = json!(ids);
+        if current.as_ref() == Some(&exec) {
+            break;
+        }
+        match store
+            .replace(Kind::Execution, &exec_key, current.as_ref(), exec)
+            .await
+        {
+            Err(StoreError::Changed) => continue,
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
+    // The grouped interval is on record: its working data can go.
+    for shard in 0..rt.shards {
+        blob::delete(store, &key(arn, format_args!("scored/{interval}/{shard}"))).await?;
+    }
+    store.delete(Kind::Pipeline, &key(arn, format_args!("progress/{interval}"))).await?;
+    let seen = rt.learned + count_executions(store, arn).await?;
+    if d.doc["Status"] == "LEARNING" && seen >= rt.warmup {
+        set_status(store, arn, "ACTIVE", None).await?;
+    }
+    Ok(NotifyTask {
+        anomaly_detector_arn: arn.to_string(),
+        interval,
+        anomaly_group_ids: ids,
+    })
+}
+
+async fn count_executions<S: Store>(store: &S, arn: &str) -> Result<usize, StoreError> {
+    Ok(store.list(Kind::Execution, &format!("{arn}/")).await?.len())
+}
+
+/// Removes everything the pipeline stored for a detector (on DeleteAnomalyDetector).
+pub async fn forget<S: Store>(store: &S, arn: &str) -> Result<(), StoreError> {
+    for (k, _) in store.list(Kind::Pipeline, &format!("{arn}/")).await? {
+        store.delete(Kind::Pipeline, &k).await?;
+    }
+    Ok(())
+}
