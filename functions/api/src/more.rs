@@ -325,6 +325,17 @@ pub(crate) async fn describe_executions<S: Store>(
         all.retain(|(_, e)| e.get("Timestamp").and_then(Value::as_str) == Some(t));
     }
     all.reverse();
+    // The API's ExecutionStatus shape; the pipeline's own fields stay inside.
+    let all = all
+        .into_iter()
+        .map(|(k, e)| {
+            let mut out = json!({ "Timestamp": e["Timestamp"], "Status": e["Status"] });
+            if let Some(r) = e.get("FailureReason") {
+                out["FailureReason"] = r.clone();
+            }
+            (k, out)
+        })
+        .collect();
     let (items, next) = paginate(all, max, token.as_deref());
     Ok(json!({ "ExecutionList": items, "NextToken": next }))
 }

@@ -7,6 +7,7 @@ use seismo_shared::backtest::{self, BacktestOptions};
 use seismo_shared::group::GroupReport;
 use seismo_shared::model::{CreateMetricSetRequest, Frequency};
 use seismo_shared::paths::LocalResolver;
+use seismo_shared::pipeline::{self, PipelineError};
 use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
 
@@ -358,9 +359,106 @@ pub(crate) async fn delete_detector<S: Store>(
             api.store.delete(kind, &key).await?;
         }
     }
+    api.schedules
+        .delete(name_of(arn))
+        .await
+        .map_err(ApiError::Internal)?;
+    pipeline::forget(&api.store, arn).await?;
     api.store.delete(Kind::Quality, arn).await?;
     api.store.delete(Kind::Tags, arn).await?;
     api.store.delete(Kind::Detector, arn).await?;
+    Ok(json!({}))
+}
+
+fn name_of(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// Activates a detector: learns every series from the historical path (status ACTIVATING,
+/// then LEARNING or ACTIVE), then creates its schedule. A failure to learn leaves it FAILED
+/// with the reason (as the old service did); the schedule exists only for a running detector.
+pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    if matches!(
+        status(&doc),
+        "ACTIVATING" | "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
+    ) {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!("the detector is {} already", status(&doc)),
+        ));
+    }
+    if metric_sets_of(api, arn).await?.is_empty() {
+        return Err(ApiError::field(
+            "AnomalyDetectorArn",
+            "the detector has no metric set",
+        ));
+    }
+    set_status(api, arn, "ACTIVATING", None).await?;
+    match pipeline::activate(&api.store, api.objects.as_ref(), arn).await {
+        Ok(_) => {}
+        Err(PipelineError::Store(e)) => {
+            set_status(
+                api,
+                arn,
+                "FAILED",
+                Some(("ACTIVATION_FAILURE", "storage failed".into())),
+            )
+            .await?;
+            return Err(e.into());
+        }
+        Err(e) => {
+            set_status(
+                api,
+                arn,
+                "FAILED",
+                Some(("ACTIVATION_FAILURE", e.to_string())),
+            )
+            .await?;
+            return Ok(json!({}));
+        }
+    }
+    let loaded = pipeline::load(&api.store, arn)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Err(e) = api.schedules.put(&pipeline::schedule::spec(&loaded)).await {
+        set_status(
+            api,
+            arn,
+            "FAILED",
+            Some((
+                "ACTIVATION_FAILURE",
+                "the schedule could not be created".into(),
+            )),
+        )
+        .await?;
+        return Err(ApiError::Internal(format!("scheduler: {e}")));
+    }
+    Ok(json!({}))
+}
+
+/// Deactivates a running detector: its schedule is deleted; model state and results stay.
+pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    if !matches!(status(&doc), "LEARNING" | "ACTIVE" | "FAILED") {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {}: only a running detector deactivates",
+                status(&doc)
+            ),
+        ));
+    }
+    set_status(api, arn, "DEACTIVATING", None).await?;
+    api.schedules
+        .delete(name_of(arn))
+        .await
+        .map_err(ApiError::Internal)?;
+    set_status(api, arn, "DEACTIVATED", None).await?;
     Ok(json!({}))
 }
 
@@ -848,7 +946,8 @@ pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<
         .unwrap_or(Value::Null);
     Ok(json!({
         "AnomalyDetectorDataQualityMetricList": [{
-            "StartTimestamp": epoch(&q["inference"]["start"]),
+            // A backtest's inference window, or the interval continuous detection read last.
+            "StartTimestamp": epoch(&q["inference"]["start"]).or_else(|| epoch(&q["interval"])),
             "MetricSetDataQualityMetricList": [{"MetricSetArn": ms_arn, "DataQualityMetricList": metrics}],
         }]
     }))

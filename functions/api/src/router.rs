@@ -15,11 +15,17 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::{more, ops};
+use seismo_shared::objects::{LocalObjects, Objects};
+use seismo_shared::pipeline::schedule::{MemorySchedules, Schedules};
 use seismo_shared::store::{Kind, Store};
 
 /// What the operations share.
 #[derive(Debug)]
 pub struct Api<S> {
+    /// Where metric files are read (activation's history, sample data).
+    pub objects: Arc<dyn Objects>,
+    /// Where detector schedules are created.
+    pub schedules: Arc<dyn Schedules>,
     /// Where configuration and results live.
     pub store: S,
     /// Region in ARNs.
@@ -35,13 +41,35 @@ pub struct Api<S> {
 impl<S: Store> Api<S> {
     /// An API over a store; ARNs in `us-east-1` of account `000000000000` until changed.
     pub fn new(store: S, buckets_dir: impl Into<PathBuf>) -> Self {
+        let buckets_dir = buckets_dir.into();
         Api {
+            objects: Arc::new(LocalObjects::new(buckets_dir.clone())),
+            schedules: Arc::new(MemorySchedules::new()),
             store,
             region: "us-east-1".into(),
             account: "000000000000".into(),
-            buckets_dir: buckets_dir.into(),
+            buckets_dir,
             keys: None,
         }
+    }
+
+    /// Reads metric files from these objects (S3) instead of the local folder.
+    pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
+        self.objects = objects;
+        self
+    }
+
+    /// Creates detector schedules here (EventBridge Scheduler) instead of in memory.
+    pub fn with_schedules(mut self, schedules: Arc<dyn Schedules>) -> Self {
+        self.schedules = schedules;
+        self
+    }
+
+    /// ARNs in this region and account.
+    pub fn with_account(mut self, region: impl Into<String>, account: impl Into<String>) -> Self {
+        self.region = region.into();
+        self.account = account.into();
+        self
     }
 
     /// Requires SigV4 signatures made with these access keys (access key id to secret).
@@ -106,6 +134,8 @@ async fn dispatch<S: Store>(
         "DescribeMetricSet" => ops::describe_metric_set(api, &req).await?,
         "ListMetricSets" => ops::list_metric_sets(api, &req).await?,
         "BackTestAnomalyDetector" => ops::back_test(api, &req).await?,
+        "ActivateAnomalyDetector" => ops::activate(api, &req).await?,
+        "DeactivateAnomalyDetector" => ops::deactivate(api, &req).await?,
         "ListAnomalyGroupSummaries" => ops::list_group_summaries(api, &req).await?,
         "GetAnomalyGroup" => ops::get_group(api, &req).await?,
         "ListAnomalyGroupTimeSeries" => ops::list_group_time_series(api, &req).await?,

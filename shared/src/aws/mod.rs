@@ -12,6 +12,8 @@ pub mod s3;
 pub mod scheduler;
 #[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 /// The SDK configuration: the environment's (region, credentials, `AWS_ENDPOINT_URL`) in a
 /// Lambda function, or a fixed endpoint with static test credentials when `endpoint` is given
@@ -25,7 +27,11 @@ pub async fn config(endpoint: Option<&str>) -> aws_config::SdkConfig {
                 .endpoint_url(url)
                 .region(aws_config::Region::new("us-east-1"))
                 .credentials_provider(aws_credential_types::Credentials::new(
-                    "testing", "testing", None, None, "seismo-static",
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "seismo-static",
                 ))
                 .load()
                 .await
@@ -45,5 +51,49 @@ where
             s.message().unwrap_or("no message")
         ),
         None => format!("{e}"),
+    }
+}
+
+/// A required environment variable, or an error naming it.
+pub fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))
+}
+
+/// Alerts to SNS topics and Lambda functions.
+#[cfg(all(feature = "sns", feature = "lambda"))]
+#[derive(Debug, Clone)]
+pub struct AwsPublisher {
+    sns: sns::SnsPublisher,
+    lambda: lambda::LambdaInvoker,
+}
+
+#[cfg(all(feature = "sns", feature = "lambda"))]
+impl AwsPublisher {
+    /// Both clients on one configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        AwsPublisher {
+            sns: sns::SnsPublisher::new(config),
+            lambda: lambda::LambdaInvoker::new(config),
+        }
+    }
+}
+
+#[cfg(all(feature = "sns", feature = "lambda"))]
+impl crate::pipeline::alert::Publisher for AwsPublisher {
+    fn sns<'a>(
+        &'a self,
+        topic_arn: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> crate::objects::BoxFuture<'a, Result<(), String>> {
+        self.sns.publish(topic_arn, subject, message)
+    }
+
+    fn lambda<'a>(
+        &'a self,
+        function_arn: &'a str,
+        payload: &'a str,
+    ) -> crate::objects::BoxFuture<'a, Result<(), String>> {
+        self.lambda.invoke(function_arn, payload)
     }
 }

@@ -22,11 +22,17 @@ pub fn split(url: &str) -> Result<(&str, &str), ObjectError> {
     Ok(rest.split_once('/').unwrap_or((rest, "")))
 }
 
-fn classify<E, R>(what: &str, e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> ObjectError
+fn classify<E, R>(
+    what: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> ObjectError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
 {
-    let code = e.as_service_error().and_then(|s| s.code()).unwrap_or_default();
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .unwrap_or_default();
     match code {
         "NoSuchKey" | "NoSuchBucket" | "NotFound" => ObjectError::NotFound(what.to_string()),
         "AccessDenied" | "Forbidden" => ObjectError::AccessDenied(what.to_string()),

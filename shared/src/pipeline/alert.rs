@@ -20,8 +20,11 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         message: &'a str,
     ) -> BoxFuture<'a, Result<(), String>>;
     /// Invokes a Lambda function asynchronously with a JSON payload.
-    fn lambda<'a>(&'a self, function_arn: &'a str, payload: &'a str)
-    -> BoxFuture<'a, Result<(), String>>;
+    fn lambda<'a>(
+        &'a self,
+        function_arn: &'a str,
+        payload: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// `2021-02-14T04:00Z[UTC]`, the old payload's timestamp.
@@ -55,7 +58,8 @@ pub fn passes(alert: &Value, group: &GroupReport) -> bool {
             let allowed = f["DimensionValueList"].as_array();
             s.dimensions.iter().any(|d| {
                 d.dimension_name == name
-                    && allowed.is_none_or(|l| l.iter().any(|v| v.as_str() == Some(&d.dimension_value)))
+                    && allowed
+                        .is_none_or(|l| l.iter().any(|v| v.as_str() == Some(&d.dimension_value)))
             })
         })
     })
@@ -251,7 +255,10 @@ pub async fn notify<S: Store>(
                     "SHORT_TEXT" => short_text(&group),
                     _ => payload(alert, &group, console_url).to_string(),
                 };
-                let subject = format!("Seismo anomaly: {}", group.anomaly_group.primary_metric_name);
+                let subject = format!(
+                    "Seismo anomaly: {}",
+                    group.anomaly_group.primary_metric_name
+                );
                 publisher.sns(topic, &subject, &message).await
             } else if let Some(lambda) = action.get("LambdaConfiguration") {
                 let function = lambda["LambdaArn"].as_str().unwrap_or_default();

@@ -43,7 +43,11 @@ pub async fn put<S: Store>(store: &S, key: &str, bytes: &[u8]) -> Result<Written
     let parts: Vec<&[u8]> = packed.chunks(PART_BYTES).collect();
     for (i, p) in parts.iter().enumerate() {
         store
-            .put(Kind::Pipeline, &format!("{key}#{i}"), json!({ "b": B64.encode(p) }))
+            .put(
+                Kind::Pipeline,
+                &format!("{key}#{i}"),
+                json!({ "b": B64.encode(p) }),
+            )
             .await?;
     }
     let head = json!({ "parts": parts.len(), "bytes": bytes.len(), "packed": packed.len() });
@@ -59,14 +63,18 @@ pub async fn get<S: Store>(store: &S, key: &str) -> Result<Option<Vec<u8>>, Stor
     let Some(head) = store.get(Kind::Pipeline, key).await? else {
         return Ok(None);
     };
-    let parts = head["parts"].as_u64().ok_or_else(|| corrupt(key, "no parts"))?;
+    let parts = head["parts"]
+        .as_u64()
+        .ok_or_else(|| corrupt(key, "no parts"))?;
     let mut packed = Vec::new();
     for i in 0..parts {
         let part = store
             .get(Kind::Pipeline, &format!("{key}#{i}"))
             .await?
             .ok_or_else(|| corrupt(key, "a part is missing"))?;
-        let text = part["b"].as_str().ok_or_else(|| corrupt(key, "a part is not text"))?;
+        let text = part["b"]
+            .as_str()
+            .ok_or_else(|| corrupt(key, "a part is not text"))?;
         packed.extend(
             B64.decode(text)
                 .map_err(|_| corrupt(key, "a part is not base64"))?,

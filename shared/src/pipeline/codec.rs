@@ -91,7 +91,9 @@ pub(super) fn encode_scored(scored: &[(Vec<String>, Vec<Option<Scored>>)]) -> Ve
     serde_json::to_vec(scored).unwrap_or_default()
 }
 
-pub(super) fn decode_scored(bytes: &[u8]) -> Result<Vec<(Vec<String>, Vec<Option<Scored>>)>, String> {
+pub(super) fn decode_scored(
+    bytes: &[u8],
+) -> Result<Vec<(Vec<String>, Vec<Option<Scored>>)>, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
@@ -109,7 +111,10 @@ mod tests {
             a.observe(&config, t * 3600, Some(100.0 + (t % 24) as f64));
         }
         let series = vec![
-            (vec!["EU".to_string(), "web".to_string()], vec![a.clone(), SeriesState::new(&config)]),
+            (
+                vec!["EU".to_string(), "web".to_string()],
+                vec![a.clone(), SeriesState::new(&config)],
+            ),
             (vec!["US".to_string(), "ü".to_string()], vec![a.clone(), a]),
         ];
         let bytes = encode_states(&series);

@@ -12,7 +12,7 @@
 pub mod alert;
 pub mod blob;
 mod codec;
-
+pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -138,8 +138,8 @@ pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineEr
         .1;
     let metric_set: CreateMetricSetRequest = serde_json::from_value(ms)
         .map_err(|e| PipelineError::Config(format!("the metric set is unreadable: {e}")))?;
-    let schema = Schema::from_metric_set(&metric_set)
-        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    let schema =
+        Schema::from_metric_set(&metric_set).map_err(|e| PipelineError::Config(e.to_string()))?;
     let engine = EngineConfig::for_frequency(schema.frequency).with_threshold(Sensitivity::DEFAULT);
     Ok(Detector {
         arn: arn.to_string(),
@@ -295,7 +295,11 @@ pub async fn activate<S: Store>(
     store
         .put(Kind::Pipeline, &key(arn, format_args!("runtime")), doc)
         .await?;
-    let status = if learned >= warmup { "ACTIVE" } else { "LEARNING" };
+    let status = if learned >= warmup {
+        "ACTIVE"
+    } else {
+        "LEARNING"
+    };
     set_status(store, arn, status, None).await?;
     Ok(runtime)
 }
@@ -451,7 +455,12 @@ pub async fn ingest<S: Store>(
         problems.push("empty interval: no usable row".to_string());
     }
     for (shard, values) in shards.iter().enumerate() {
-        blob::put(store, &values_key(shard as u32), &codec::encode_values(values)).await?;
+        blob::put(
+            store,
+            &values_key(shard as u32),
+            &codec::encode_values(values),
+        )
+        .await?;
     }
     let problem = (!problems.is_empty()).then(|| problems.join("; "));
     let quality_doc = json!({
@@ -543,7 +552,11 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
                 .iter_mut()
                 .enumerate()
                 .map(|(m, state)| {
-                    state.observe(&d.engine, interval, row.and_then(|r| r.get(m).copied().flatten()))
+                    state.observe(
+                        &d.engine,
+                        interval,
+                        row.and_then(|r| r.get(m).copied().flatten()),
+                    )
                 })
                 .collect();
             anomalies += verdicts.iter().flatten().filter(|s| s.anomalous).count();
@@ -686,7 +699,12 @@ async fn group_interval<S: Store>(
     for shard in 0..rt.shards {
         blob::delete(store, &key(arn, format_args!("scored/{interval}/{shard}"))).await?;
     }
-    store.delete(Kind::Pipeline, &key(arn, format_args!("progress/{interval}"))).await?;
+    store
+        .delete(
+            Kind::Pipeline,
+            &key(arn, format_args!("progress/{interval}")),
+        )
+        .await?;
     let seen = rt.learned + count_executions(store, arn).await?;
     if d.doc["Status"] == "LEARNING" && seen >= rt.warmup {
         set_status(store, arn, "ACTIVE", None).await?;

@@ -1,0 +1,200 @@
+//! The Lambda handlers of the pipeline, over the ports, so tests run them on any store:
+//! ingest (an EventBridge Scheduler event), detect and notify (SQS events, one task per
+//! message, failures reported per message so only those are retried and then dead-lettered).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::objects::{BoxFuture, Objects};
+use crate::pipeline::alert::{self, Publisher};
+use crate::pipeline::{self, DetectTask, NotifyTask, PipelineError};
+use crate::store::Store;
+use crate::time::interval_start;
+
+/// Where a stage hands its work to the next (an SQS queue).
+pub trait Queue: Send + Sync + std::fmt::Debug + 'static {
+    /// Sends message bodies (in order; batches as the queue allows).
+    fn send<'a>(&'a self, bodies: &'a [String]) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A failed handler invocation: the runtime reports it and the event is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(pub String);
+
+/// The ingest event: the schedule's input with the firing time, or an explicit interval (a
+/// backfill or a replay).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestEvent {
+    /// The detector.
+    pub anomaly_detector_arn: String,
+    /// When the schedule fired (`2026-11-26T10:05:00Z`).
+    #[serde(default)]
+    pub scheduled_time: Option<String>,
+    /// The interval's start, instead of a firing time.
+    #[serde(default)]
+    pub interval: Option<String>,
+}
+
+fn epoch(field: &str, text: &str) -> Result<i64, PipelineError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .map_err(|e| PipelineError::Event(format!("{field} {text:?}: {e}")))
+}
+
+/// Runs ingest for the event's interval and queues one detect task per shard. Returns a
+/// summary; only a storage or queue failure is an error (and the event is retried).
+pub async fn ingest<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    detect_queue: &dyn Queue,
+    event: Value,
+) -> Result<Value, HandlerError> {
+    let run = async {
+        let event: IngestEvent = serde_json::from_value(event)
+            .map_err(|e| PipelineError::Event(format!("not an ingest event: {e}")))?;
+        let d = pipeline::load(store, &event.anomaly_detector_arn).await?;
+        let interval = match (&event.interval, &event.scheduled_time) {
+            (Some(i), _) => {
+                let t = epoch("interval", i)?;
+                interval_start(t, d.schema.frequency, d.schema.zone)
+                    .filter(|&s| s == t)
+                    .ok_or_else(|| {
+                        PipelineError::Event(format!("interval {i} is not an interval start"))
+                    })?
+            }
+            (None, Some(fired)) => {
+                pipeline::interval_for_firing(&d, epoch("scheduledTime", fired)?)
+                    .ok_or_else(|| PipelineError::Event(format!("no interval for {fired}")))?
+            }
+            (None, None) => {
+                return Err(PipelineError::Event(
+                    "the event needs scheduledTime or interval".into(),
+                ));
+            }
+        };
+        pipeline::ingest(store, objects, &event.anomaly_detector_arn, interval).await
+    };
+    match run.await {
+        Ok(done) => {
+            let bodies: Vec<String> = done
+                .tasks
+                .iter()
+                .map(|t| serde_json::to_string(t).unwrap_or_default())
+                .collect();
+            detect_queue.send(&bodies).await.map_err(HandlerError)?;
+            Ok(json!({
+                "shards": done.tasks.len(),
+                "series": done.series,
+                "problem": done.problem,
+            }))
+        }
+        Err(PipelineError::Store(e)) => Err(HandlerError(e.to_string())),
+        // Not retryable: a retry would fail the same way. Logged and acknowledged.
+        Err(e) => {
+            tracing::warn!(error = %e, "ingest dropped the event");
+            Ok(json!({ "dropped": e.to_string() }))
+        }
+    }
+}
+
+/// One message of an SQS event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsMessage {
+    /// The message id (what a batch failure names).
+    pub message_id: String,
+    /// The body (a task as JSON).
+    pub body: String,
+}
+
+/// An SQS event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SqsEvent {
+    /// The messages.
+    #[serde(rename = "Records")]
+    pub records: Vec<SqsMessage>,
+}
+
+fn batch_response(failed: Vec<String>) -> Value {
+    json!({
+        "batchItemFailures": failed
+            .into_iter()
+            .map(|id| json!({ "itemIdentifier": id }))
+            .collect::<Vec<_>>()
+    })
+}
+
+fn sqs_event(event: Value) -> Result<SqsEvent, HandlerError> {
+    serde_json::from_value(event).map_err(|e| HandlerError(format!("not an SQS event: {e}")))
+}
+
+/// Runs detect for every message; the interval's last shard queues the notify task.
+pub async fn detect<S: Store>(
+    store: &S,
+    notify_queue: &dyn Queue,
+    event: Value,
+) -> Result<Value, HandlerError> {
+    let mut failed = Vec::new();
+    for m in sqs_event(event)?.records {
+        let task: DetectTask = match serde_json::from_str(&m.body) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(message = %m.message_id, error = %e, "not a detect task; dropped");
+                continue;
+            }
+        };
+        match pipeline::detect(store, &task).await {
+            Ok(done) => {
+                if let Some(n) = done.notify
+                    && !n.anomaly_group_ids.is_empty()
+                {
+                    let body = serde_json::to_string(&n).unwrap_or_default();
+                    if let Err(e) = notify_queue.send(&[body]).await {
+                        tracing::error!(error = %e, "could not queue notify");
+                        failed.push(m.message_id.clone());
+                    }
+                }
+            }
+            Err(PipelineError::Store(e)) => {
+                tracing::error!(error = %e, "detect will be retried");
+                failed.push(m.message_id.clone());
+            }
+            Err(e) => tracing::warn!(error = %e, "detect dropped the task"),
+        }
+    }
+    Ok(batch_response(failed))
+}
+
+/// Runs notify for every message.
+pub async fn notify<S: Store>(
+    store: &S,
+    publisher: &dyn Publisher,
+    console_url: &str,
+    event: Value,
+) -> Result<Value, HandlerError> {
+    let mut failed = Vec::new();
+    for m in sqs_event(event)?.records {
+        let task: NotifyTask = match serde_json::from_str(&m.body) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(message = %m.message_id, error = %e, "not a notify task; dropped");
+                continue;
+            }
+        };
+        match alert::notify(store, publisher, &task, console_url).await {
+            Ok(done) if done.failed.is_empty() => {}
+            Ok(done) => {
+                tracing::error!(failed = ?done.failed, "some alerts failed; retried");
+                failed.push(m.message_id.clone());
+            }
+            Err(PipelineError::Store(e)) => {
+                tracing::error!(error = %e, "notify will be retried");
+                failed.push(m.message_id.clone());
+            }
+            Err(e) => tracing::warn!(error = %e, "notify dropped the task"),
+        }
+    }
+    Ok(batch_response(failed))
+}

@@ -1,0 +1,126 @@
+//! A detector's schedule: when its ingest runs (after each interval ends, plus the metric
+//! set's Offset, in the metric set's time zone), and the port that creates and deletes it.
+
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use super::Detector;
+use crate::model::Frequency;
+use crate::objects::BoxFuture;
+
+/// A schedule to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSpec {
+    /// Schedule name (the detector's name).
+    pub name: String,
+    /// `cron(...)` expression.
+    pub expression: String,
+    /// IANA time zone of the expression.
+    pub timezone: String,
+    /// The ingest event (`scheduledTime` is filled in by the scheduler).
+    pub input: String,
+    /// Human description.
+    pub description: String,
+}
+
+/// Creates and deletes schedules.
+pub trait Schedules: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates the schedule, or updates it when it exists.
+    fn put<'a>(&'a self, spec: &'a ScheduleSpec) -> BoxFuture<'a, Result<(), String>>;
+    /// Deletes the schedule; deleting one that is not there succeeds.
+    fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The cron expression firing once per interval, `offset` seconds after it ends (rounded up
+/// to the minute, the scheduler's resolution).
+pub fn cron(frequency: Frequency, offset: i64) -> String {
+    let minutes = (offset.max(0) + 59) / 60;
+    match frequency {
+        Frequency::Pt5m => format!("cron({}/5 * * * ? *)", minutes % 5),
+        Frequency::Pt10m => format!("cron({}/10 * * * ? *)", minutes % 10),
+        Frequency::Pt1h => format!("cron({} * * * ? *)", minutes % 60),
+        Frequency::P1d => {
+            let m = minutes % 1440;
+            format!("cron({} {} * * ? *)", m % 60, m / 60)
+        }
+    }
+}
+
+/// The schedule of a detector.
+pub fn spec(d: &Detector) -> ScheduleSpec {
+    let name = d.arn.rsplit(':').next().unwrap_or(&d.arn).to_string();
+    let offset = d.metric_set.offset.unwrap_or(0);
+    ScheduleSpec {
+        expression: cron(d.schema.frequency, offset),
+        timezone: d.schema.zone.name().to_string(),
+        input: json!({
+            "anomalyDetectorArn": d.arn,
+            "scheduledTime": "<aws.scheduler.scheduled-time>",
+        })
+        .to_string(),
+        description: format!(
+            "Seismo: ingest {} every {} after its end plus {offset} s",
+            name,
+            d.schema.frequency.as_str()
+        ),
+        name,
+    }
+}
+
+/// Keeps schedules in memory (for `seismo serve`, which runs intervals in process, and tests).
+#[derive(Debug, Default)]
+pub struct MemorySchedules {
+    specs: Mutex<Vec<ScheduleSpec>>,
+}
+
+impl MemorySchedules {
+    /// No schedules.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The schedules now.
+    pub fn specs(&self) -> Vec<ScheduleSpec> {
+        self.specs.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Schedules for MemorySchedules {
+    fn put<'a>(&'a self, spec: &'a ScheduleSpec) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut specs = self.specs.lock().map_err(|_| "poisoned".to_string())?;
+            specs.retain(|s| s.name != spec.name);
+            specs.push(spec.clone());
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut specs = self.specs.lock().map_err(|_| "poisoned".to_string())?;
+            specs.retain(|s| s.name != name);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_fires_once_per_interval_after_the_offset() {
+        for (f, offset, want) in [
+            (Frequency::Pt5m, 0, "cron(0/5 * * * ? *)"),
+            (Frequency::Pt5m, 90, "cron(2/5 * * * ? *)"),
+            (Frequency::Pt10m, 600, "cron(0/10 * * * ? *)"),
+            (Frequency::Pt1h, 300, "cron(5 * * * ? *)"),
+            (Frequency::Pt1h, 7_500, "cron(5 * * * ? *)"),
+            (Frequency::P1d, 3_600, "cron(0 1 * * ? *)"),
+            (Frequency::P1d, 432_000, "cron(0 0 * * ? *)"),
+        ] {
+            assert_eq!(cron(f, offset), want, "{f:?} offset {offset}");
+        }
+    }
+}
