@@ -3,8 +3,7 @@
 # the lookoutmetrics model) into .venv, generates a sample, serves it, runs the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check "boto3>=1.35,<1.36"
+bash scripts/setup-python.sh
 cargo build --quiet -p seismo-cli
 work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -269,13 +269,18 @@ impl<'a> Aggregator<'a> {
         }
     }
 
-    /// Records a file that could not be opened or decoded (it counts in the data-quality
-    /// figures; the interval goes on with the other files).
-    pub fn note_unreadable(&mut self, name: &str, reason: &str) {
+    /// Reads one named object (an S3 object, a file): counted like [`Aggregator::read_file`].
+    pub fn read_object(&mut self, name: &str, opened: Result<impl Read, String>) {
         self.quality.files += 1;
-        self.quality
-            .unreadable_files
-            .push(format!("{name}: {reason}"));
+        let seen_before = self.rows_seen;
+        match opened.and_then(|r| self.read_reader(r)) {
+            Err(e) => self
+                .quality
+                .unreadable_files
+                .push(format!("{name}: {e}")),
+            Ok(()) if self.rows_seen == seen_before => self.quality.empty_files += 1,
+            Ok(()) => {}
+        }
     }
 
     /// Reads one stream (plain or gzip, recognised by its first bytes).

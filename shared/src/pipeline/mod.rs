@@ -217,14 +217,8 @@ async fn read_path(
         return Err(format!("no data: nothing under {path}"));
     }
     for f in &files {
-        match objects.open(f).await {
-            Ok(reader) => {
-                if let Err(e) = aggregator.read_reader(reader) {
-                    aggregator.note_unreadable(f, &e);
-                }
-            }
-            Err(e) => aggregator.note_unreadable(f, &e.to_string()),
-        }
+        let opened = objects.open(f).await.map_err(|e| e.to_string());
+        aggregator.read_object(f, opened);
     }
     Ok(files.len())
 }
@@ -586,6 +580,9 @@ async fn finish_shard<S: Store>(
 ) -> Result<Option<NotifyTask>, PipelineError> {
     let arn = d.arn.as_str();
     let interval = task.interval;
+    if let Some(done) = grouped(store, arn, interval).await? {
+        return Ok(Some(done));
+    }
     let progress_key = key(arn, format_args!("progress/{interval}"));
     let done = loop {
         let current = store.get(Kind::Pipeline, &progress_key).await?;
@@ -623,14 +620,8 @@ async fn group_interval<S: Store>(
 ) -> Result<NotifyTask, PipelineError> {
     let arn = d.arn.as_str();
     let exec_key = format!("{arn}/{}", timestamp_string(interval));
-    if let Some(done) = store.get(Kind::Execution, &exec_key).await?
-        && let Ok(ids) = serde_json::from_value::<Vec<String>>(done["anomalyGroupIds"].clone())
-    {
-        return Ok(NotifyTask {
-            anomaly_detector_arn: arn.to_string(),
-            interval,
-            anomaly_group_ids: ids,
-        });
+    if let Some(done) = grouped(store, arn, interval).await? {
+        return Ok(done);
     }
     let measures: Vec<String> = d
         .schema
@@ -714,6 +705,24 @@ async fn group_interval<S: Store>(
         interval,
         anomaly_group_ids: ids,
     })
+}
+
+/// The notify work of an interval whose groups are formed already (a replay).
+async fn grouped<S: Store>(
+    store: &S,
+    arn: &str,
+    interval: i64,
+) -> Result<Option<NotifyTask>, StoreError> {
+    let exec_key = format!("{arn}/{}", timestamp_string(interval));
+    Ok(store
+        .get(Kind::Execution, &exec_key)
+        .await?
+        .and_then(|e| serde_json::from_value::<Vec<String>>(e["anomalyGroupIds"].clone()).ok())
+        .map(|ids| NotifyTask {
+            anomaly_detector_arn: arn.to_string(),
+            interval,
+            anomaly_group_ids: ids,
+        }))
 }
 
 async fn count_executions<S: Store>(store: &S, arn: &str) -> Result<usize, StoreError> {

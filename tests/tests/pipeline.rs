@@ -1,0 +1,713 @@
+//! The serverless pipeline against AWS services emulated by the moto server: the DynamoDB
+//! store's contract, and the whole flow of a detector (API on DynamoDB, schedule in EventBridge
+//! Scheduler, files in S3, ingest -> SQS -> detect -> SQS -> notify -> SNS -> an SQS
+//! subscription), replayed to show retries change nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use aws_sdk_lookoutmetrics as lm;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::QueueAttributeName;
+use lm::types::{
+    Action, AggregationFunction, AlertFilters, AnomalyDetectorConfig, CsvFileCompression,
+    CsvFormatDescriptor, FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig,
+    SnsConfiguration, SnsFormat, TimestampColumn,
+};
+use seismo_api::{Api, app};
+use seismo_shared::aws::{
+    self, AwsPublisher, dynamodb::DynamoStore, s3::S3Objects, scheduler::EventBridgeSchedules,
+    sqs::SqsQueue,
+};
+use seismo_shared::generate::{self, GenerateOptions};
+use seismo_shared::handlers;
+use seismo_shared::model::timestamp_string;
+use seismo_shared::store::{self, Kind, Store, StoreError};
+use seismo_shared::time::{Zone, format_java};
+use seismo_tests::Moto;
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "123456789012";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_store_passes_the_contract_paginates_and_serialises_writers() {
+    let moto = Moto::start();
+    let config = aws::config(Some(&moto.endpoint)).await;
+    let s = DynamoStore::new(&config, "contract");
+    s.ensure_table().await.unwrap();
+    s.ensure_table().await.unwrap();
+    store::contract(&s).await;
+
+    // More than one 1 MB query page.
+    let big = "x".repeat(60_000);
+    for i in 0..30 {
+        s.put(
+            Kind::Group,
+            &format!("d/{i:02}"),
+            json!({ "i": i, "pad": big }),
+        )
+        .await
+        .unwrap();
+    }
+    let listed = s.list(Kind::Group, "d/").await.unwrap();
+    assert_eq!(listed.len(), 30);
+    assert_eq!(listed[29].1["i"], 29);
+
+    // Sixteen concurrent creates of one key: one wins.
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.create(Kind::Detector, "race", json!(i)).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Exists) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+/// AWS resources the template would create, made in moto.
+struct Stack {
+    store: DynamoStore,
+    objects: S3Objects,
+    detect_queue: (String, SqsQueue),
+    notify_queue: (String, SqsQueue),
+    alerts_url: String,
+    topic: String,
+    sqs: aws_sdk_sqs::Client,
+    scheduler: EventBridgeSchedules,
+    publisher: AwsPublisher,
+}
+
+async fn stack(endpoint: &str) -> Stack {
+    let config = aws::config(Some(endpoint)).await;
+    let store = DynamoStore::new(&config, "seismo");
+    store.ensure_table().await.unwrap();
+    let objects = S3Objects::new(&config);
+    objects
+        .client()
+        .create_bucket()
+        .bucket(generate::BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let mut urls = Vec::new();
+    for name in ["detect", "notify", "alerts"] {
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        urls.push(url);
+    }
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic = sns
+        .create_topic()
+        .name("shop-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let alerts_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&urls[2])
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(alerts_arn)
+        .send()
+        .await
+        .unwrap();
+    let scheduler = EventBridgeSchedules::new(
+        &config,
+        "seismo",
+        format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:seismo-ingest"),
+        format!("arn:aws:iam::{ACCOUNT}:role/seismo-scheduler"),
+    );
+    scheduler
+        .client()
+        .create_schedule_group()
+        .name("seismo")
+        .send()
+        .await
+        .unwrap();
+    Stack {
+        store,
+        objects,
+        detect_queue: (urls[0].clone(), SqsQueue::new(&config, &urls[0])),
+        notify_queue: (urls[1].clone(), SqsQueue::new(&config, &urls[1])),
+        alerts_url: urls[2].clone(),
+        topic,
+        sqs,
+        scheduler,
+        publisher: AwsPublisher::new(&config),
+    }
+}
+
+/// Receives every message waiting in a queue (and deletes them).
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push((
+                m.message_id().unwrap_or_default().to_string(),
+                m.body().unwrap_or_default().to_string(),
+            ));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The SQS event Lambda would deliver for these messages.
+fn sqs_event(messages: &[(String, String)]) -> Value {
+    json!({ "Records": messages.iter().map(|(id, body)| json!({
+        "messageId": id, "body": body, "eventSource": "aws:sqs",
+    })).collect::<Vec<_>>() })
+}
+
+fn metric_source() -> MetricSource {
+    MetricSource::builder()
+        .s3_source_config(
+            S3SourceConfig::builder()
+                .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/seismo"))
+                .templated_path_list(format!(
+                    "s3://{}/live/{{{{yyyyMMdd}}}}/{{{{HHmm}}}}",
+                    generate::BUCKET
+                ))
+                .historical_data_path_list(format!("s3://{}/historical/", generate::BUCKET))
+                .file_format_descriptor(
+                    FileFormatDescriptor::builder()
+                        .csv_format_descriptor(
+                            CsvFormatDescriptor::builder()
+                                .file_compression(CsvFileCompression::None)
+                                .contains_header(true)
+                                .delimiter(",")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+async fn serve(api: Api<DynamoStore>) -> lm::Client {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let api = Arc::new(api);
+    tokio::spawn(async move { axum::serve(listener, app(api)).await });
+    let config = lm::Config::builder()
+        .behavior_version(lm::config::BehaviorVersion::latest())
+        .region(lm::config::Region::new("us-east-1"))
+        .credentials_provider(lm::config::Credentials::new(
+            "AKID", "secret", None, None, "t",
+        ))
+        .endpoint_url(url)
+        .build();
+    lm::Client::from_conf(config)
+}
+
+/// Everything the pipeline produced, to compare a replay against.
+async fn snapshot(store: &DynamoStore, arn: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for kind in [Kind::Group, Kind::Execution, Kind::Pipeline] {
+        for (k, v) in store.list(kind, &format!("{arn}/")).await.unwrap() {
+            out.insert(format!("{}/{k}", kind.name()), v);
+        }
+    }
+    out.insert(
+        "quality".into(),
+        store
+            .get(Kind::Quality, arn)
+            .await
+            .unwrap()
+            .unwrap_or_default(),
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_change_nothing() {
+    let moto = Moto::start();
+    let stack = stack(&moto.endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let incident = &generated.incidents[0];
+    assert_eq!(incident.description, "EU mobile checkout outage");
+
+    // History up to two hours before the incident; then eight live hours around it, an hour
+    // whose file is missing, one whose file is garbage, and a last normal hour.
+    let hour = 3600;
+    let first_live = incident.start - 2 * hour;
+    let window: Vec<i64> = (0..11).map(|k| first_live + k * hour).collect();
+    let (missing, garbage) = (window[8], window[9]);
+    let cut = format_java(first_live, "yyyy-MM-dd HH:mm:ss", Zone::UTC).unwrap();
+    let bucket_dir = dir.path().join(generate::BUCKET);
+    let history = std::fs::read_to_string(bucket_dir.join("historical/metrics.csv")).unwrap();
+    let kept: String = history
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.get(..19).is_some_and(|t| t < cut.as_str()))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let s3 = stack.objects.client();
+    let put = |key: String, body: Vec<u8>| {
+        s3.put_object()
+            .bucket(generate::BUCKET)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+    };
+    put("historical/metrics.csv".into(), kept.into_bytes())
+        .await
+        .unwrap();
+    for &t in &window {
+        let folder = format!(
+            "live/{}/{}",
+            format_java(t, "yyyyMMdd", Zone::UTC).unwrap(),
+            format_java(t, "HHmm", Zone::UTC).unwrap()
+        );
+        if t == missing {
+            continue;
+        }
+        let body = if t == garbage {
+            b"\x00\x01 this is not the metric file\n".to_vec()
+        } else {
+            std::fs::read(bucket_dir.join(&folder).join("metrics.csv")).unwrap()
+        };
+        put(format!("{folder}/metrics.csv"), body).await.unwrap();
+    }
+
+    // The API on DynamoDB, S3 and the scheduler, driven by the real client.
+    let api = Api::new(stack.store.clone(), dir.path())
+        .with_objects(Arc::new(stack.objects.clone()))
+        .with_schedules(Arc::new(stack.scheduler.clone()))
+        .with_account("us-east-1", ACCOUNT);
+    let client = serve(api).await;
+    let arn = client
+        .create_anomaly_detector()
+        .anomaly_detector_name("shop")
+        .anomaly_detector_config(
+            AnomalyDetectorConfig::builder()
+                .anomaly_detector_frequency(Frequency::Pt1H)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .anomaly_detector_arn
+        .unwrap();
+    let metric = |n: &str| {
+        Metric::builder()
+            .metric_name(n)
+            .aggregation_function(AggregationFunction::Sum)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_metric_set()
+        .anomaly_detector_arn(&arn)
+        .metric_set_name("shop-orders")
+        .metric_list(metric("orders"))
+        .metric_list(metric("revenue"))
+        .dimension_list("region")
+        .dimension_list("channel")
+        .dimension_list("plan")
+        .timestamp_column(
+            TimestampColumn::builder()
+                .column_name("timestamp")
+                .column_format("yyyy-MM-dd HH:mm:ss")
+                .build(),
+        )
+        .metric_set_frequency(Frequency::Pt1H)
+        .offset(300)
+        .metric_source(metric_source())
+        .send()
+        .await
+        .unwrap();
+    let sns_action = |format: SnsFormat| {
+        Action::builder()
+            .sns_configuration(
+                SnsConfiguration::builder()
+                    .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/seismo-alerts"))
+                    .sns_topic_arn(&stack.topic)
+                    .sns_format(format)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let all_alert = client
+        .create_alert()
+        .alert_name("shop-all")
+        .alert_description("every measure")
+        .alert_sensitivity_threshold(50)
+        .anomaly_detector_arn(&arn)
+        .action(sns_action(SnsFormat::Json))
+        .send()
+        .await
+        .unwrap()
+        .alert_arn
+        .unwrap();
+    let revenue_alert = client
+        .create_alert()
+        .alert_name("shop-revenue-sms")
+        .alert_sensitivity_threshold(30)
+        .anomaly_detector_arn(&arn)
+        .action(sns_action(SnsFormat::ShortText))
+        .alert_filters(AlertFilters::builder().metric_list("revenue").build())
+        .send()
+        .await
+        .unwrap()
+        .alert_arn
+        .unwrap();
+
+    // Activation learns from the history and creates the schedule.
+    client
+        .activate_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let d = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status().map(|s| s.as_str()), Some("ACTIVE"), "{d:?}");
+    let schedule = stack
+        .scheduler
+        .client()
+        .get_schedule()
+        .group_name("seismo")
+        .name("shop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(schedule.schedule_expression(), Some("cron(5 * * * ? *)"));
+    let target = schedule.target().unwrap();
+    assert!(target.arn().ends_with(":function:seismo-ingest"));
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["anomalyDetectorArn"], arn.as_str());
+    assert_eq!(input["scheduledTime"], "<aws.scheduler.scheduled-time>");
+
+    // Each interval: the schedule's event (fired at interval end + Offset) at ingest, the
+    // detect queue's messages at detect, the notify queue's at notify.
+    let mut events: Vec<(&str, Value)> = Vec::new();
+    for &t in &window {
+        let event = json!({
+            "anomalyDetectorArn": arn,
+            "scheduledTime": timestamp_string(t + hour + 300),
+        });
+        let out = handlers::ingest(
+            &stack.store,
+            &stack.objects,
+            &stack.detect_queue.1,
+            event.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["shards"], 1, "{out}");
+        events.push(("ingest", event));
+        let tasks = drain(&stack.sqs, &stack.detect_queue.0).await;
+        assert_eq!(tasks.len(), 1);
+        let event = sqs_event(&tasks);
+        let out = handlers::detect(&stack.store, &stack.notify_queue.1, event.clone())
+            .await
+            .unwrap();
+        assert_eq!(out["batchItemFailures"], json!([]));
+        events.push(("detect", event));
+        let work = drain(&stack.sqs, &stack.notify_queue.0).await;
+        if !work.is_empty() {
+            let event = sqs_event(&work);
+            let out = handlers::notify(
+                &stack.store,
+                &stack.publisher,
+                "https://console.example",
+                event.clone(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(out["batchItemFailures"], json!([]));
+            events.push(("notify", event));
+        }
+    }
+
+    // Executions: one per interval; the missing and the garbage file are failures with the
+    // reason, and the interval after them ran as usual.
+    let executions = client
+        .describe_anomaly_detection_executions()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let by_time: BTreeMap<String, (String, Option<String>)> = executions
+        .execution_list()
+        .iter()
+        .map(|e| {
+            (
+                e.timestamp().unwrap_or_default().to_string(),
+                (
+                    e.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    e.failure_reason().map(str::to_string),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(by_time.len(), window.len(), "{by_time:?}");
+    for &t in &window {
+        let (status, reason) = &by_time[&timestamp_string(t)];
+        if t == missing {
+            assert_eq!(status, "FAILED");
+            assert!(reason.as_deref().unwrap().contains("no data"), "{reason:?}");
+        } else if t == garbage {
+            assert_eq!(status, "FAILED");
+            assert!(
+                reason.as_deref().unwrap().contains("no usable row"),
+                "{reason:?}"
+            );
+        } else {
+            assert_eq!(status, "COMPLETED", "{t}: {reason:?}");
+        }
+    }
+    let quality = client
+        .get_data_quality_metrics()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !quality
+            .anomaly_detector_data_quality_metric_list()
+            .is_empty()
+    );
+
+    // What the alerts queue received: exactly one message per alert and qualifying group.
+    let received = drain(&stack.sqs, &stack.alerts_url).await;
+    let messages: Vec<Value> = received
+        .iter()
+        .map(|(_, body)| serde_json::from_str::<Value>(body).unwrap())
+        .collect();
+    let json_payloads: Vec<Value> = messages
+        .iter()
+        .filter_map(|m| serde_json::from_str::<Value>(m["Message"].as_str()?).ok())
+        .filter(|p| p.is_object())
+        .collect();
+    let short_texts: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["Message"].as_str())
+        .filter(|m| m.starts_with("Seismo: "))
+        .collect();
+    assert_eq!(json_payloads.len() + short_texts.len(), messages.len());
+    let groups_at = |threshold: i32, measure: Option<&'static str>| {
+        let client = client.clone();
+        let arn = arn.clone();
+        async move {
+            client
+                .list_anomaly_group_summaries()
+                .anomaly_detector_arn(&arn)
+                .sensitivity_threshold(threshold)
+                .send()
+                .await
+                .unwrap()
+                .anomaly_group_summary_list()
+                .iter()
+                .filter(|g| measure.is_none_or(|m| g.primary_metric_name() == Some(m)))
+                .map(|g| g.anomaly_group_id().unwrap().to_string())
+                .collect::<BTreeSet<_>>()
+        }
+    };
+    let qualifying = groups_at(50, None).await;
+    assert!(!qualifying.is_empty());
+    let sent: Vec<String> = json_payloads
+        .iter()
+        .map(|p| p["anomalyGroupId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        sent.len(),
+        qualifying.len(),
+        "one message per group: {sent:?}"
+    );
+    assert_eq!(sent.iter().cloned().collect::<BTreeSet<_>>(), qualifying);
+    assert_eq!(
+        short_texts.len(),
+        groups_at(30, Some("revenue")).await.len()
+    );
+    assert!(
+        short_texts
+            .iter()
+            .all(|t| t.contains("revenue") && t.chars().count() <= 140)
+    );
+
+    // The payload of the outage's first hour on orders: the old shape plus the group's id.
+    let outage = json_payloads
+        .iter()
+        .find(|p| {
+            p["impactedMetric"]["metricName"] == "orders"
+                && p["timestamp"]
+                    == format!("{}Z[UTC]", &timestamp_string(incident.start)[..16]).as_str()
+        })
+        .unwrap_or_else(|| panic!("no orders alert at the outage: {json_payloads:#?}"));
+    assert_eq!(outage["alertName"], "shop-all");
+    assert_eq!(outage["alertArn"], all_alert.as_str());
+    assert_eq!(outage["anomalyDetectorArn"], arn.as_str());
+    assert_eq!(outage["alertDescription"], "every measure");
+    assert!(outage["anomalyScore"].as_f64().unwrap() >= 50.0);
+    let top = |dimension: &str| {
+        outage["impactedMetric"]["dimensionContribution"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dimensionName"] == dimension)
+            .map(|d| d["dimensionValueContributions"][0]["dimensionValue"].clone())
+    };
+    assert_eq!(top("region"), Some(json!("EU")));
+    assert_eq!(top("channel"), Some(json!("mobile")));
+    let cause = outage["rootCauses"][0].as_str().unwrap();
+    assert!(
+        cause.contains("region=EU") && cause.contains("channel=mobile"),
+        "{cause}"
+    );
+    let series = outage["impactedMetric"]["relevantTimeSeries"]
+        .as_array()
+        .unwrap();
+    assert!(!series.is_empty());
+    assert!(
+        series
+            .iter()
+            .all(|s| s["dimensions"].as_array().unwrap().len() == 3)
+    );
+    let id = outage["anomalyGroupId"].as_str().unwrap();
+    assert!(outage["consoleUrl"].as_str().unwrap().ends_with(id));
+    assert!(
+        outage["alertEventId"]
+            .as_str()
+            .unwrap()
+            .starts_with(&all_alert)
+    );
+    let group = client
+        .get_anomaly_group()
+        .anomaly_detector_arn(&arn)
+        .anomaly_group_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        group.anomaly_group().and_then(|g| g.primary_metric_name()),
+        Some("orders")
+    );
+    assert!(!revenue_alert.is_empty());
+
+    // Every event once more: nothing new is stored and nothing is sent.
+    let before = snapshot(&stack.store, &arn).await;
+    for (stage, event) in &events {
+        match *stage {
+            "ingest" => {
+                handlers::ingest(
+                    &stack.store,
+                    &stack.objects,
+                    &stack.detect_queue.1,
+                    event.clone(),
+                )
+                .await
+                .unwrap();
+                let tasks = drain(&stack.sqs, &stack.detect_queue.0).await;
+                assert_eq!(tasks.len(), 1);
+            }
+            "detect" => {
+                handlers::detect(&stack.store, &stack.notify_queue.1, event.clone())
+                    .await
+                    .unwrap();
+                drain(&stack.sqs, &stack.notify_queue.0).await;
+            }
+            _ => {
+                handlers::notify(
+                    &stack.store,
+                    &stack.publisher,
+                    "https://console.example",
+                    event.clone(),
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+    let after = snapshot(&stack.store, &arn).await;
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "a replay changed {changed:?}");
+    assert!(drain(&stack.sqs, &stack.alerts_url).await.is_empty());
+
+    // Deactivation removes the schedule; deletion removes the rest.
+    client
+        .deactivate_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let gone = stack
+        .scheduler
+        .client()
+        .get_schedule()
+        .group_name("seismo")
+        .name("shop")
+        .send()
+        .await;
+    assert!(gone.is_err());
+    client
+        .delete_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        snapshot(&stack.store, &arn)
+            .await
+            .values()
+            .all(|v| v.is_null())
+    );
+}
