@@ -274,10 +274,7 @@ impl<'a> Aggregator<'a> {
         self.quality.files += 1;
         let seen_before = self.rows_seen;
         match opened.and_then(|r| self.read_reader(r)) {
-            Err(e) => self
-                .quality
-                .unreadable_files
-                .push(format!("{name}: {e}")),
+            Err(e) => self.quality.unreadable_files.push(format!("{name}: {e}")),
             Ok(()) if self.rows_seen == seen_before => self.quality.empty_files += 1,
             Ok(()) => {}
         }

@@ -6,6 +6,10 @@ use crate::engine::{Scored, SeriesState};
 
 /// Series dimension values with one state per measure.
 pub(super) type States = Vec<(Vec<String>, Vec<SeriesState>)>;
+/// Series dimension values with one value per measure (`None`: no usable value).
+pub(super) type Values = Vec<(Vec<String>, Vec<Option<f64>>)>;
+/// Series dimension values with one verdict per measure (`None`: nothing to score).
+pub(super) type Verdicts = Vec<(Vec<String>, Vec<Option<Scored>>)>;
 
 const STATES_MAGIC: &[u8; 4] = b"SMS1";
 
@@ -83,7 +87,7 @@ pub(super) fn encode_values(values: &[(Vec<String>, Vec<Option<f64>>)]) -> Vec<u
     serde_json::to_vec(values).unwrap_or_default()
 }
 
-pub(super) fn decode_values(bytes: &[u8]) -> Result<Vec<(Vec<String>, Vec<Option<f64>>)>, String> {
+pub(super) fn decode_values(bytes: &[u8]) -> Result<Values, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
@@ -91,9 +95,7 @@ pub(super) fn encode_scored(scored: &[(Vec<String>, Vec<Option<Scored>>)]) -> Ve
     serde_json::to_vec(scored).unwrap_or_default()
 }
 
-pub(super) fn decode_scored(
-    bytes: &[u8],
-) -> Result<Vec<(Vec<String>, Vec<Option<Scored>>)>, String> {
+pub(super) fn decode_scored(bytes: &[u8]) -> Result<Verdicts, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 

@@ -436,8 +436,7 @@ pub async fn ingest<S: Store>(
         }
     }
     let (data, quality) = aggregator.finish_with_quality();
-    let mut shards: Vec<Vec<(Vec<String>, Vec<Option<f64>>)>> =
-        vec![Vec::new(); rt.shards as usize];
+    let mut shards: Vec<codec::Values> = vec![Vec::new(); rt.shards as usize];
     let mut series = 0;
     for i in data.iter().filter(|i| i.start == interval) {
         for (dims, values) in &i.series {
@@ -539,7 +538,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         }
         let by_dims: BTreeMap<&Vec<String>, &Vec<Option<f64>>> =
             values.iter().map(|(k, v)| (k, v)).collect();
-        let mut scored: Vec<(Vec<String>, Vec<Option<Scored>>)> = Vec::new();
+        let mut scored: codec::Verdicts = Vec::new();
         for (dims, series) in states.iter_mut() {
             let row = by_dims.get(dims);
             let verdicts: Vec<Option<Scored>> = series
@@ -629,7 +628,7 @@ async fn group_interval<S: Store>(
         .iter()
         .map(|m| m.metric_name.clone())
         .collect();
-    let mut all: Vec<(Vec<String>, Vec<Option<Scored>>)> = Vec::new();
+    let mut all: codec::Verdicts = Vec::new();
     for shard in 0..rt.shards {
         let scored_key = key(arn, format_args!("scored/{interval}/{shard}"));
         if let Some(bytes) = blob::get(store, &scored_key).await? {
