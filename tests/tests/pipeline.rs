@@ -431,11 +431,23 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
     // Each interval: the schedule's event (fired at interval end + Offset) at ingest, the
     // detect queue's messages at detect, the notify queue's at notify.
     let mut events: Vec<(&str, Value)> = Vec::new();
+    // The sample events in events/ are this run's outage hour.
+    let sample = |path: &str| -> Value {
+        let file = seismo_tests::repo_root().join("events").join(path);
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    };
+    let body_of = |e: &Value| -> Value {
+        serde_json::from_str(e["Records"][0]["body"].as_str().unwrap()).unwrap()
+    };
     for &t in &window {
-        let event = json!({
+        let mut event = json!({
             "anomalyDetectorArn": arn,
             "scheduledTime": timestamp_string(t + hour + 300),
         });
+        if t == incident.start {
+            assert_eq!(sample("ingest/scheduled.json"), event);
+            event = sample("ingest/scheduled.json");
+        }
         let out = handlers::ingest(
             &stack.store,
             &stack.objects,
@@ -449,6 +461,9 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         let tasks = drain(&stack.sqs, &stack.detect_queue.0).await;
         assert_eq!(tasks.len(), 1);
         let event = sqs_event(&tasks);
+        if t == incident.start {
+            assert_eq!(body_of(&event), body_of(&sample("detect/shard.json")));
+        }
         let out = handlers::detect(&stack.store, &stack.notify_queue.1, event.clone())
             .await
             .unwrap();
@@ -457,6 +472,9 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         let work = drain(&stack.sqs, &stack.notify_queue.0).await;
         if !work.is_empty() {
             let event = sqs_event(&work);
+            if t == incident.start {
+                assert_eq!(body_of(&event), body_of(&sample("notify/groups.json")));
+            }
             let out = handlers::notify(
                 &stack.store,
                 &stack.publisher,

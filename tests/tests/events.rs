@@ -1,0 +1,102 @@
+//! The sample events in events/ are what the handlers take, and the cases that must not be
+//! retried are acknowledged without work.
+
+use std::sync::Mutex;
+
+use seismo_shared::handlers::{self, IngestEvent, Queue, SqsEvent};
+use seismo_shared::objects::{BoxFuture, LocalObjects};
+use seismo_shared::pipeline::alert::Outbox;
+use seismo_shared::pipeline::{DetectTask, NotifyTask};
+use seismo_shared::store::MemoryStore;
+use seismo_tests::repo_root;
+use serde_json::{Value, json};
+
+fn event(path: &str) -> Value {
+    let file = repo_root().join("events").join(path);
+    serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+}
+
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Queue for Recorder {
+    fn send<'a>(&'a self, bodies: &'a [String]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0.lock().unwrap().extend(bodies.iter().cloned());
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn every_sample_event_parses_as_its_handler_input() {
+    for f in [
+        "ingest/scheduled.json",
+        "ingest/backfill.json",
+        "ingest/unknown-detector.json",
+    ] {
+        let e: IngestEvent = serde_json::from_value(event(f)).unwrap();
+        assert!(e.anomaly_detector_arn.contains(":AnomalyDetector:"), "{f}");
+        assert!(e.scheduled_time.is_some() != e.interval.is_some(), "{f}");
+    }
+    let shard: SqsEvent = serde_json::from_value(event("detect/shard.json")).unwrap();
+    let task: DetectTask = serde_json::from_str(&shard.records[0].body).unwrap();
+    assert_eq!(task.interval, 1_790_157_600);
+    let groups: SqsEvent = serde_json::from_value(event("notify/groups.json")).unwrap();
+    let task: NotifyTask = serde_json::from_str(&groups.records[0].body).unwrap();
+    assert_eq!(task.anomaly_group_ids.len(), 2);
+}
+
+#[tokio::test]
+async fn events_that_cannot_succeed_are_acknowledged_not_retried() {
+    let store = MemoryStore::new();
+    let queue = Recorder::default();
+    let objects = LocalObjects::new(std::env::temp_dir());
+    let out = handlers::ingest(
+        &store,
+        &objects,
+        &queue,
+        event("ingest/unknown-detector.json"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out["dropped"]
+            .as_str()
+            .unwrap()
+            .contains("deleted-long-ago"),
+        "{out}"
+    );
+    let out = handlers::ingest(&store, &objects, &queue, json!({"scheduledTime": 5}))
+        .await
+        .unwrap();
+    assert!(
+        out["dropped"]
+            .as_str()
+            .unwrap()
+            .contains("not an ingest event"),
+        "{out}"
+    );
+    let out = handlers::detect(&store, &queue, event("detect/not-a-task.json"))
+        .await
+        .unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    // A task for a detector that is gone: nothing to retry either.
+    let out = handlers::detect(&store, &queue, event("detect/shard.json"))
+        .await
+        .unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    let outbox = Outbox::new();
+    let out = handlers::notify(&store, &outbox, "", event("notify/groups.json"))
+        .await
+        .unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert!(queue.0.lock().unwrap().is_empty());
+    assert!(outbox.messages().is_empty());
+    // Not an SQS event at all: an error the runtime reports.
+    assert!(
+        handlers::detect(&store, &queue, json!({"nope": 1}))
+            .await
+            .is_err()
+    );
+}
