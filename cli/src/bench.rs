@@ -49,10 +49,39 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// One hourly interval of a large detector through ingest and detect (one process per
+    /// invocation): wall time, peak memory, store requests, DynamoDB units, monthly cost.
+    Scale {
+        /// Series (metrics) in the detector.
+        #[arg(long, default_value_t = 50_000)]
+        series: usize,
+        /// Keep the working folder here (default: a temporary one).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One stage of `bench scale` (run by it in a child process).
+    #[command(hide = true)]
+    ScaleStage {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        stage: String,
+        #[arg(long, default_value_t = 0)]
+        shard: u32,
+    },
 }
 
 pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Scale { series, out, json } => {
+            tokio::runtime::Runtime::new()?.block_on(crate::scale::run(series, out, json))
+        }
+        BenchCommand::ScaleStage { dir, stage, shard } => {
+            tokio::runtime::Runtime::new()?.block_on(crate::scale::stage(&dir, &stage, shard))
+        }
         BenchCommand::Ecommerce {
             data,
             thresholds,

@@ -18,6 +18,7 @@ mod labels;
 mod nab;
 mod rca_bench;
 mod report;
+mod scale;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -270,6 +270,28 @@ pub async fn activate<S: Store>(
         learned = timeline.len();
         history_end = Some(last.start);
     }
+    let runtime = install(store, arn, states, learned, history_end).await?;
+    let status = if learned >= warmup {
+        "ACTIVE"
+    } else {
+        "LEARNING"
+    };
+    set_status(store, arn, status, None).await?;
+    Ok(runtime)
+}
+
+/// Stores a detector's model: the series' states as of `history_end`, spread over shards of
+/// at most [`SHARD_SERIES`] series, and the runtime. (Activation calls it after learning from
+/// history; the scale bench seeds a model with it.)
+pub async fn install<S: Store>(
+    store: &S,
+    arn: &str,
+    states: BTreeMap<Vec<String>, Vec<SeriesState>>,
+    learned: usize,
+    history_end: Option<i64>,
+) -> Result<Runtime, PipelineError> {
+    let d = load(store, arn).await?;
+    let warmup = d.schema.frequency.cold_start_intervals();
     let shards = states.len().div_ceil(SHARD_SERIES).max(1) as u32;
     let runtime = Runtime {
         shards,
@@ -289,12 +311,6 @@ pub async fn activate<S: Store>(
     store
         .put(Kind::Pipeline, &key(arn, format_args!("runtime")), doc)
         .await?;
-    let status = if learned >= warmup {
-        "ACTIVE"
-    } else {
-        "LEARNING"
-    };
-    set_status(store, arn, status, None).await?;
     Ok(runtime)
 }
 
