@@ -11,7 +11,10 @@ use seismo_shared::engine::Sensitivity;
 use seismo_shared::eval::{self, EventScore, LabelledEvent};
 use seismo_shared::generate::{self, GenerateOptions};
 use seismo_shared::model::CreateMetricSetRequest;
+use seismo_shared::objects::BoxFuture;
 use seismo_shared::paths::LocalResolver;
+use seismo_shared::pipeline::alert::Publisher;
+use seismo_shared::pipeline::local;
 
 mod bench;
 mod labels;
@@ -73,6 +76,9 @@ enum Command {
         /// Require Signature Version 4 with this access key (`ACCESS_KEY_ID:SECRET`; repeatable).
         #[arg(long = "require-sigv4", value_name = "ACCESS_KEY_ID:SECRET")]
         keys: Vec<String>,
+        /// How often (seconds) running detectors are checked for closed intervals to detect.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        tick_seconds: u64,
     },
     /// Measure detection against labelled data.
     #[command(subcommand)]
@@ -168,6 +174,7 @@ fn main() -> Result<()> {
             state_dir,
             memory,
             keys,
+            tick_seconds,
         } => {
             let keys = keys
                 .iter()
@@ -180,13 +187,24 @@ fn main() -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             if memory {
                 let store = seismo_api::MemoryStore::new();
-                serve(&listen, store, buckets_dir, keys, "in memory")?
+                let opts = ServeOptions {
+                    keys,
+                    tick_seconds,
+                    alerts: None,
+                };
+                serve(&listen, store, buckets_dir, opts, "in memory")?
             } else {
                 let dir = state_dir.unwrap_or_else(default_state_dir);
                 let store = seismo_api::EmbeddedStore::open(&dir)
                     .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", dir.display()))?;
                 let place = format!("store in {}", dir.display());
-                serve(&listen, store, buckets_dir, keys, &place)?
+                let alerts = Some(dir.join("alerts.jsonl"));
+                let opts = ServeOptions {
+                    keys,
+                    tick_seconds,
+                    alerts,
+                };
+                serve(&listen, store, buckets_dir, opts, &place)?
             }
         }
     }
@@ -309,11 +327,18 @@ fn default_state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("seismo-state"))
 }
 
+struct ServeOptions {
+    keys: Vec<(String, String)>,
+    tick_seconds: u64,
+    /// Where alerts are appended (JSON lines); printed either way.
+    alerts: Option<PathBuf>,
+}
+
 fn serve<S: seismo_api::Store>(
     listen: &str,
     store: S,
     buckets_dir: PathBuf,
-    keys: Vec<(String, String)>,
+    opts: ServeOptions,
     where_: &str,
 ) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
@@ -323,15 +348,85 @@ fn serve<S: seismo_api::Store>(
             .with_context(|| format!("listening on {listen}"))?;
         let address = listener.local_addr()?;
         let mut api = seismo_api::Api::new(store, buckets_dir);
-        if !keys.is_empty() {
-            api = api.with_keys(keys);
+        if !opts.keys.is_empty() {
+            api = api.with_keys(opts.keys);
         }
         let api = std::sync::Arc::new(api);
         println!("Seismo API listening on http://{address} ({where_})");
         use std::io::Write as _;
         std::io::stdout().flush()?;
+        let console = format!("http://{address}/console");
+        let scheduler = api.clone();
+        let outbox = LocalAlerts { file: opts.alerts };
+        tokio::spawn(async move {
+            let mut every =
+                tokio::time::interval(std::time::Duration::from_secs(opts.tick_seconds));
+            loop {
+                every.tick().await;
+                let now = chrono::Utc::now().timestamp();
+                let objects = scheduler.objects.as_ref();
+                match local::tick(&scheduler.store, objects, &outbox, &console, now).await {
+                    Ok(runs) => {
+                        for r in runs {
+                            println!(
+                                "detected {} interval {}: {} groups, {} alerts{}",
+                                r.detector.rsplit(':').next().unwrap_or_default(),
+                                seismo_shared::model::timestamp_string(r.interval),
+                                r.groups,
+                                r.alerts,
+                                r.problem.map(|p| format!(" ({p})")).unwrap_or_default()
+                            );
+                        }
+                        let _ = std::io::stdout().flush();
+                    }
+                    Err(e) => eprintln!("interval schedule: {e}"),
+                }
+            }
+        });
         axum::serve(listener, seismo_api::app(api))
             .await
             .context("serving")
     })
+}
+
+/// Alerts of `seismo serve`: printed, and appended to a JSON-lines file next to the store.
+#[derive(Debug)]
+struct LocalAlerts {
+    file: Option<PathBuf>,
+}
+
+impl LocalAlerts {
+    fn record(&self, kind: &str, target: &str, message: &str) -> Result<(), String> {
+        let line = serde_json::json!({ "kind": kind, "target": target, "message": message });
+        println!("alert to {target}");
+        if let Some(path) = &self.file {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Publisher for LocalAlerts {
+    fn sns<'a>(
+        &'a self,
+        topic_arn: &'a str,
+        _subject: &'a str,
+        message: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.record("sns", topic_arn, message) })
+    }
+
+    fn lambda<'a>(
+        &'a self,
+        function_arn: &'a str,
+        payload: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.record("lambda", function_arn, payload) })
+    }
 }

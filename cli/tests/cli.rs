@@ -400,3 +400,126 @@ fn serve_answers_the_api_on_localhost_and_keeps_its_state() {
     let listed = server.post("ListAnomalyDetectors", "{}");
     assert!(listed.contains("AnomalyDetector:shop"), "{listed}");
 }
+
+fn json_body(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+#[test]
+fn serve_runs_the_interval_schedule_in_process() {
+    use seismo_shared::generate::{self, GenerateOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let this_hour = now / 3600 * 3600;
+    // Four weeks of data ending with the hour that just closed; the history stops two hours
+    // earlier, so activation learns up to then and the schedule detects the closed hour.
+    generate::generate(
+        dir.path(),
+        &GenerateOptions {
+            weeks: 4,
+            live_days: 1,
+            start: this_hour - 4 * 168 * 3600,
+            seed: 3,
+        },
+    )
+    .unwrap();
+    let history = dir.path().join("seismo-sample/historical/metrics.csv");
+    let cut = seismo_shared::time::format_java(
+        this_hour - 2 * 3600,
+        "yyyy-MM-dd HH:mm:ss",
+        seismo_shared::time::Zone::UTC,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&history).unwrap();
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.get(..19).is_some_and(|t| t < cut.as_str()))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(&history, kept).unwrap();
+
+    let state = dir.path().join("state");
+    let server = Server::start(&[
+        "--buckets-dir",
+        dir.path().to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--tick-seconds",
+        "1",
+    ]);
+    let created = json_body(&server.post(
+        "CreateAnomalyDetector",
+        r#"{"AnomalyDetectorName":"shop","AnomalyDetectorConfig":{"AnomalyDetectorFrequency":"PT1H"}}"#,
+    ));
+    let arn = created["AnomalyDetectorArn"].as_str().unwrap().to_string();
+    let mut ms: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("metric-set.json")).unwrap())
+            .unwrap();
+    ms["AnomalyDetectorArn"] = arn.clone().into();
+    ms["Offset"] = 0.into();
+    let made = server.post("CreateMetricSet", &ms.to_string());
+    assert!(made.starts_with("HTTP/1.1 200"), "{made}");
+    let alert = serde_json::json!({
+        "AlertName": "everything", "AnomalyDetectorArn": arn, "AlertSensitivityThreshold": 0,
+        "Action": {"SNSConfiguration": {"RoleArn": "arn:aws:iam::000000000000:role/a",
+            "SnsTopicArn": "arn:aws:sns:us-east-1:000000000000:shop", "SnsFormat": "JSON"}}
+    });
+    let made = server.post("CreateAlert", &alert.to_string());
+    assert!(made.starts_with("HTTP/1.1 200"), "{made}");
+    let activated = server.post(
+        "ActivateAnomalyDetector",
+        &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
+    );
+    assert!(activated.starts_with("HTTP/1.1 200"), "{activated}");
+    let described = json_body(&server.post(
+        "DescribeAnomalyDetector",
+        &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
+    ));
+    assert_eq!(described["Status"], "ACTIVE", "{described}");
+
+    let closed = seismo_shared::model::timestamp_string(this_hour - 3600);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let executions = loop {
+        let listed = json_body(&server.post(
+            "DescribeAnomalyDetectionExecutions",
+            &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
+        ));
+        let list = listed["ExecutionList"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !list.is_empty() || std::time::Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(executions[0]["Timestamp"], closed.as_str());
+    assert_eq!(executions[0]["Status"], "COMPLETED", "{executions:?}");
+    let quality = json_body(&server.post(
+        "GetDataQualityMetrics",
+        &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
+    ));
+    let metrics = &quality["AnomalyDetectorDataQualityMetricList"][0]["MetricSetDataQualityMetricList"]
+        [0]["DataQualityMetricList"];
+    let rows = metrics
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["MetricType"] == "ROWS_PROCESSED")
+        .unwrap();
+    assert!(rows["MetricValue"].as_f64().unwrap() >= 18.0, "{quality}");
+    // Whatever groups the hour formed went to the alert (threshold 0), in the local outbox.
+    let groups = json_body(&server.post(
+        "ListAnomalyGroupSummaries",
+        &serde_json::json!({ "AnomalyDetectorArn": arn, "SensitivityThreshold": 0 }).to_string(),
+    ));
+    let n = groups["AnomalyGroupSummaryList"].as_array().unwrap().len();
+    let outbox = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap_or_default();
+    assert_eq!(outbox.lines().count(), n, "{outbox}");
+}

@@ -12,6 +12,7 @@
 pub mod alert;
 pub mod blob;
 mod codec;
+pub mod local;
 pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,6 +83,10 @@ pub struct Runtime {
     pub warmup: usize,
     /// Last interval of the history (epoch seconds), if any.
     pub history_end: Option<i64>,
+    /// When the detector was activated (epoch seconds): continuous detection starts with the
+    /// last interval closed by then.
+    #[serde(default)]
+    pub activated_at: i64,
 }
 
 /// A loaded detector: its metric set and schema.
@@ -97,10 +102,6 @@ pub struct Detector {
     pub schema: Schema,
     /// The engine configuration.
     pub engine: EngineConfig,
-}
-
-fn key(arn: &str, rest: std::fmt::Arguments<'_>) -> String {
-    format!("{arn}/{rest}")
 }
 
 /// The ARN prefix of a detector's metric sets.
@@ -150,9 +151,10 @@ pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineEr
     })
 }
 
-async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, PipelineError> {
+/// The detector's runtime (written at activation).
+pub async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, PipelineError> {
     let doc = store
-        .get(Kind::Pipeline, &key(arn, format_args!("runtime")))
+        .get(Kind::Pipeline, &format!("{arn}/runtime"))
         .await?
         .ok_or_else(|| PipelineError::Config(format!("{arn} is not activated")))?;
     serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))
@@ -298,6 +300,10 @@ pub async fn install<S: Store>(
         learned,
         warmup,
         history_end,
+        activated_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
     };
     let mut by_shard: Vec<Vec<(Vec<String>, Vec<SeriesState>)>> = vec![Vec::new(); shards as usize];
     for (dims, s) in states {
@@ -309,7 +315,7 @@ pub async fn install<S: Store>(
     }
     let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
     store
-        .put(Kind::Pipeline, &key(arn, format_args!("runtime")), doc)
+        .put(Kind::Pipeline, &format!("{arn}/runtime"), doc)
         .await?;
     Ok(runtime)
 }
@@ -323,13 +329,13 @@ async fn write_state<S: Store>(
     at: i64,
     series: &[(Vec<String>, Vec<SeriesState>)],
 ) -> Result<bool, StoreError> {
-    let head_key = key(arn, format_args!("state/{shard}"));
+    let head_key = format!("{arn}/state/{shard}");
     let current = store.get(Kind::Pipeline, &head_key).await?;
     let previous = current.as_ref().and_then(|h| h["at"].as_i64());
     if previous.is_some_and(|p| p >= at) && at != i64::MIN {
         return Ok(false);
     }
-    let blob_key = key(arn, format_args!("state/{shard}/{at}"));
+    let blob_key = format!("{arn}/state/{shard}/{at}");
     blob::put(store, &blob_key, &codec::encode_states(series)).await?;
     let head = json!({ "at": at, "blob": blob_key, "series": series.len() });
     match store
@@ -355,7 +361,7 @@ async fn read_state<S: Store>(
     shard: u32,
 ) -> Result<(Option<i64>, Vec<(Vec<String>, Vec<SeriesState>)>), PipelineError> {
     let Some(head) = store
-        .get(Kind::Pipeline, &key(arn, format_args!("state/{shard}")))
+        .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
         .await?
     else {
         return Ok((None, Vec::new()));
@@ -411,7 +417,7 @@ pub async fn ingest<S: Store>(
         )));
     }
     let end = next_interval(interval, f, z).unwrap_or(interval + f.seconds());
-    let values_key = |shard: u32| key(arn, format_args!("values/{interval}/{shard}"));
+    let values_key = |shard: u32| format!("{arn}/values/{interval}/{shard}");
     let tasks: Vec<DetectTask> = (0..rt.shards)
         .map(|shard| DetectTask {
             anomaly_detector_arn: arn.to_string(),
@@ -530,7 +536,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
     let mut scored_now = false;
     let mut anomalies = 0;
     if at.is_none_or(|a| a < interval) {
-        let values_key = key(arn, format_args!("values/{interval}/{}", task.shard));
+        let values_key = format!("{arn}/values/{interval}/{}", task.shard);
         let values = blob::get(store, &values_key).await?.ok_or_else(|| {
             PipelineError::Config(format!(
                 "no values for {} shard {}: ingest has not run",
@@ -573,7 +579,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
                 scored.push((dims.clone(), verdicts));
             }
         }
-        let scored_key = key(arn, format_args!("scored/{interval}/{}", task.shard));
+        let scored_key = format!("{arn}/scored/{interval}/{}", task.shard);
         blob::put(store, &scored_key, &codec::encode_scored(&scored)).await?;
         scored_now = write_state(store, arn, task.shard, interval, &states).await?;
         blob::delete(store, &values_key).await?;
@@ -598,7 +604,7 @@ async fn finish_shard<S: Store>(
     if let Some(done) = grouped(store, arn, interval).await? {
         return Ok(Some(done));
     }
-    let progress_key = key(arn, format_args!("progress/{interval}"));
+    let progress_key = format!("{arn}/progress/{interval}");
     let done = loop {
         let current = store.get(Kind::Pipeline, &progress_key).await?;
         let mut done: BTreeSet<u32> = current
@@ -646,7 +652,7 @@ async fn group_interval<S: Store>(
         .collect();
     let mut all: codec::Verdicts = Vec::new();
     for shard in 0..rt.shards {
-        let scored_key = key(arn, format_args!("scored/{interval}/{shard}"));
+        let scored_key = format!("{arn}/scored/{interval}/{shard}");
         if let Some(bytes) = blob::get(store, &scored_key).await? {
             all.extend(
                 codec::decode_scored(&bytes)
@@ -703,13 +709,10 @@ async fn group_interval<S: Store>(
     }
     // The grouped interval is on record: its working data can go.
     for shard in 0..rt.shards {
-        blob::delete(store, &key(arn, format_args!("scored/{interval}/{shard}"))).await?;
+        blob::delete(store, &format!("{arn}/scored/{interval}/{shard}")).await?;
     }
     store
-        .delete(
-            Kind::Pipeline,
-            &key(arn, format_args!("progress/{interval}")),
-        )
+        .delete(Kind::Pipeline, &format!("{arn}/progress/{interval}"))
         .await?;
     let seen = rt.learned + count_executions(store, arn).await?;
     if d.doc["Status"] == "LEARNING" && seen >= rt.warmup {
