@@ -47,6 +47,9 @@ pub struct GroupPoint {
     pub upper: f64,
     /// Severity 0-100.
     pub severity: f64,
+    /// The engine's deviation in robust sigmas (what feedback on this point tells the engine).
+    #[serde(default)]
+    pub z: f64,
 }
 
 /// One series of a group with its anomalous points.
@@ -184,6 +187,7 @@ impl Grouper {
                     lower: s.lower,
                     upper: s.upper,
                     severity: round2(s.severity),
+                    z: s.z,
                 });
         }
         // Every series of a measure with an open group (anomalous or not) is a leaf of its

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::data::{Aggregator, DataQuality, Schema};
-use crate::engine::{EngineConfig, Scored, Sensitivity, SeriesState};
-use crate::group::{Grouper, Observation};
+use crate::engine::{EngineConfig, Feedback, Scored, Sensitivity, SeriesState};
+use crate::group::{GroupReport, Grouper, Observation};
 use crate::model::{CreateMetricSetRequest, timestamp_string};
 use crate::objects::{ObjectError, Objects};
 use crate::paths::expand_template;
@@ -311,7 +311,7 @@ pub async fn install<S: Store>(
     }
     let at = history_end.unwrap_or(i64::MIN);
     for (shard, series) in by_shard.iter().enumerate() {
-        write_state(store, arn, shard as u32, at, series).await?;
+        write_state(store, arn, shard as u32, at, series, &BTreeSet::new()).await?;
     }
     let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
     store
@@ -328,6 +328,7 @@ async fn write_state<S: Store>(
     shard: u32,
     at: i64,
     series: &[(Vec<String>, Vec<SeriesState>)],
+    feedback: &BTreeSet<String>,
 ) -> Result<bool, StoreError> {
     let head_key = format!("{arn}/state/{shard}");
     let current = store.get(Kind::Pipeline, &head_key).await?;
@@ -337,7 +338,7 @@ async fn write_state<S: Store>(
     }
     let blob_key = format!("{arn}/state/{shard}/{at}");
     blob::put(store, &blob_key, &codec::encode_states(series)).await?;
-    let head = json!({ "at": at, "blob": blob_key, "series": series.len() });
+    let head = json!({ "at": at, "blob": blob_key, "series": series.len(), "feedback": feedback });
     match store
         .replace(Kind::Pipeline, &head_key, current.as_ref(), head)
         .await
@@ -355,16 +356,27 @@ async fn write_state<S: Store>(
     Ok(true)
 }
 
+/// A shard's model state: as of which interval, the series, the feedback applied.
+struct ShardState {
+    at: Option<i64>,
+    series: codec::States,
+    feedback: BTreeSet<String>,
+}
+
 async fn read_state<S: Store>(
     store: &S,
     arn: &str,
     shard: u32,
-) -> Result<(Option<i64>, Vec<(Vec<String>, Vec<SeriesState>)>), PipelineError> {
+) -> Result<ShardState, PipelineError> {
     let Some(head) = store
         .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
         .await?
     else {
-        return Ok((None, Vec::new()));
+        return Ok(ShardState {
+            at: None,
+            series: Vec::new(),
+            feedback: BTreeSet::new(),
+        });
     };
     let at = head["at"].as_i64().filter(|&t| t != i64::MIN);
     let blob_key = head["blob"].as_str().unwrap_or_default();
@@ -373,7 +385,82 @@ async fn read_state<S: Store>(
         .ok_or_else(|| PipelineError::Config(format!("state blob {blob_key} is missing")))?;
     let series = codec::decode_states(&bytes)
         .map_err(|e| PipelineError::Config(format!("state of shard {shard}: {e}")))?;
-    Ok((at, series))
+    let feedback = serde_json::from_value(head["feedback"].clone()).unwrap_or_default();
+    Ok(ShardState {
+        at,
+        series,
+        feedback,
+    })
+}
+
+/// Applies the feedback given since the shard's state was written (PutFeedback on a series of
+/// an anomaly group): each of the series' points in the group, to the measure's state.
+/// Returns every feedback seen (key and verdict), this shard's or not, so each is read once.
+async fn apply_feedback<S: Store>(
+    store: &S,
+    d: &Detector,
+    rt: &Runtime,
+    shard: u32,
+    state: &mut ShardState,
+) -> Result<usize, PipelineError> {
+    let arn = d.arn.as_str();
+    let mut applied = 0;
+    let mut groups: BTreeMap<String, Option<GroupReport>> = BTreeMap::new();
+    for (k, fb) in store.list(Kind::Feedback, &format!("{arn}/")).await? {
+        let is_anomaly = fb["IsAnomaly"].as_bool().unwrap_or(false);
+        let seen = format!("{k}={is_anomaly}");
+        if state.feedback.contains(&seen) {
+            continue;
+        }
+        state.feedback.insert(seen);
+        let Some((group_id, series_id)) = k[arn.len() + 1..].split_once('/') else {
+            continue;
+        };
+        if !groups.contains_key(group_id) {
+            let doc = store.get(Kind::Group, &format!("{arn}/{group_id}")).await?;
+            groups.insert(
+                group_id.to_string(),
+                doc.and_then(|g| serde_json::from_value(g).ok()),
+            );
+        }
+        let Some(Some(group)) = groups.get(group_id) else {
+            continue;
+        };
+        let Some(series) = group.time_series.iter().find(|s| s.time_series_id == series_id) else {
+            continue;
+        };
+        let dims: Vec<String> = series
+            .dimensions
+            .iter()
+            .map(|d| d.dimension_value.clone())
+            .collect();
+        let measure = d
+            .schema
+            .measures
+            .iter()
+            .position(|m| m.metric_name == group.anomaly_group.primary_metric_name);
+        if shard_of(&dims, rt.shards) != shard {
+            continue;
+        }
+        let (Some(m), Some((_, states))) =
+            (measure, state.series.iter_mut().find(|(k, _)| *k == dims))
+        else {
+            continue;
+        };
+        for p in &series.points {
+            let Ok(time) = chrono::DateTime::parse_from_rfc3339(&p.timestamp) else {
+                continue;
+            };
+            let feedback = Feedback {
+                time: time.timestamp(),
+                z: p.z,
+                is_anomaly,
+            };
+            states[m].feedback(&d.engine, feedback);
+            applied += 1;
+        }
+    }
+    Ok(applied)
 }
 
 /// What ingest did with one interval.
@@ -532,10 +619,12 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         )));
     }
     let interval = task.interval;
-    let (at, mut states) = read_state(store, arn, task.shard).await?;
+    let mut shard_state = read_state(store, arn, task.shard).await?;
     let mut scored_now = false;
     let mut anomalies = 0;
-    if at.is_none_or(|a| a < interval) {
+    if shard_state.at.is_none_or(|a| a < interval) {
+        apply_feedback(store, &d, &rt, task.shard, &mut shard_state).await?;
+        let states = &mut shard_state.series;
         let values_key = format!("{arn}/values/{interval}/{}", task.shard);
         let values = blob::get(store, &values_key).await?.ok_or_else(|| {
             PipelineError::Config(format!(
@@ -581,7 +670,15 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         }
         let scored_key = format!("{arn}/scored/{interval}/{}", task.shard);
         blob::put(store, &scored_key, &codec::encode_scored(&scored)).await?;
-        scored_now = write_state(store, arn, task.shard, interval, &states).await?;
+        scored_now = write_state(
+            store,
+            arn,
+            task.shard,
+            interval,
+            &shard_state.series,
+            &shard_state.feedback,
+        )
+        .await?;
         blob::delete(store, &values_key).await?;
     }
     let notify = finish_shard(store, &d, &rt, task).await?;
