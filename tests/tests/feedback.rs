@@ -14,7 +14,8 @@ use serde_json::json;
 
 async fn detector(store: &MemoryStore, name: &str) -> String {
     let arn = format!("arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:{name}");
-    let doc = json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": name, "Status": "INACTIVE" });
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": name, "Status": "INACTIVE" });
     store.put(Kind::Detector, &arn, doc).await.unwrap();
     let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
     ms["AnomalyDetectorArn"] = json!(arn);
@@ -39,7 +40,10 @@ async fn not_an_anomaly_lowers_the_next_score_of_the_same_deviation() {
     let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
     let incident = &generated.incidents[0];
     assert_eq!(incident.description, "EU mobile checkout outage");
-    let history = dir.path().join(generate::BUCKET).join("historical/metrics.csv");
+    let history = dir
+        .path()
+        .join(generate::BUCKET)
+        .join("historical/metrics.csv");
     let cut = format_java(incident.start, "yyyy-MM-dd HH:mm:ss", Zone::UTC).unwrap();
     let text = std::fs::read_to_string(&history).unwrap();
     let kept: String = text
@@ -53,20 +57,32 @@ async fn not_an_anomaly_lowers_the_next_score_of_the_same_deviation() {
     let store = MemoryStore::new();
     let objects = LocalObjects::new(dir.path());
     let outbox = Outbox::new();
-    let (shop, twin) = (detector(&store, "shop").await, detector(&store, "twin").await);
+    let (shop, twin) = (
+        detector(&store, "shop").await,
+        detector(&store, "twin").await,
+    );
     let (first, second) = (incident.start, incident.start + 3600);
     for arn in [&shop, &twin] {
         pipeline::activate(&store, &objects, arn).await.unwrap();
-        local::run_interval(&store, &objects, &outbox, "", arn, first).await.unwrap();
+        local::run_interval(&store, &objects, &outbox, "", arn, first)
+            .await
+            .unwrap();
     }
-    let marked = orders_group(&store, &shop, first).await.expect("the outage is a group");
+    let marked = orders_group(&store, &shop, first)
+        .await
+        .expect("the outage is a group");
     for s in &marked.time_series {
-        let key = format!("{shop}/{}/{}", marked.anomaly_group.anomaly_group_id, s.time_series_id);
+        let key = format!(
+            "{shop}/{}/{}",
+            marked.anomaly_group.anomaly_group_id, s.time_series_id
+        );
         let doc = json!({ "TimeSeriesId": s.time_series_id, "IsAnomaly": false });
         store.put(Kind::Feedback, &key, doc).await.unwrap();
     }
     for arn in [&shop, &twin] {
-        local::run_interval(&store, &objects, &outbox, "", arn, second).await.unwrap();
+        local::run_interval(&store, &objects, &outbox, "", arn, second)
+            .await
+            .unwrap();
     }
     let severity = |g: Option<GroupReport>| -> BTreeMap<String, f64> {
         g.map(|g| {
@@ -79,11 +95,17 @@ async fn not_an_anomaly_lowers_the_next_score_of_the_same_deviation() {
     };
     let with = severity(orders_group(&store, &shop, second).await);
     let without = severity(orders_group(&store, &twin, second).await);
-    assert!(!without.is_empty(), "the outage goes on at {second} on the twin");
+    assert!(
+        !without.is_empty(),
+        "the outage goes on at {second} on the twin"
+    );
     for s in &marked.time_series {
         let before = without[&s.time_series_id];
         let after = with.get(&s.time_series_id).copied().unwrap_or(0.0);
-        eprintln!("{}: severity {before} without feedback, {after} with", s.time_series_id);
+        eprintln!(
+            "{}: severity {before} without feedback, {after} with",
+            s.time_series_id
+        );
         assert!(
             after < before - 5.0,
             "{}: {after} with feedback vs {before} without",

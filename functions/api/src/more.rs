@@ -355,50 +355,54 @@ pub(crate) async fn update_metric_set<S: Store>(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let detector_doc = detector(api, &detector_arn).await?;
     let active = !matches!(
-        status(&detector(api, &detector_arn).await?),
+        status(&detector_doc),
         "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE" | "FAILED"
     );
-    let mut merged = current.clone();
-    let mut c = Check::default();
-    for m in [
-        "MetricSetDescription",
-        "Offset",
-        "MetricList",
-        "TimestampColumn",
-        "DimensionList",
-        "MetricSetFrequency",
-        "MetricSource",
-        "DimensionFilterList",
-    ] {
-        if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
-            if active
-                && !matches!(m, "MetricSetDescription" | "Offset")
-                && current.get(m) != Some(v)
-            {
-                c.fail(m, "the detector is active: deactivate it first (only MetricSetDescription and Offset change while active)");
-            }
-            merged[m] = v.clone();
-        }
-    }
-    c.finish()?;
-    let ms: CreateMetricSetRequest = serde_json::from_value(merged.clone()).map_err(|e| {
-        seismo_shared::error::ValidationError::cannot_parse(format!(
-            "the metric set cannot be read: {e}"
-        ))
-    })?;
-    validate::metric_set(&ms)?;
     let detector_frequency =
-        detector(api, &detector_arn).await?["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"]
-            .clone();
-    if merged.get("MetricSetFrequency") != Some(&detector_frequency) {
-        return Err(ApiError::field(
+        detector_doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"].clone();
+    // Compare-and-swap: a concurrent update of the same metric set is merged, never lost.
+    let missing = || ApiError::not_found("MetricSet", arn);
+    crate::ops::modify(api, Kind::MetricSet, arn, None, missing, |doc| {
+        let mut c = Check::default();
+        for m in [
+            "MetricSetDescription",
+            "Offset",
+            "MetricList",
+            "TimestampColumn",
+            "DimensionList",
             "MetricSetFrequency",
-            "must equal the detector's frequency",
-        ));
-    }
-    merged["LastModificationTime"] = json!(now());
-    api.store.put(Kind::MetricSet, arn, merged).await?;
+            "MetricSource",
+            "DimensionFilterList",
+        ] {
+            if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
+                if active
+                    && !matches!(m, "MetricSetDescription" | "Offset")
+                    && doc.get(m) != Some(v)
+                {
+                    c.fail(m, "the detector is active: deactivate it first (only MetricSetDescription and Offset change while active)");
+                }
+                doc[m] = v.clone();
+            }
+        }
+        c.finish()?;
+        let ms: CreateMetricSetRequest = serde_json::from_value(doc.clone()).map_err(|e| {
+            seismo_shared::error::ValidationError::cannot_parse(format!(
+                "the metric set cannot be read: {e}"
+            ))
+        })?;
+        validate::metric_set(&ms)?;
+        if doc.get("MetricSetFrequency") != Some(&detector_frequency) {
+            return Err(ApiError::field(
+                "MetricSetFrequency",
+                "must equal the detector's frequency",
+            ));
+        }
+        doc["LastModificationTime"] = json!(now());
+        Ok(())
+    })
+    .await?;
     Ok(json!({ "MetricSetArn": arn }))
 }
 

@@ -426,7 +426,11 @@ async fn apply_feedback<S: Store>(
         let Some(Some(group)) = groups.get(group_id) else {
             continue;
         };
-        let Some(series) = group.time_series.iter().find(|s| s.time_series_id == series_id) else {
+        let Some(series) = group
+            .time_series
+            .iter()
+            .find(|s| s.time_series_id == series_id)
+        else {
             continue;
         };
         let dims: Vec<String> = series
