@@ -76,6 +76,10 @@ enum Command {
         /// Require Signature Version 4 with this access key (`ACCESS_KEY_ID:SECRET`; repeatable).
         #[arg(long = "require-sigv4", value_name = "ACCESS_KEY_ID:SECRET")]
         keys: Vec<String>,
+        /// Read s3:// paths from this S3 API (MinIO, moto, AWS) instead of --buckets-dir, with
+        /// the credentials of the environment (needs a build with `--features s3`).
+        #[arg(long, value_name = "URL")]
+        s3_endpoint: Option<String>,
         /// How often (seconds) running detectors are checked for closed intervals to detect.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
         tick_seconds: u64,
@@ -175,6 +179,7 @@ fn main() -> Result<()> {
             memory,
             keys,
             tick_seconds,
+            s3_endpoint,
         } => {
             let keys = keys
                 .iter()
@@ -191,6 +196,7 @@ fn main() -> Result<()> {
                     keys,
                     tick_seconds,
                     alerts: None,
+                    s3_endpoint,
                 };
                 serve(&listen, store, buckets_dir, opts, "in memory")?
             } else {
@@ -203,6 +209,7 @@ fn main() -> Result<()> {
                     keys,
                     tick_seconds,
                     alerts,
+                    s3_endpoint,
                 };
                 serve(&listen, store, buckets_dir, opts, &place)?
             }
@@ -332,6 +339,23 @@ struct ServeOptions {
     tick_seconds: u64,
     /// Where alerts are appended (JSON lines); printed either way.
     alerts: Option<PathBuf>,
+    s3_endpoint: Option<String>,
+}
+
+/// The S3 object source of `--s3-endpoint`.
+#[cfg(feature = "s3")]
+async fn s3_objects(url: &str) -> Result<std::sync::Arc<dyn seismo_shared::objects::Objects>> {
+    let config = seismo_shared::aws::config_at(url).await;
+    Ok(std::sync::Arc::new(seismo_shared::aws::s3::S3Objects::new(
+        &config,
+    )))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn s3_objects(_url: &str) -> Result<std::sync::Arc<dyn seismo_shared::objects::Objects>> {
+    bail!(
+        "this seismo was built without S3 support: build it with `--features s3` for --s3-endpoint"
+    )
 }
 
 fn serve<S: seismo_api::Store>(
@@ -351,6 +375,12 @@ fn serve<S: seismo_api::Store>(
         if !opts.keys.is_empty() {
             api = api.with_keys(opts.keys);
         }
+        let mut source = where_.to_string();
+        if let Some(url) = &opts.s3_endpoint {
+            api = api.with_objects(s3_objects(url).await?);
+            source.push_str(&format!(", data from S3 at {url}"));
+        }
+        let where_ = source.as_str();
         let api = std::sync::Arc::new(api);
         println!("Seismo API listening on http://{address} ({where_})");
         use std::io::Write as _;

@@ -321,11 +321,16 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -336,9 +341,9 @@ impl Server {
             .unwrap();
         let address = line
             .trim()
-            .rsplit("http://")
-            .next()
-            .unwrap()
+            .split("listening on http://")
+            .nth(1)
+            .unwrap_or_else(|| panic!("not the listening line: {line}"))
             .split(' ')
             .next()
             .unwrap()
@@ -522,4 +527,73 @@ fn serve_runs_the_interval_schedule_in_process() {
     let n = groups["AnomalyGroupSummaryList"].as_array().unwrap().len();
     let outbox = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap_or_default();
     assert_eq!(outbox.lines().count(), n, "{outbox}");
+}
+
+/// `seismo serve --s3-endpoint` reads the metric set's s3:// paths from an S3 API (moto here):
+/// a backtest over objects in S3. Built with `--features s3` (CI runs it).
+#[cfg(feature = "s3")]
+#[test]
+fn serve_reads_metric_files_from_an_s3_endpoint() {
+    use seismo_shared::generate::{self, GenerateOptions};
+    let moto = seismo_tests::Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(
+        dir.path(),
+        &GenerateOptions {
+            weeks: 6,
+            ..GenerateOptions::default()
+        },
+    )
+    .unwrap();
+    let history = std::fs::read(dir.path().join("seismo-sample/historical/metrics.csv")).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let config = seismo_shared::aws::config(Some(&moto.endpoint)).await;
+        let s3 = seismo_shared::aws::s3::S3Objects::new(&config);
+        s3.create_bucket(generate::BUCKET).await.unwrap();
+        s3.put("s3://seismo-sample/historical/metrics.csv", history)
+            .await
+            .unwrap();
+    });
+    let empty = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        &[
+            "--memory",
+            "--buckets-dir",
+            empty.path().to_str().unwrap(),
+            "--s3-endpoint",
+            &moto.endpoint,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    let created = json_body(&server.post(
+        "CreateAnomalyDetector",
+        r#"{"AnomalyDetectorName":"shop","AnomalyDetectorConfig":{"AnomalyDetectorFrequency":"PT1H"}}"#,
+    ));
+    let arn = created["AnomalyDetectorArn"].as_str().unwrap().to_string();
+    let mut ms: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("metric-set.json")).unwrap())
+            .unwrap();
+    ms["AnomalyDetectorArn"] = arn.clone().into();
+    let made = server.post("CreateMetricSet", &ms.to_string());
+    assert!(made.starts_with("HTTP/1.1 200"), "{made}");
+    let body = serde_json::json!({ "AnomalyDetectorArn": arn }).to_string();
+    let started = server.post("BackTestAnomalyDetector", &body);
+    assert!(started.starts_with("HTTP/1.1 200"), "{started}");
+    let described = json_body(&server.post("DescribeAnomalyDetector", &body));
+    assert_eq!(described["Status"], "BACK_TEST_COMPLETE", "{described}");
+    let groups = json_body(&server.post(
+        "ListAnomalyGroupSummaries",
+        &serde_json::json!({ "AnomalyDetectorArn": arn, "SensitivityThreshold": 50 }).to_string(),
+    ));
+    assert!(
+        !groups["AnomalyGroupSummaryList"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{groups}"
+    );
 }

@@ -117,16 +117,7 @@ pub fn source_files(
     ms: &CreateMetricSetRequest,
     resolver: &LocalResolver,
 ) -> Result<Vec<std::path::PathBuf>, BacktestError> {
-    let s3 = ms.metric_source.s3_source_config.as_ref();
-    let path = s3
-        .and_then(|s| s.historical_data_path_list.as_ref())
-        .and_then(|l| l.first().cloned())
-        .or_else(|| {
-            s3.and_then(|s| s.templated_path_list.as_ref())
-                .and_then(|l| l.first())
-                .map(|t| t.split("{{").next().unwrap_or_default().to_string())
-        })
-        .ok_or_else(|| BacktestError::NoData("the metric set names no data path".into()))?;
+    let path = source_path(ms)?;
     let files = resolver
         .list(&path)
         .map_err(|e| BacktestError::NoData(format!("{path}: {e}")))?;
@@ -139,6 +130,20 @@ pub fn source_files(
     Ok(files)
 }
 
+/// The path a backtest reads: the historical path when given, else the templated path's fixed
+/// prefix (the part before the first `{{`).
+pub fn source_path(ms: &CreateMetricSetRequest) -> Result<String, BacktestError> {
+    let s3 = ms.metric_source.s3_source_config.as_ref();
+    s3.and_then(|s| s.historical_data_path_list.as_ref())
+        .and_then(|l| l.first().cloned())
+        .or_else(|| {
+            s3.and_then(|s| s.templated_path_list.as_ref())
+                .and_then(|l| l.first())
+                .map(|t| t.split("{{").next().unwrap_or_default().to_string())
+        })
+        .ok_or_else(|| BacktestError::NoData("the metric set names no data path".into()))
+}
+
 /// Runs a backtest over local files.
 pub fn run(
     ms: &CreateMetricSetRequest,
@@ -146,22 +151,45 @@ pub fn run(
     options: &BacktestOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BacktestReport, BacktestError> {
-    let schema = Schema::from_metric_set(ms)?;
     let files = source_files(ms, resolver)?;
+    let opened = files.iter().map(|f| {
+        let name = f.display().to_string();
+        let reader = std::fs::File::open(f)
+            .map(|r| Box::new(r) as crate::objects::ObjectReader)
+            .map_err(|e| e.to_string());
+        (name, reader)
+    });
+    run_objects(ms, opened, files.len(), options, progress)
+}
+
+/// Runs a backtest over opened objects (local files, S3 objects): `total` of them.
+pub fn run_objects(
+    ms: &CreateMetricSetRequest,
+    files: impl IntoIterator<Item = (String, Result<crate::objects::ObjectReader, String>)>,
+    total: usize,
+    options: &BacktestOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BacktestReport, BacktestError> {
+    let schema = Schema::from_metric_set(ms)?;
     let mut aggregator = Aggregator::new(&schema);
-    for (i, f) in files.iter().enumerate() {
-        aggregator.read_file(f);
-        progress(Progress::Reading {
-            done: i + 1,
-            total: files.len(),
-        });
+    let mut count = 0;
+    for (name, opened) in files {
+        aggregator.read_object(&name, opened);
+        count += 1;
+        progress(Progress::Reading { done: count, total });
+    }
+    if count == 0 {
+        return Err(BacktestError::NoData(format!(
+            "nothing under {}",
+            source_path(ms)?
+        )));
     }
     let (data, quality) = aggregator.finish_with_quality();
     validate::metric_quota(ms, quality.time_series as usize).map_err(BacktestError::Quota)?;
     let (Some(first), Some(last)) = (data.first(), data.last()) else {
         return Err(BacktestError::NoData(format!(
             "{} files, {} rows, none usable ({} invalid; missing columns: {:?})",
-            files.len(),
+            count,
             quality.rows_processed + quality.invalid_rows,
             quality.invalid_rows,
             quality.missing_columns
@@ -248,7 +276,7 @@ pub fn run(
     Ok(BacktestReport {
         metric_set_name: ms.metric_set_name.clone(),
         frequency: schema.frequency,
-        files: files.len(),
+        files: count,
         train: window(&timeline[..n_train]),
         inference: window(&timeline[n_train..]),
         time_series: keys.len(),

@@ -6,7 +6,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use seismo_shared::backtest::{self, BacktestOptions};
 use seismo_shared::group::GroupReport;
 use seismo_shared::model::{CreateMetricSetRequest, Frequency};
-use seismo_shared::paths::LocalResolver;
 use seismo_shared::pipeline::{self, PipelineError};
 use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
@@ -679,15 +678,32 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
     for (key, _) in api.store.list(Kind::Group, &format!("{arn}/")).await? {
         api.store.delete(Kind::Group, &key).await?;
     }
-    let resolver = LocalResolver::new(&api.buckets_dir);
     let options = BacktestOptions {
         namespace: arn.to_string(),
         ..BacktestOptions::default()
     };
-    let result =
-        tokio::task::spawn_blocking(move || backtest::run(&ms, &resolver, &options, &mut |_| {}))
+    // The files come through the object port: local folders, or S3.
+    let mut opened = Vec::new();
+    let listed = match backtest::source_path(&ms) {
+        Ok(path) => api
+            .objects
+            .list(&path)
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| backtest::BacktestError::NoData(e.to_string())),
+        Err(e) => Err(e),
+    };
+    if let Ok(files) = &listed {
+        for f in files {
+            let reader = api.objects.open(f).await.map_err(|e| e.to_string());
+            opened.push((f.clone(), reader));
+        }
+    }
+    let result = tokio::task::spawn_blocking(move || {
+        let total = listed?.len();
+        backtest::run_objects(&ms, opened, total, &options, &mut |_| {})
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     match result {
         Ok(report) => {
             for g in &report.groups {

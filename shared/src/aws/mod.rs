@@ -39,6 +39,23 @@ pub async fn config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     }
 }
 
+/// The environment's configuration (credentials, profile) pointed at `endpoint`: a real S3 API
+/// such as MinIO or moto. The region defaults to us-east-1 when none is configured.
+pub async fn config_at(endpoint: &str) -> aws_config::SdkConfig {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    if config.region().is_some() {
+        return config;
+    }
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await
+}
+
 /// The message of an SDK error with its service error code, never the raw request.
 pub fn describe<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
 where

@@ -56,6 +56,34 @@ impl S3Objects {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// Creates a bucket (succeeds when it is there already and ours).
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
+        match self.client.create_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify(bucket, e)),
+        }
+    }
+
+    /// Writes an object at `s3://BUCKET/KEY`.
+    pub async fn put(&self, url: &str, body: Vec<u8>) -> Result<(), ObjectError> {
+        let (bucket, key) = split(url)?;
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(url, e))
+    }
 }
 
 impl Objects for S3Objects {
