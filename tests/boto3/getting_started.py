@@ -108,6 +108,16 @@ try:
 except lm.exceptions.ConflictException:
     check("duplicate name raises ConflictException", True)
 
+# Behind API Gateway with IAM auth requests are signed for execute-api: the README's one-line
+# override, checked on the wire.
+signed = boto3.client("lookoutmetrics", endpoint_url=endpoint, region_name="eu-west-1",
+                      aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+signed.meta.events.register("before-sign.lookoutmetrics", lambda request, **_: request.context.setdefault("signing", {}).update(signing_name="execute-api"))
+scopes = []
+signed.meta.events.register("before-send", lambda request, **_: scopes.append(request.headers.get("Authorization", b"").decode()))
+signed.list_anomaly_detectors()
+check("the override signs for execute-api", len(scopes) == 1 and "/eu-west-1/execute-api/aws4_request" in scopes[0], scopes)
+
 lm.delete_anomaly_detector(AnomalyDetectorArn=detector)
 passed = sum(1 for _, ok in checks if ok)
 failed = len(checks) - passed

@@ -539,3 +539,78 @@ async fn a_server_with_keys_takes_only_requests_signed_with_them() {
     assert_eq!(code(&e), "AccessDeniedException");
     assert!(message(&e).contains("signature"), "{}", message(&e));
 }
+
+/// Behind API Gateway with IAM auth, requests are signed for `execute-api`: the Rust SDK's
+/// override (the README shows it) is an interceptor that puts that signing name in the request's
+/// configuration. Checked on the wire, and accepted by a server that verifies signatures.
+#[derive(Debug)]
+struct SignFor(&'static str);
+
+impl lm::config::Intercept for SignFor {
+    fn name(&self) -> &'static str {
+        "SignFor"
+    }
+
+    fn modify_before_signing(
+        &self,
+        _context: &mut lm::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &lm::config::RuntimeComponents,
+        cfg: &mut lm::config::ConfigBag,
+    ) -> Result<(), lm::error::BoxError> {
+        cfg.interceptor_state()
+            .store_put(aws_types::SigningName::from_static(self.0));
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Seen(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl lm::config::Intercept for Seen {
+    fn name(&self) -> &'static str {
+        "Seen"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &lm::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &lm::config::RuntimeComponents,
+        _cfg: &mut lm::config::ConfigBag,
+    ) -> Result<(), lm::error::BoxError> {
+        if let Some(auth) = context.request().headers().get("authorization") {
+            self.0.lock().unwrap().push(auth.to_string());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_sdk_signs_for_execute_api_with_the_documented_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::new(MemoryStore::new(), dir.path())
+        .with_keys([("AKIDTEST".to_string(), "right-secret".to_string())]);
+    let url = start(api).await;
+    let seen = Seen::default();
+    let config = lm::Config::builder()
+        .behavior_version(lm::config::BehaviorVersion::latest())
+        .region(lm::config::Region::new("eu-west-1"))
+        .credentials_provider(lm::config::Credentials::new(
+            "AKIDTEST",
+            "right-secret",
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(&url)
+        .interceptor(SignFor("execute-api"))
+        .interceptor(seen.clone())
+        .build();
+    let client = lm::Client::from_conf(config);
+    client.list_anomaly_detectors().send().await.unwrap();
+    let headers = seen.0.lock().unwrap().clone();
+    assert_eq!(headers.len(), 1);
+    assert!(
+        headers[0].contains("/eu-west-1/execute-api/aws4_request"),
+        "{headers:?}"
+    );
+}
