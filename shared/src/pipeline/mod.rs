@@ -557,6 +557,9 @@ pub async fn ingest<S: Store>(
             shards[shard_of(dims, rt.shards) as usize].push((dims.clone(), values.clone()));
         }
     }
+    for f in &quality.unreadable_files {
+        problems.push(format!("unreadable: {f}"));
+    }
     if series == 0 && problems.is_empty() {
         problems.push("empty interval: no usable row".to_string());
     }
