@@ -151,6 +151,8 @@ pub fn run(
     options: &BacktestOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BacktestReport, BacktestError> {
+    // A broken configuration is named before any path is looked at.
+    Schema::from_metric_set(ms)?;
     let files = source_files(ms, resolver)?;
     let opened = files.iter().map(|f| {
         let name = f.display().to_string();

@@ -684,7 +684,10 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
     };
     // The files come through the object port: local folders, or S3.
     let mut opened = Vec::new();
-    let listed = match backtest::source_path(&ms) {
+    let listed = match seismo_shared::data::Schema::from_metric_set(&ms)
+        .map_err(backtest::BacktestError::from)
+        .and_then(|_| backtest::source_path(&ms))
+    {
         Ok(path) => api
             .objects
             .list(&path)
