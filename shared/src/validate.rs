@@ -285,36 +285,52 @@ fn source(c: &mut Check, ms: &CreateMetricSetRequest, zone: Zone) {
         c.fail("MetricSource.S3SourceConfig", "required");
         return;
     };
+    s3_source_config(c, "MetricSource.S3SourceConfig", s3, zone, true);
+}
+
+/// The constraints of an `S3SourceConfig` at `prefix` (`MetricSource.S3SourceConfig`,
+/// `S3SourceConfig` of GetSampleData, ...); `with_format` when it must describe its files.
+pub fn s3_source_config(
+    c: &mut Check,
+    prefix: &str,
+    s3: &crate::model::S3SourceConfig,
+    zone: Zone,
+    with_format: bool,
+) {
     if let Some(role) = &s3.role_arn {
-        c.arn("MetricSource.S3SourceConfig.RoleArn", role);
+        c.arn(&format!("{prefix}.RoleArn"), role);
     }
     let templated = s3.templated_path_list.as_deref();
     let historical = s3.historical_data_path_list.as_deref();
     if templated.is_none() && historical.is_none() {
         c.fail(
-            "MetricSource.S3SourceConfig.TemplatedPathList",
+            format!("{prefix}.TemplatedPathList"),
             "a TemplatedPathList or a HistoricalDataPathList is required",
         );
     }
     for (list, field) in [
-        (templated, "MetricSource.S3SourceConfig.TemplatedPathList"),
-        (
-            historical,
-            "MetricSource.S3SourceConfig.HistoricalDataPathList",
-        ),
+        (templated, format!("{prefix}.TemplatedPathList")),
+        (historical, format!("{prefix}.HistoricalDataPathList")),
     ] {
         if let Some(list) = list
             && list.len() != 1
         {
             c.fail(
-                field,
+                &field,
                 format!("{} paths; exactly one is allowed", list.len()),
             );
         }
     }
     for (i, p) in templated.into_iter().flatten().enumerate() {
-        let field = format!("MetricSource.S3SourceConfig.TemplatedPathList[{i}]");
+        let field = format!("{prefix}.TemplatedPathList[{i}]");
         if !c.length(&field, p, 1, 1024) {
+            continue;
+        }
+        if !p.starts_with("s3://") && !p.starts_with("file://") {
+            c.fail(
+                &field,
+                format!("{p:?} must start with s3:// (or file:// for a local folder)"),
+            );
             continue;
         }
         if let Some(rest) = p.strip_prefix("s3://") {
@@ -340,8 +356,15 @@ fn source(c: &mut Check, ms: &CreateMetricSetRequest, zone: Zone) {
         }
     }
     for (i, p) in historical.into_iter().flatten().enumerate() {
-        let field = format!("MetricSource.S3SourceConfig.HistoricalDataPathList[{i}]");
+        let field = format!("{prefix}.HistoricalDataPathList[{i}]");
         if !c.length(&field, p, 1, 1024) {
+            continue;
+        }
+        if !p.starts_with("s3://") && !p.starts_with("file://") {
+            c.fail(
+                &field,
+                format!("{p:?} must start with s3:// (or file:// for a local folder)"),
+            );
             continue;
         }
         if let Some(rest) = p.strip_prefix("s3://") {
@@ -355,18 +378,20 @@ fn source(c: &mut Check, ms: &CreateMetricSetRequest, zone: Zone) {
             }
         }
     }
-    let field = "MetricSource.S3SourceConfig.FileFormatDescriptor";
+    let field = format!("{prefix}.FileFormatDescriptor");
     let Some(ffd) = &s3.file_format_descriptor else {
-        c.fail(field, "required");
+        if with_format {
+            c.fail(field, "required");
+        }
         return;
     };
     match (&ffd.csv_format_descriptor, &ffd.json_format_descriptor) {
         (Some(_), Some(_)) => c.fail(
-            field,
+            &field,
             "give a CsvFormatDescriptor or a JsonFormatDescriptor, not both",
         ),
         (None, None) => c.fail(
-            field,
+            &field,
             "a CsvFormatDescriptor or a JsonFormatDescriptor is required",
         ),
         (Some(csv), None) => {
@@ -413,6 +438,47 @@ fn source(c: &mut Check, ms: &CreateMetricSetRequest, zone: Zone) {
             );
         }
     }
+}
+
+/// Reads a request member into its typed shape. A value of the wrong type, a missing required
+/// member or a value outside an enum is a ValidationException naming the member's path under
+/// `prefix` (`MetricList[0].AggregationFunction`), never a bare parse error.
+pub fn parse<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    prefix: &str,
+) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let mut path = e.path().to_string();
+        if path == "." {
+            path.clear();
+        }
+        let message = e.inner().to_string();
+        // "missing field `X`": the member is X inside the path.
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            path = if path.is_empty() {
+                missing.to_string()
+            } else {
+                format!("{path}.{missing}")
+            };
+        }
+        let name = match (prefix.is_empty(), path.is_empty()) {
+            (true, _) => path,
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}.{path}"),
+        };
+        let message = message
+            .replace("invalid type: ", "")
+            .replace("integer `", "the number `");
+        let mut c = Check::default();
+        c.fail(name, message);
+        match c.finish() {
+            Err(e) => e,
+            Ok(()) => ValidationError::cannot_parse("unreadable request"),
+        }
+    })
 }
 
 fn charset(c: &mut Check, field: &str, value: Option<&str>) {

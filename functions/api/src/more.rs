@@ -14,8 +14,18 @@ pub(crate) const ALERTS_PER_DETECTOR: usize = 10;
 
 /// Checks an alert's `Action` (exactly one of SNS or Lambda) and returns its type.
 fn action(c: &mut Check, action: &Value) -> &'static str {
+    if !action.is_object() {
+        c.fail("Action", "must be an object");
+        return "SNS";
+    }
     let sns = action.get("SNSConfiguration").filter(|v| !v.is_null());
     let lambda = action.get("LambdaConfiguration").filter(|v| !v.is_null());
+    for (v, name) in [(sns, "SNSConfiguration"), (lambda, "LambdaConfiguration")] {
+        if v.is_some_and(|v| !v.is_object()) {
+            c.fail(format!("Action.{name}"), "must be an object");
+            return "SNS";
+        }
+    }
     let arn = |c: &mut Check, v: &Value, field: &str| match v
         .get(field.rsplit('.').next().unwrap_or(field))
         .and_then(Value::as_str)
@@ -54,8 +64,72 @@ fn action(c: &mut Check, action: &Value) -> &'static str {
 
 /// Checks the optional alert fields shared by create and update.
 fn alert_fields(c: &mut Check, req: &Value) {
-    if let Some(d) = req.get("AlertDescription").and_then(Value::as_str) {
-        c.text("AlertDescription", d, 0, 256);
+    match req.get("AlertDescription") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(d)) => c.text("AlertDescription", d, 0, 256),
+        Some(_) => c.fail("AlertDescription", "must be a string"),
+    }
+    if let Some(f) = req
+        .get("AlertFilters")
+        .filter(|v| !v.is_null() && !v.is_object())
+    {
+        c.fail("AlertFilters", format!("{f} must be an object"));
+        return;
+    }
+    let filters = req.get("AlertFilters").filter(|v| v.is_object());
+    for list in ["MetricList", "DimensionFilterList"] {
+        if let Some(v) = filters
+            .and_then(|f| f.get(list))
+            .filter(|v| !v.is_null() && !v.is_array())
+        {
+            c.fail(
+                format!("AlertFilters.{list}"),
+                format!("{v} must be a list"),
+            );
+            return;
+        }
+    }
+    for (i, m) in filters
+        .and_then(|f| f.get("MetricList"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let field = format!("AlertFilters.MetricList[{i}]");
+        match m.as_str() {
+            Some(name) => c.name(&field, name),
+            None => c.fail(field, "must be a string"),
+        }
+    }
+    for (i, d) in filters
+        .and_then(|f| f.get("DimensionFilterList"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let field = format!("AlertFilters.DimensionFilterList[{i}]");
+        if !d.is_object() {
+            c.fail(field, "must be an object");
+            continue;
+        }
+        if let Some(values) = d.get("DimensionValueList") {
+            match values.as_array() {
+                None if !values.is_null() => {
+                    c.fail(format!("{field}.DimensionValueList"), "must be a list")
+                }
+                _ => {
+                    for (j, v) in values.as_array().into_iter().flatten().enumerate() {
+                        let vf = format!("{field}.DimensionValueList[{j}]");
+                        match v.as_str() {
+                            Some(s) => c.text(&vf, s, 1, 255),
+                            None => c.fail(vf, "must be a string"),
+                        }
+                    }
+                }
+            }
+        }
     }
     if let Some(t) = req
         .get("AlertSensitivityThreshold")
@@ -187,7 +261,7 @@ pub(crate) async fn describe_alert<S: Store>(api: &Api<S>, req: &Value) -> Resul
 
 pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let (max, token) = page(req)?;
-    let detector_arn = optional(req, "AnomalyDetectorArn")?;
+    let detector_arn = crate::ops::optional_arn(req, "AnomalyDetectorArn")?;
     if let Some(d) = detector_arn {
         detector(api, d).await?;
     }
@@ -257,6 +331,37 @@ pub(crate) async fn delete_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
 }
 
 /// The required `AnomalyGroupTimeSeriesFeedback` object of a feedback request.
+/// A `TimeSeriesId`: 1-520 characters, not only spaces.
+fn time_series_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 520 || id.trim().is_empty() {
+        return Err(ApiError::field(
+            "AnomalyGroupTimeSeriesFeedback.TimeSeriesId",
+            "1-520 characters, not only spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// The group id inside the feedback member, checked as a UUID (named with its full path).
+fn feedback_group(fb: &Value) -> Result<(), ApiError> {
+    let field = "AnomalyGroupTimeSeriesFeedback.AnomalyGroupId";
+    match fb.get("AnomalyGroupId") {
+        None | Some(Value::Null) => Err(ApiError::field(field, "required")),
+        Some(Value::String(id)) => {
+            let ok = id.len() == 36
+                && id
+                    .chars()
+                    .all(|c| c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit());
+            if ok {
+                Ok(())
+            } else {
+                Err(ApiError::field(field, format!("{id:?} is not a UUID")))
+            }
+        }
+        Some(_) => Err(ApiError::field(field, "must be a string")),
+    }
+}
+
 fn feedback_member(req: &Value) -> Result<&Value, ApiError> {
     req.get("AnomalyGroupTimeSeriesFeedback")
         .filter(|v| v.is_object())
@@ -268,8 +373,17 @@ fn feedback_member(req: &Value) -> Result<&Value, ApiError> {
 pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let fb = feedback_member(req)?;
-    let series = required(fb, "TimeSeriesId")
-        .map_err(|_| ApiError::field("AnomalyGroupTimeSeriesFeedback.TimeSeriesId", "required"))?;
+    let series = required(fb, "TimeSeriesId").map_err(|e| match e {
+        ApiError::Validation(_) if fb.get("TimeSeriesId").is_some_and(|v| !v.is_null()) => {
+            ApiError::field(
+                "AnomalyGroupTimeSeriesFeedback.TimeSeriesId",
+                "must be a string",
+            )
+        }
+        _ => ApiError::field("AnomalyGroupTimeSeriesFeedback.TimeSeriesId", "required"),
+    })?;
+    time_series_id(series)?;
+    feedback_group(fb)?;
     let Some(is_anomaly) = fb.get("IsAnomaly").and_then(Value::as_bool) else {
         return Err(ApiError::field(
             "AnomalyGroupTimeSeriesFeedback.IsAnomaly",
@@ -298,6 +412,19 @@ pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
 pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let q = feedback_member(req)?;
+    feedback_group(q)?;
+    if let Some(v) = q.get("TimeSeriesId").filter(|v| !v.is_null()) {
+        match v.as_str() {
+            Some(id) => time_series_id(id)?,
+            None => {
+                return Err(ApiError::field(
+                    "AnomalyGroupTimeSeriesFeedback.TimeSeriesId",
+                    "must be a string",
+                ));
+            }
+        }
+    }
+    page(req)?;
     let lookup = json!({"AnomalyDetectorArn": arn, "AnomalyGroupId": q.get("AnomalyGroupId").cloned().unwrap_or(Value::Null)});
     let g = group(api, &lookup).await?;
     let (max, token) = page(req)?;
@@ -320,6 +447,14 @@ pub(crate) async fn describe_executions<S: Store>(
     detector(api, arn).await?;
     let (max, token) = page(req)?;
     let at = optional(req, "Timestamp")?;
+    if let Some(t) = at
+        && (t.len() > 60 || chrono::DateTime::parse_from_rfc3339(t).is_err())
+    {
+        return Err(ApiError::field(
+            "Timestamp",
+            format!("{t:?} is not a timestamp like 2026-01-01T00:00:00Z"),
+        ));
+    }
     let mut all = api.store.list(Kind::Execution, &format!("{arn}/")).await?;
     if let Some(t) = at {
         all.retain(|(_, e)| e.get("Timestamp").and_then(Value::as_str) == Some(t));
@@ -387,11 +522,7 @@ pub(crate) async fn update_metric_set<S: Store>(
             }
         }
         c.finish()?;
-        let ms: CreateMetricSetRequest = serde_json::from_value(doc.clone()).map_err(|e| {
-            seismo_shared::error::ValidationError::cannot_parse(format!(
-                "the metric set cannot be read: {e}"
-            ))
-        })?;
+        let ms: CreateMetricSetRequest = validate::parse(doc, "")?;
         validate::metric_set(&ms)?;
         if doc.get("MetricSetFrequency") != Some(&detector_frequency) {
             return Err(ApiError::field(
@@ -503,19 +634,18 @@ pub(crate) async fn get_sample_data<S: Store>(
     api: &Api<S>,
     req: &Value,
 ) -> Result<Value, ApiError> {
-    let Some(s3) = req.get("S3SourceConfig").filter(|v| v.is_object()) else {
+    let Some(s3) = req.get("S3SourceConfig").filter(|v| !v.is_null()) else {
         return Err(ApiError::field("S3SourceConfig", "required"));
     };
+    let config: seismo_shared::model::S3SourceConfig = validate::parse(s3, "S3SourceConfig")?;
     let mut c = Check::default();
-    match s3.get("RoleArn").and_then(Value::as_str) {
-        Some(r) => c.arn("S3SourceConfig.RoleArn", r),
-        None => c.fail("S3SourceConfig.RoleArn", "required"),
+    if config.role_arn.is_none() {
+        c.fail("S3SourceConfig.RoleArn", "required");
     }
-    let descriptor = s3.get("FileFormatDescriptor").filter(|v| v.is_object());
-    if descriptor.is_none() {
-        c.fail("S3SourceConfig.FileFormatDescriptor", "required");
-    }
+    let zone = seismo_shared::time::Zone::UTC;
+    validate::s3_source_config(&mut c, "S3SourceConfig", &config, zone, true);
     c.finish()?;
+    let descriptor = s3.get("FileFormatDescriptor").filter(|v| v.is_object());
     let layout = layout(descriptor.unwrap_or(&Value::Null))?;
     let file = first_file(api, s3, "S3SourceConfig")?;
     let (bytes, _) =
@@ -534,17 +664,28 @@ pub(crate) async fn detect_metric_set_config<S: Store>(
     req: &Value,
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    detector(api, arn).await?;
-    let Some(s3) = req
+    let field = "AutoDetectionMetricSource.S3SourceConfig";
+    let source = req
         .get("AutoDetectionMetricSource")
-        .and_then(|m| m.get("S3SourceConfig"))
-        .filter(|v| v.is_object())
-    else {
+        .filter(|v| !v.is_null());
+    if source.is_some_and(|v| !v.is_object()) {
         return Err(ApiError::field(
-            "AutoDetectionMetricSource.S3SourceConfig",
-            "required",
+            "AutoDetectionMetricSource",
+            "must be an object",
         ));
+    }
+    let Some(s3) = source
+        .and_then(|m| m.get("S3SourceConfig"))
+        .filter(|v| !v.is_null())
+    else {
+        return Err(ApiError::field(field, "required"));
     };
+    let config: seismo_shared::model::S3SourceConfig = validate::parse(s3, field)?;
+    let mut c = Check::default();
+    let zone = seismo_shared::time::Zone::UTC;
+    validate::s3_source_config(&mut c, field, &config, zone, false);
+    c.finish()?;
+    detector(api, arn).await?;
     let file = first_file(api, s3, "AutoDetectionMetricSource.S3SourceConfig")?;
     let (bytes, gzip) =
         seismo_shared::sample::head(&file).map_err(|e| ApiError::Internal(e.to_string()))?;

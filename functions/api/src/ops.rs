@@ -42,6 +42,17 @@ pub(crate) fn optional<'a>(req: &'a Value, field: &str) -> Result<Option<&'a str
     }
 }
 
+/// An optional ARN member (a filter), checked against the model's pattern when given.
+pub(crate) fn optional_arn<'a>(req: &'a Value, field: &str) -> Result<Option<&'a str>, ApiError> {
+    let arn = optional(req, field)?;
+    if let Some(a) = arn {
+        let mut c = Check::default();
+        c.arn(field, a);
+        c.finish()?;
+    }
+    Ok(arn)
+}
+
 /// A required ARN member, checked against the model's pattern.
 pub(crate) fn arn_field<'a>(req: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     let arn = required(req, field)?;
@@ -70,6 +81,14 @@ pub(crate) fn page(req: &Value) -> Result<(usize, Option<String>), ApiError> {
         && (t.is_empty() || t.len() > 3000)
     {
         return Err(ApiError::field("NextToken", "length is outside 1-3000"));
+    }
+    if let Some(t) = &token
+        && t.trim().is_empty()
+    {
+        return Err(ApiError::field(
+            "NextToken",
+            "must hold a non-space character",
+        ));
     }
     Ok((max, token))
 }
@@ -193,15 +212,7 @@ pub(crate) async fn create_detector<S: Store>(
         Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
         None => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", "required"),
     }
-    if let Some(kms) = optional(req, "KmsKeyArn")? {
-        let ok = (20..=2048).contains(&kms.len())
-            && kms.starts_with("arn:aws")
-            && kms.contains(":kms:")
-            && kms.contains(":key/");
-        if !ok {
-            c.fail("KmsKeyArn", format!("{kms:?} is not a KMS key ARN"));
-        }
-    }
+    check_kms(&mut c, req)?;
     c.finish()?;
     if let Some(tags) = req.get("Tags") {
         check_tags(tags)?;
@@ -277,17 +288,47 @@ pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Resul
     Ok(json!({ "AnomalyDetectorSummaryList": summaries, "NextToken": next }))
 }
 
+/// `KmsKeyArn`, when given: the model's length and a KMS key ARN.
+fn check_kms(c: &mut Check, req: &Value) -> Result<(), ApiError> {
+    if let Some(kms) = optional(req, "KmsKeyArn")? {
+        let ok = (20..=2048).contains(&kms.len())
+            && kms.starts_with("arn:aws")
+            && kms.contains(":kms:")
+            && kms.contains(":key/");
+        if !ok {
+            c.fail("KmsKeyArn", format!("{kms:?} is not a KMS key ARN"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn update_detector<S: Store>(
     api: &Api<S>,
     req: &Value,
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
+    // The request's own constraints first: a bad value is a ValidationException whether or
+    // not the detector exists.
+    let mut c = Check::default();
+    if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+        c.text("AnomalyDetectorDescription", d, 1, 256);
+    }
+    if req
+        .get("AnomalyDetectorConfig")
+        .is_some_and(|v| !v.is_null() && !v.is_object())
+    {
+        c.fail("AnomalyDetectorConfig", "must be an object");
+    }
+    check_kms(&mut c, req)?;
+    c.finish()?;
     let missing = || ApiError::not_found("AnomalyDetector", arn);
     modify(api, Kind::Detector, arn, None, missing, |doc| {
         let mut c = Check::default();
         if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
-            c.text("AnomalyDetectorDescription", d, 1, 256);
             doc["AnomalyDetectorDescription"] = json!(d);
+        }
+        if let Some(k) = optional(req, "KmsKeyArn")? {
+            doc["KmsKeyArn"] = json!(k);
         }
         if let Some(f) = req
             .get("AnomalyDetectorConfig")
@@ -486,11 +527,7 @@ pub(crate) async fn create_metric_set<S: Store>(
             return Err(ApiError::field(member, "required"));
         }
     }
-    let ms: CreateMetricSetRequest = serde_json::from_value(req.clone()).map_err(|e| {
-        seismo_shared::error::ValidationError::cannot_parse(format!(
-            "the metric set cannot be read: {e}"
-        ))
-    })?;
+    let ms: CreateMetricSetRequest = validate::parse(req, "")?;
     validate::metric_set(&ms)?;
     let mut c = Check::default();
     let s3 = ms.metric_source.s3_source_config.as_ref();
@@ -584,7 +621,7 @@ pub(crate) async fn list_metric_sets<S: Store>(
     req: &Value,
 ) -> Result<Value, ApiError> {
     let (max, token) = page(req)?;
-    let all = match optional(req, "AnomalyDetectorArn")? {
+    let all = match optional_arn(req, "AnomalyDetectorArn")? {
         Some(d) => {
             detector(api, d).await?;
             let name = d.rsplit(':').next().unwrap_or_default();
@@ -834,8 +871,15 @@ pub(crate) async fn list_group_time_series<S: Store>(
     api: &Api<S>,
     req: &Value,
 ) -> Result<Value, ApiError> {
-    let g = group(api, req).await?;
     let metric = required(req, "MetricName")?;
+    let mut c = Check::default();
+    c.name("MetricName", metric);
+    if metric.len() > 256 {
+        c.fail("MetricName", "length is outside 1-256");
+    }
+    c.finish()?;
+    page(req)?;
+    let g = group(api, req).await?;
     if metric != g.anomaly_group.primary_metric_name {
         return Err(ApiError::field(
             "MetricName",
@@ -879,8 +923,8 @@ pub(crate) async fn list_group_time_series<S: Store>(
 }
 
 pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
-    let g = group(api, req).await?;
     let filter = optional(req, "RelationshipTypeFilter")?;
+    page(req)?;
     if let Some(f) = filter
         && !matches!(
             f,
@@ -892,6 +936,7 @@ pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<
             format!("{f:?} is not CAUSE_OF_INPUT_ANOMALY_GROUP or EFFECT_OF_INPUT_ANOMALY_GROUP"),
         ));
     }
+    let g = group(api, req).await?;
     let (max, token) = page(req)?;
     let items: Vec<(String, Value)> = g
         .related
@@ -917,6 +962,7 @@ pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<
 
 pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
+    optional_arn(req, "MetricSetArn")?;
     detector(api, arn).await?;
     let Some(q) = api.store.get(Kind::Quality, arn).await? else {
         return Ok(json!({ "AnomalyDetectorDataQualityMetricList": [] }));
