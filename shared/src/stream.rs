@@ -77,6 +77,13 @@ impl Window {
     }
 }
 
+fn knob(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Streams one series through the engine.
 #[derive(Debug, Clone, Default)]
 pub struct StreamDetector {
@@ -85,6 +92,7 @@ pub struct StreamDetector {
     long_run: Window,
     history: Window,
     recent_scores: VecDeque<f64>,
+    short: VecDeque<f64>,
 }
 
 impl StreamDetector {
@@ -125,6 +133,12 @@ impl StreamDetector {
             };
         }
         let raw = scored.z.abs().max(long_run_z.abs()).min(50.0);
+        let short_n = knob("NAB_SHORT", 1.0) as usize;
+        self.short.push_back(raw);
+        if self.short.len() > short_n.max(1) {
+            self.short.pop_front();
+        }
+        let raw = self.short.iter().sum::<f64>() / self.short.len() as f64;
         let likelihood = match self.history.moments(MIN_HISTORY) {
             Some((mean, sd)) => {
                 let z = (raw - mean) / sd.max(1e-3);
@@ -133,15 +147,16 @@ impl StreamDetector {
                 } else {
                     // log10 of the tail probability, 1 at 1e-30.
                     let ln_q = 0.5f64.ln() + ln_erfc(z / std::f64::consts::SQRT_2);
-                    (-ln_q / (30.0 * std::f64::consts::LN_10)).clamp(0.0, 1.0)
+                    (-ln_q / (knob("NAB_NINES", 30.0) * std::f64::consts::LN_10)).clamp(0.0, 1.0)
                 }
             }
             None => 0.0,
         };
-        self.history.push(raw, HISTORY);
+        self.history
+            .push(raw, knob("NAB_HISTORY", HISTORY as f64) as usize);
         let previous = self.recent_scores.iter().copied().fold(0.0, f64::max);
         self.recent_scores.push_back(likelihood);
-        if self.recent_scores.len() > EVENT {
+        if self.recent_scores.len() > knob("NAB_EVENT", EVENT as f64) as usize {
             self.recent_scores.pop_front();
         }
         StreamScore {

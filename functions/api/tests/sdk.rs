@@ -614,3 +614,312 @@ async fn the_sdk_signs_for_execute_api_with_the_documented_override() {
         "{headers:?}"
     );
 }
+
+/// The operations the getting-started flow does not reach, each with the real client and an
+/// error case: updates, alerts, feedback, sample data and format detection.
+#[tokio::test]
+async fn updates_alerts_feedback_and_source_inspection_with_the_rust_sdk() {
+    use lm::types::{
+        Action, AlertFilters, AnomalyGroupTimeSeries, AnomalyGroupTimeSeriesFeedback,
+        AutoDetectionMetricSource, AutoDetectionS3SourceConfig, SnsConfiguration, SnsFormat,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(
+        dir.path(),
+        &GenerateOptions {
+            weeks: 6,
+            ..GenerateOptions::default()
+        },
+    )
+    .unwrap();
+    let client = serve(dir.path()).await;
+    let arn = create_detector(&client, "shop").await;
+    let ms = create_metric_set(&client, &arn).await.unwrap();
+
+    // UpdateAnomalyDetector, UpdateMetricSet.
+    client
+        .update_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .anomaly_detector_description("shop metrics, hourly")
+        .send()
+        .await
+        .unwrap();
+    let d = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.anomaly_detector_description(),
+        Some("shop metrics, hourly")
+    );
+    client
+        .update_metric_set()
+        .metric_set_arn(&ms)
+        .metric_set_description("orders and revenue")
+        .offset(600)
+        .send()
+        .await
+        .unwrap();
+    let m = client
+        .describe_metric_set()
+        .metric_set_arn(&ms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.metric_set_description(), m.offset()),
+        (Some("orders and revenue"), Some(600))
+    );
+    let e = client
+        .update_metric_set()
+        .metric_set_arn(format!("{ms}-missing"))
+        .offset(60)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+
+    // Alerts: create, describe, list, update, delete.
+    let action = Action::builder()
+        .sns_configuration(
+            SnsConfiguration::builder()
+                .role_arn("arn:aws:iam::000000000000:role/alerts")
+                .sns_topic_arn("arn:aws:sns:us-east-1:000000000000:shop")
+                .sns_format(SnsFormat::ShortText)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let alert = client
+        .create_alert()
+        .alert_name("shop-drops")
+        .alert_sensitivity_threshold(70)
+        .anomaly_detector_arn(&arn)
+        .action(action)
+        .alert_filters(AlertFilters::builder().metric_list("revenue").build())
+        .send()
+        .await
+        .unwrap()
+        .alert_arn
+        .unwrap();
+    let described = client
+        .describe_alert()
+        .alert_arn(&alert)
+        .send()
+        .await
+        .unwrap();
+    let a = described.alert().unwrap();
+    assert_eq!(a.alert_sensitivity_threshold(), 70);
+    assert_eq!(a.alert_filters().unwrap().metric_list(), ["revenue"]);
+    client
+        .update_alert()
+        .alert_arn(&alert)
+        .alert_sensitivity_threshold(40)
+        .send()
+        .await
+        .unwrap();
+    let listed = client
+        .list_alerts()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.alert_summary_list().len(), 1);
+    assert_eq!(
+        listed.alert_summary_list()[0].alert_sensitivity_threshold(),
+        40
+    );
+    client
+        .delete_alert()
+        .alert_arn(&alert)
+        .send()
+        .await
+        .unwrap();
+    let e = client
+        .describe_alert()
+        .alert_arn(&alert)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+
+    // Feedback on a series of a backtest's group.
+    client
+        .back_test_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let groups = client
+        .list_anomaly_group_summaries()
+        .anomaly_detector_arn(&arn)
+        .sensitivity_threshold(50)
+        .send()
+        .await
+        .unwrap();
+    let group = groups.anomaly_group_summary_list()[0].clone();
+    let id = group.anomaly_group_id().unwrap();
+    let series = client
+        .list_anomaly_group_time_series()
+        .anomaly_detector_arn(&arn)
+        .anomaly_group_id(id)
+        .metric_name(group.primary_metric_name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let ts = series.time_series_list()[0].time_series_id().to_string();
+    client
+        .put_feedback()
+        .anomaly_detector_arn(&arn)
+        .anomaly_group_time_series_feedback(
+            AnomalyGroupTimeSeriesFeedback::builder()
+                .anomaly_group_id(id)
+                .time_series_id(&ts)
+                .is_anomaly(false)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let fb = client
+        .get_feedback()
+        .anomaly_detector_arn(&arn)
+        .anomaly_group_time_series_feedback(
+            AnomalyGroupTimeSeries::builder()
+                .anomaly_group_id(id)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = fb.anomaly_group_time_series_feedback();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].time_series_id(), got[0].is_anomaly()),
+        (Some(ts.as_str()), Some(false))
+    );
+    let e = client
+        .put_feedback()
+        .anomaly_detector_arn(&arn)
+        .anomaly_group_time_series_feedback(
+            AnomalyGroupTimeSeriesFeedback::builder()
+                .anomaly_group_id(id)
+                .time_series_id("no-such-series")
+                .is_anomaly(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+
+    // GetSampleData and DetectMetricSetConfig on the generated files.
+    let sample = client
+        .get_sample_data()
+        .s3_source_config(
+            lm::types::SampleDataS3SourceConfig::builder()
+                .role_arn("arn:aws:iam::000000000000:role/seismo")
+                .historical_data_path_list(format!("s3://{}/historical/", generate::BUCKET))
+                .file_format_descriptor(
+                    FileFormatDescriptor::builder()
+                        .csv_format_descriptor(
+                            CsvFormatDescriptor::builder()
+                                .contains_header(true)
+                                .delimiter(",")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample.header_values(),
+        [
+            "timestamp",
+            "region",
+            "channel",
+            "plan",
+            "orders",
+            "revenue"
+        ]
+    );
+    assert_eq!(sample.sample_rows().len(), 10);
+    // An hourly file with one row per hour and region (the generated sample's rows arrive at
+    // random minutes, which no interval describes exactly).
+    let aligned = dir.path().join(generate::BUCKET).join("aligned");
+    std::fs::create_dir_all(&aligned).unwrap();
+    let mut csv = String::from("time;region;orders\n");
+    for h in 0..48 {
+        for region in ["EU", "US"] {
+            csv.push_str(&format!(
+                "2026-01-{:02} {:02}:00:00;{region};{}\n",
+                1 + h / 24,
+                h % 24,
+                10 + h
+            ));
+        }
+    }
+    std::fs::write(aligned.join("orders.csv"), csv).unwrap();
+    let detected = client
+        .detect_metric_set_config()
+        .anomaly_detector_arn(&arn)
+        .auto_detection_metric_source(
+            AutoDetectionMetricSource::builder()
+                .s3_source_config(
+                    AutoDetectionS3SourceConfig::builder()
+                        .historical_data_path_list(format!("s3://{}/aligned/", generate::BUCKET))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = detected.detected_metric_set_config().unwrap();
+    let frequency = config
+        .metric_set_frequency()
+        .and_then(|f| f.value())
+        .and_then(|v| v.s());
+    assert_eq!(frequency, Some("PT1H"));
+    let csv = config
+        .metric_source()
+        .and_then(|m| m.s3_source_config())
+        .and_then(|s| s.file_format_descriptor())
+        .and_then(|f| f.csv_format_descriptor())
+        .unwrap();
+    assert_eq!(
+        csv.delimiter().and_then(|d| d.value()).and_then(|v| v.s()),
+        Some(";")
+    );
+    assert_eq!(
+        csv.contains_header()
+            .and_then(|d| d.value())
+            .and_then(|v| v.s()),
+        Some("true")
+    );
+    let e = client
+        .detect_metric_set_config()
+        .anomaly_detector_arn(&arn)
+        .auto_detection_metric_source(
+            AutoDetectionMetricSource::builder()
+                .s3_source_config(
+                    AutoDetectionS3SourceConfig::builder()
+                        .historical_data_path_list("s3://nothing-here/at-all/")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+}
