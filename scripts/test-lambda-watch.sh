@@ -26,6 +26,12 @@ cargo build --quiet -p seismo-cli
 ./target/debug/seismo generate --out "$work/sample" > /dev/null
 python3 tests/lambda/watch_flow.py setup "http://127.0.0.1:$moto_port" "$work/sample" "$work/functions.env"
 
+# Build each function as the emulator runs it (`cargo run --bin NAME`: each with only its own
+# features), so no invocation waits for a compile.
+for bin in api ingest detect notify; do
+  cargo build --quiet --bin "$bin"
+done
+
 watch_port=$(free_port)
 cargo lambda watch -A 127.0.0.1 -P "$watch_port" --env-file "$work/functions.env" > "$work/watch.log" 2>&1 &
 watch=$!

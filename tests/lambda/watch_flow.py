@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -27,7 +28,9 @@ def check(ok, what):
 
 
 def client(service, url):
-    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
+    # No retries: a retried create would hide what the first attempt did.
+    config = Config(read_timeout=900, retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", config=config,
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
