@@ -15,7 +15,12 @@ const HEAD: u64 = 1 << 20;
 
 /// The first bytes of a file, gunzipped when it is gzip; and whether it was.
 pub fn head(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
-    let mut file = BufReader::new(std::fs::File::open(path)?);
+    head_of(std::fs::File::open(path)?)
+}
+
+/// The first bytes of a stream (decompressed when gzip) and whether it was gzip.
+pub fn head_of(reader: impl Read) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut file = BufReader::new(reader);
     let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut out = Vec::new();
     if gzip {

@@ -398,6 +398,32 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .alert_arn
         .unwrap();
 
+    // Sample data comes through the same object port: from S3 here.
+    let sample = client
+        .get_sample_data()
+        .s3_source_config(
+            lm::types::SampleDataS3SourceConfig::builder()
+                .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/seismo"))
+                .historical_data_path_list(format!("s3://{}/historical/", generate::BUCKET))
+                .file_format_descriptor(
+                    FileFormatDescriptor::builder()
+                        .csv_format_descriptor(
+                            CsvFormatDescriptor::builder()
+                                .contains_header(true)
+                                .delimiter(",")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sample.header_values()[0], "timestamp");
+    assert_eq!(sample.sample_rows().len(), 10);
+
     // Activation learns from the history and creates the schedule.
     client
         .activate_anomaly_detector()

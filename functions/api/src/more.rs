@@ -537,19 +537,14 @@ pub(crate) async fn update_metric_set<S: Store>(
     Ok(json!({ "MetricSetArn": arn }))
 }
 
-/// The first file of a source: the historical path's first object, or the newest object under
-/// the templated path's fixed prefix.
-fn first_file<S: Store>(
+/// The first bytes of a source's first file (the historical path's first object, or the newest
+/// object under the templated path's fixed prefix), read through the object port (local
+/// folders, or S3 deployed), and whether it was gzip.
+async fn first_file<S: Store>(
     api: &Api<S>,
     s3: &Value,
     field: &str,
-) -> Result<std::path::PathBuf, ApiError> {
-    let resolver = seismo_shared::paths::LocalResolver::new(&api.buckets_dir);
-    let list = |path: &str| {
-        resolver
-            .list(path)
-            .map_err(|e| ApiError::Internal(e.to_string()))
-    };
+) -> Result<(Vec<u8>, bool), ApiError> {
     let first = |name: &str| {
         s3.get(name)
             .and_then(Value::as_array)
@@ -557,29 +552,55 @@ fn first_file<S: Store>(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    if let Some(p) = first("HistoricalDataPathList") {
-        if let Some(f) = list(&p)?.into_iter().next() {
-            return Ok(f);
+    let (path, member, newest) = match (first("HistoricalDataPathList"), first("TemplatedPathList"))
+    {
+        (Some(p), _) => (p, "HistoricalDataPathList", false),
+        (None, Some(t)) => (
+            t.split("{{").next().unwrap_or_default().to_string(),
+            "TemplatedPathList",
+            true,
+        ),
+        (None, None) => {
+            return Err(ApiError::field(
+                &format!("{field}.TemplatedPathList"),
+                "a TemplatedPathList or a HistoricalDataPathList is required",
+            ));
         }
-        return Err(ApiError::field(
-            &format!("{field}.HistoricalDataPathList"),
-            format!("nothing under {p}"),
-        ));
-    }
-    if let Some(t) = first("TemplatedPathList") {
-        let prefix = t.split("{{").next().unwrap_or_default().to_string();
-        if let Some(f) = list(&prefix)?.into_iter().last() {
-            return Ok(f);
+    };
+    let nothing = || {
+        ApiError::field(
+            &format!("{field}.{member}"),
+            format!("nothing under {path}"),
+        )
+    };
+    let listed = match api.objects.list(&path).await {
+        Ok(l) => l,
+        Err(seismo_shared::objects::ObjectError::NotFound(_)) => return Err(nothing()),
+        Err(seismo_shared::objects::ObjectError::AccessDenied(p)) => {
+            return Err(ApiError::field(
+                &format!("{field}.{member}"),
+                format!("access denied to {p}"),
+            ));
         }
-        return Err(ApiError::field(
-            &format!("{field}.TemplatedPathList"),
-            format!("nothing under {prefix}"),
-        ));
-    }
-    Err(ApiError::field(
-        &format!("{field}.TemplatedPathList"),
-        "a TemplatedPathList or a HistoricalDataPathList is required",
-    ))
+        Err(e) => return Err(ApiError::Internal(e.to_string())),
+    };
+    let object = if newest {
+        listed.last()
+    } else {
+        listed.first()
+    };
+    let Some(object) = object else {
+        return Err(nothing());
+    };
+    let reader = api
+        .objects
+        .open(object)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || seismo_shared::sample::head_of(reader))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn layout(descriptor: &Value) -> Result<seismo_shared::data::FileFormat, ApiError> {
@@ -647,9 +668,7 @@ pub(crate) async fn get_sample_data<S: Store>(
     c.finish()?;
     let descriptor = s3.get("FileFormatDescriptor").filter(|v| v.is_object());
     let layout = layout(descriptor.unwrap_or(&Value::Null))?;
-    let file = first_file(api, s3, "S3SourceConfig")?;
-    let (bytes, _) =
-        seismo_shared::sample::head(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (bytes, _) = first_file(api, s3, "S3SourceConfig").await?;
     let (header, rows) = seismo_shared::sample::rows(&bytes, &layout, 10);
     Ok(json!({ "HeaderValues": header, "SampleRows": rows }))
 }
@@ -686,9 +705,7 @@ pub(crate) async fn detect_metric_set_config<S: Store>(
     validate::s3_source_config(&mut c, field, &config, zone, false);
     c.finish()?;
     detector(api, arn).await?;
-    let file = first_file(api, s3, "AutoDetectionMetricSource.S3SourceConfig")?;
-    let (bytes, gzip) =
-        seismo_shared::sample::head(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (bytes, gzip) = first_file(api, s3, "AutoDetectionMetricSource.S3SourceConfig").await?;
     let d = seismo_shared::sample::detect(&bytes, gzip);
     let compression = detected(
         json!({"S": if gzip { "GZIP" } else { "NONE" }}),
