@@ -107,6 +107,18 @@ struct Open {
     leaves: BTreeMap<Vec<String>, (f64, f64, f64)>,
 }
 
+/// Series kept with a stored group (most deviating first): a group stays well under a store
+/// item's limit and an SNS message's, however many series an incident touches.
+pub const MAX_STORED_SERIES: usize = 200;
+
+impl GroupReport {
+    /// Keeps the `n` most deviating series (the contribution matrix, root causes and score
+    /// were computed from all of them).
+    pub fn keep_series(&mut self, n: usize) {
+        self.time_series.truncate(n);
+    }
+}
+
 /// Builds groups from the verdicts of consecutive intervals.
 #[derive(Debug)]
 pub struct Grouper {

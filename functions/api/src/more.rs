@@ -402,7 +402,12 @@ pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
         return Err(ApiError::not_found("TimeSeries", series));
     }
     let id = &g.anomaly_group.anomaly_group_id;
-    let doc = json!({"TimeSeriesId": series, "IsAnomaly": is_anomaly});
+    // When it was given, to the millisecond: detection applies feedback newer than its mark.
+    let given = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let doc = json!({"TimeSeriesId": series, "IsAnomaly": is_anomaly, "UpdatedAt": given});
     api.store
         .put(Kind::Feedback, &format!("{arn}/{id}/{series}"), doc)
         .await?;
@@ -434,7 +439,16 @@ pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
         g.anomaly_group.anomaly_group_id,
         series.unwrap_or_default()
     );
-    let all = api.store.list(Kind::Feedback, &prefix).await?;
+    let all = api
+        .store
+        .list(Kind::Feedback, &prefix)
+        .await?
+        .into_iter()
+        .map(|(k, f)| {
+            let shown = json!({"TimeSeriesId": f["TimeSeriesId"], "IsAnomaly": f["IsAnomaly"]});
+            (k, shown)
+        })
+        .collect();
     let (items, next) = paginate(all, max, token.as_deref());
     Ok(json!({ "AnomalyGroupTimeSeriesFeedback": items, "NextToken": next }))
 }

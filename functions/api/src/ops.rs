@@ -369,10 +369,7 @@ pub(crate) async fn delete_detector<S: Store>(
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    if matches!(
-        status(&doc),
-        "ACTIVATING" | "BACK_TEST_ACTIVATING" | "DEACTIVATING"
-    ) {
+    if matches!(status(&doc), "BACK_TEST_ACTIVATING" | "DEACTIVATING") {
         return Err(ApiError::conflict(
             "AnomalyDetector",
             arn,
@@ -420,9 +417,10 @@ fn name_of(arn: &str) -> &str {
 pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
+    // ACTIVATING is not refused: an activation cut short (the API's time limit) is retried.
     if matches!(
         status(&doc),
-        "ACTIVATING" | "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
+        "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
     ) {
         return Err(ApiError::conflict(
             "AnomalyDetector",
@@ -747,8 +745,11 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
     match result {
         Ok(report) => {
             for g in &report.groups {
+                let mut g = g.clone();
+                g.keep_series(seismo_shared::group::MAX_STORED_SERIES);
                 let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
-                let doc = serde_json::to_value(g).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let doc =
+                    serde_json::to_value(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
                 api.store.put(Kind::Group, &key, doc).await?;
             }
             let quality = json!({"train": report.train, "inference": report.inference, "quality": report.quality, "metricSetName": report.metric_set_name});

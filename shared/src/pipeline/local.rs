@@ -115,7 +115,15 @@ pub async fn tick<S: Store>(
             }
         };
         for t in intervals {
-            out.push(run_interval(store, objects, publisher, console_url, &arn, t).await?);
+            match run_interval(store, objects, publisher, console_url, &arn, t).await {
+                Ok(run) => out.push(run),
+                Err(PipelineError::Store(e)) => return Err(e.into()),
+                // One broken detector does not stop the others; it is tried again next tick.
+                Err(e) => {
+                    tracing::warn!(detector = %arn, error = %e, "interval failed");
+                    break;
+                }
+            }
         }
     }
     Ok(out)

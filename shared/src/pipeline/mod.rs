@@ -202,6 +202,32 @@ pub async fn set_status<S: Store>(
     }
 }
 
+/// Moves the detector from `from` to `to`, only if it is still `from`.
+async fn set_status_from<S: Store>(
+    store: &S,
+    arn: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), StoreError> {
+    loop {
+        let Some(current) = store.get(Kind::Detector, arn).await? else {
+            return Ok(());
+        };
+        if current["Status"] != from {
+            return Ok(());
+        }
+        let mut doc = current.clone();
+        doc["Status"] = json!(to);
+        match store
+            .replace(Kind::Detector, arn, Some(&current), doc)
+            .await
+        {
+            Err(StoreError::Changed) => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Reads every object under `path` into an aggregator: what could not be read is counted in
 /// the data-quality figures; a missing path or a permission error is the returned reason.
 async fn read_path(
@@ -305,13 +331,17 @@ pub async fn install<S: Store>(
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     };
+    // A new model replaces the old one whole (its shards may differ).
+    for (k, _) in store.list(Kind::Pipeline, &format!("{arn}/state/")).await? {
+        store.delete(Kind::Pipeline, &k).await?;
+    }
     let mut by_shard: Vec<Vec<(Vec<String>, Vec<SeriesState>)>> = vec![Vec::new(); shards as usize];
     for (dims, s) in states {
         by_shard[shard_of(&dims, shards) as usize].push((dims, s));
     }
     let at = history_end.unwrap_or(i64::MIN);
     for (shard, series) in by_shard.iter().enumerate() {
-        write_state(store, arn, shard as u32, at, series, &BTreeSet::new()).await?;
+        write_state(store, arn, shard as u32, at, series, NO_FEEDBACK).await?;
     }
     let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
     store
@@ -328,7 +358,7 @@ async fn write_state<S: Store>(
     shard: u32,
     at: i64,
     series: &[(Vec<String>, Vec<SeriesState>)],
-    feedback: &BTreeSet<String>,
+    feedback_at: f64,
 ) -> Result<bool, StoreError> {
     let head_key = format!("{arn}/state/{shard}");
     let current = store.get(Kind::Pipeline, &head_key).await?;
@@ -338,14 +368,22 @@ async fn write_state<S: Store>(
     }
     let blob_key = format!("{arn}/state/{shard}/{at}");
     blob::put(store, &blob_key, &codec::encode_states(series)).await?;
-    let head = json!({ "at": at, "blob": blob_key, "series": series.len(), "feedback": feedback });
+    let head =
+        json!({ "at": at, "blob": blob_key, "series": series.len(), "feedbackAt": feedback_at });
     match store
         .replace(Kind::Pipeline, &head_key, current.as_ref(), head)
         .await
     {
         Ok(()) => {}
-        // Another run of the same step got there first: its state is the same.
-        Err(StoreError::Changed) => return Ok(false),
+        // Another run got there first: fine when it wrote the same interval (a duplicate of
+        // this step); otherwise retry this one later.
+        Err(StoreError::Changed) => {
+            let now = store.get(Kind::Pipeline, &head_key).await?;
+            if now.as_ref().and_then(|h| h["at"].as_i64()) == Some(at) {
+                return Ok(false);
+            }
+            return Err(StoreError::Changed);
+        }
         Err(e) => return Err(e),
     }
     if let Some(old) = current.as_ref().and_then(|h| h["blob"].as_str())
@@ -356,12 +394,16 @@ async fn write_state<S: Store>(
     Ok(true)
 }
 
-/// A shard's model state: as of which interval, the series, the feedback applied.
+/// A shard's model state: as of which interval, the series, and the time of the newest
+/// feedback applied (feedback is applied once, in the order it was given).
 struct ShardState {
     at: Option<i64>,
     series: codec::States,
-    feedback: BTreeSet<String>,
+    feedback_at: f64,
 }
+
+/// The feedback mark of a state that has applied none.
+const NO_FEEDBACK: f64 = -1.0;
 
 async fn read_state<S: Store>(
     store: &S,
@@ -375,7 +417,7 @@ async fn read_state<S: Store>(
         return Ok(ShardState {
             at: None,
             series: Vec::new(),
-            feedback: BTreeSet::new(),
+            feedback_at: NO_FEEDBACK,
         });
     };
     let at = head["at"].as_i64().filter(|&t| t != i64::MIN);
@@ -385,17 +427,17 @@ async fn read_state<S: Store>(
         .ok_or_else(|| PipelineError::Config(format!("state blob {blob_key} is missing")))?;
     let series = codec::decode_states(&bytes)
         .map_err(|e| PipelineError::Config(format!("state of shard {shard}: {e}")))?;
-    let feedback = serde_json::from_value(head["feedback"].clone()).unwrap_or_default();
+    let feedback_at = head["feedbackAt"].as_f64().unwrap_or(NO_FEEDBACK);
     Ok(ShardState {
         at,
         series,
-        feedback,
+        feedback_at,
     })
 }
 
 /// Applies the feedback given since the shard's state was written (PutFeedback on a series of
 /// an anomaly group): each of the series' points in the group, to the measure's state.
-/// Returns every feedback seen (key and verdict), this shard's or not, so each is read once.
+/// Moves the state's feedback mark past every feedback read, this shard's or not.
 async fn apply_feedback<S: Store>(
     store: &S,
     d: &Detector,
@@ -405,14 +447,18 @@ async fn apply_feedback<S: Store>(
 ) -> Result<usize, PipelineError> {
     let arn = d.arn.as_str();
     let mut applied = 0;
+    let since = state.feedback_at;
+    let mut newest = since;
     let mut groups: BTreeMap<String, Option<GroupReport>> = BTreeMap::new();
     for (k, fb) in store.list(Kind::Feedback, &format!("{arn}/")).await? {
         let is_anomaly = fb["IsAnomaly"].as_bool().unwrap_or(false);
-        let seen = format!("{k}={is_anomaly}");
-        if state.feedback.contains(&seen) {
+        // Given before the state's mark: applied already (docs from before the mark existed
+        // count as given at 0).
+        let given = fb["UpdatedAt"].as_f64().unwrap_or(0.0);
+        if given <= since {
             continue;
         }
-        state.feedback.insert(seen);
+        newest = newest.max(given);
         let Some((group_id, series_id)) = k[arn.len() + 1..].split_once('/') else {
             continue;
         };
@@ -464,6 +510,7 @@ async fn apply_feedback<S: Store>(
             applied += 1;
         }
     }
+    state.feedback_at = newest;
     Ok(applied)
 }
 
@@ -683,7 +730,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
             task.shard,
             interval,
             &shard_state.series,
-            &shard_state.feedback,
+            shard_state.feedback_at,
         )
         .await?;
         blob::delete(store, &values_key).await?;
@@ -757,11 +804,16 @@ async fn group_interval<S: Store>(
     let mut all: codec::Verdicts = Vec::new();
     for shard in 0..rt.shards {
         let scored_key = format!("{arn}/scored/{interval}/{shard}");
-        if let Some(bytes) = blob::get(store, &scored_key).await? {
-            all.extend(
+        match blob::get(store, &scored_key).await? {
+            Some(bytes) => all.extend(
                 codec::decode_scored(&bytes)
                     .map_err(|e| PipelineError::Config(format!("scored shard {shard}: {e}")))?,
-            );
+            ),
+            // Another run grouped the interval and cleaned up meanwhile: its groups stand.
+            None => match grouped(store, arn, interval).await? {
+                Some(done) => return Ok(done),
+                None => return Err(StoreError::Changed.into()),
+            },
         }
     }
     all.sort_by(|a, b| a.0.cmp(&b.0));
@@ -778,9 +830,10 @@ async fn group_interval<S: Store>(
             })
         }),
     );
-    let groups = grouper.finish();
+    let mut groups = grouper.finish();
     let mut ids = Vec::new();
-    for g in &groups {
+    for g in &mut groups {
+        g.keep_series(crate::group::MAX_STORED_SERIES);
         let id = g.anomaly_group.anomaly_group_id.clone();
         let doc = serde_json::to_value(g).map_err(|e| PipelineError::Config(e.to_string()))?;
         store.put(Kind::Group, &format!("{arn}/{id}"), doc).await?;
@@ -796,6 +849,17 @@ async fn group_interval<S: Store>(
         } else {
             "COMPLETED"
         });
+        if let Some(done) = current
+            .as_ref()
+            .and_then(|e| serde_json::from_value::<Vec<String>>(e["anomalyGroupIds"].clone()).ok())
+        {
+            // A concurrent run recorded the interval first: keep its record.
+            return Ok(NotifyTask {
+                anomaly_detector_arn: arn.to_string(),
+                interval,
+                anomaly_group_ids: done,
+            });
+        }
         exec["anomalyGroupIds"] = json!(ids);
         if current.as_ref() == Some(&exec) {
             break;
@@ -818,9 +882,11 @@ async fn group_interval<S: Store>(
     store
         .delete(Kind::Pipeline, &format!("{arn}/progress/{interval}"))
         .await?;
-    let seen = rt.learned + count_executions(store, arn).await?;
-    if d.doc["Status"] == "LEARNING" && seen >= rt.warmup {
-        set_status(store, arn, "ACTIVE", None).await?;
+    if d.doc["Status"] == "LEARNING"
+        && rt.learned + count_executions(store, arn).await? >= rt.warmup
+    {
+        // Only from LEARNING: a deactivation meanwhile stays.
+        set_status_from(store, arn, "LEARNING", "ACTIVE").await?;
     }
     Ok(NotifyTask {
         anomaly_detector_arn: arn.to_string(),
