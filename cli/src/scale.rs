@@ -242,7 +242,8 @@ pub(crate) async fn stage(dir: &Path, stage: &str, shard: u32) -> Result<()> {
     let started = Instant::now();
     let detail = match stage {
         "ingest" => {
-            let done = pipeline::ingest(&store, &objects, ARN, T0).await?;
+            let done =
+                pipeline::ingest(&store, &objects, ARN, pipeline::When::Interval(T0)).await?;
             json!({"series": done.series, "tasks": done.tasks.len(), "problem": done.problem})
         }
         "detect" => {

@@ -432,21 +432,7 @@ fn serve_runs_the_interval_schedule_in_process() {
         },
     )
     .unwrap();
-    let history = dir.path().join("seismo-sample/historical/metrics.csv");
-    let cut = seismo_shared::time::format_java(
-        this_hour - 2 * 3600,
-        "yyyy-MM-dd HH:mm:ss",
-        seismo_shared::time::Zone::UTC,
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(&history).unwrap();
-    let kept: String = text
-        .lines()
-        .enumerate()
-        .filter(|(i, l)| *i == 0 || l.get(..19).is_some_and(|t| t < cut.as_str()))
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
-    std::fs::write(&history, kept).unwrap();
+    generate::cut_history(dir.path(), this_hour - 2 * 3600).unwrap();
 
     let state = dir.path().join("state");
     let server = Server::start(&[

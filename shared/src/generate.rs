@@ -229,6 +229,23 @@ pub fn metric_set() -> CreateMetricSetRequest {
     }
 }
 
+/// Keeps only the rows of the sample's historical file (under `out`, as [`generate`] wrote it)
+/// that are before `before` (epoch seconds): the layout of a detector that learns from history
+/// and then detects the live intervals after it.
+pub fn cut_history(out: &Path, before: i64) -> std::io::Result<()> {
+    let path = out.join(BUCKET).join("historical/metrics.csv");
+    let cut =
+        format_java(before, "yyyy-MM-dd HH:mm:ss", Zone::UTC).map_err(std::io::Error::other)?;
+    let text = std::fs::read_to_string(&path)?;
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.get(..19).is_some_and(|t| t < cut.as_str()))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, kept)
+}
+
 /// What was written.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

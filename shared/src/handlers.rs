@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 
 use crate::objects::{BoxFuture, Objects};
 use crate::pipeline::alert::{self, Publisher};
-use crate::pipeline::{self, DetectTask, NotifyTask, PipelineError};
+use crate::pipeline::{self, DetectTask, NotifyTask, PipelineError, When};
 use crate::store::Store;
-use crate::time::interval_start;
 
 /// Where a stage hands its work to the next (an SQS queue).
 pub trait Queue: Send + Sync + std::fmt::Debug + 'static {
@@ -54,27 +53,16 @@ pub async fn ingest<S: Store>(
     let run = async {
         let event: IngestEvent = serde_json::from_value(event)
             .map_err(|e| PipelineError::Event(format!("not an ingest event: {e}")))?;
-        let d = pipeline::load(store, &event.anomaly_detector_arn).await?;
-        let interval = match (&event.interval, &event.scheduled_time) {
-            (Some(i), _) => {
-                let t = epoch("interval", i)?;
-                interval_start(t, d.schema.frequency, d.schema.zone)
-                    .filter(|&s| s == t)
-                    .ok_or_else(|| {
-                        PipelineError::Event(format!("interval {i} is not an interval start"))
-                    })?
-            }
-            (None, Some(fired)) => {
-                pipeline::interval_for_firing(&d, epoch("scheduledTime", fired)?)
-                    .ok_or_else(|| PipelineError::Event(format!("no interval for {fired}")))?
-            }
+        let when = match (&event.interval, &event.scheduled_time) {
+            (Some(i), _) => When::Interval(epoch("interval", i)?),
+            (None, Some(fired)) => When::FiredAt(epoch("scheduledTime", fired)?),
             (None, None) => {
                 return Err(PipelineError::Event(
                     "the event needs scheduledTime or interval".into(),
                 ));
             }
         };
-        pipeline::ingest(store, objects, &event.anomaly_detector_arn, interval).await
+        pipeline::ingest(store, objects, &event.anomaly_detector_arn, when).await
     };
     match run.await {
         Ok(done) => {

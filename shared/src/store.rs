@@ -108,6 +108,35 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(String, Value)>, StoreError>> + Send;
 }
 
+/// Reads, changes and writes back one document with compare-and-swap, again whenever another
+/// writer changed it in between, so no update is lost. `change` sees the current document
+/// (`None`: absent) and returns the new one, or `None` to leave it as it is. Returns the
+/// document as it stands afterwards.
+pub async fn update<S: Store, E: From<StoreError>>(
+    store: &S,
+    kind: Kind,
+    key: &str,
+    mut change: impl FnMut(Option<&Value>) -> Result<Option<Value>, E>,
+) -> Result<Option<Value>, E> {
+    // Each retry follows a write that succeeded elsewhere, so this ends under any fair load.
+    for _ in 0..64 {
+        let current = store.get(kind, key).await?;
+        let next = match change(current.as_ref())? {
+            Some(next) if current.as_ref() != Some(&next) => next,
+            _ => return Ok(current),
+        };
+        match store
+            .replace(kind, key, current.as_ref(), next.clone())
+            .await
+        {
+            Ok(()) => return Ok(Some(next)),
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Changed.into())
+}
+
 /// Everything in memory (tests, and `seismo serve --memory`).
 #[derive(Debug, Default)]
 pub struct MemoryStore {

@@ -9,7 +9,6 @@ use seismo_shared::group::GroupReport;
 use seismo_shared::objects::LocalObjects;
 use seismo_shared::pipeline::{self, alert::Outbox, local};
 use seismo_shared::store::{Kind, MemoryStore, Store};
-use seismo_shared::time::{Zone, format_java};
 use serde_json::json;
 
 async fn detector(store: &MemoryStore, name: &str) -> String {
@@ -40,19 +39,7 @@ async fn not_an_anomaly_lowers_the_next_score_of_the_same_deviation() {
     let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
     let incident = &generated.incidents[0];
     assert_eq!(incident.description, "EU mobile checkout outage");
-    let history = dir
-        .path()
-        .join(generate::BUCKET)
-        .join("historical/metrics.csv");
-    let cut = format_java(incident.start, "yyyy-MM-dd HH:mm:ss", Zone::UTC).unwrap();
-    let text = std::fs::read_to_string(&history).unwrap();
-    let kept: String = text
-        .lines()
-        .enumerate()
-        .filter(|(i, l)| *i == 0 || l.get(..19).is_some_and(|t| t < cut.as_str()))
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
-    std::fs::write(&history, kept).unwrap();
+    generate::cut_history(dir.path(), incident.start).unwrap();
 
     let store = MemoryStore::new();
     let objects = LocalObjects::new(dir.path());

@@ -277,15 +277,9 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
     let first_live = incident.start - 2 * hour;
     let window: Vec<i64> = (0..11).map(|k| first_live + k * hour).collect();
     let (missing, garbage) = (window[8], window[9]);
-    let cut = format_java(first_live, "yyyy-MM-dd HH:mm:ss", Zone::UTC).unwrap();
+    generate::cut_history(dir.path(), first_live).unwrap();
     let bucket_dir = dir.path().join(generate::BUCKET);
-    let history = std::fs::read_to_string(bucket_dir.join("historical/metrics.csv")).unwrap();
-    let kept: String = history
-        .lines()
-        .enumerate()
-        .filter(|(i, l)| *i == 0 || l.get(..19).is_some_and(|t| t < cut.as_str()))
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
+    let kept = std::fs::read_to_string(bucket_dir.join("historical/metrics.csv")).unwrap();
     let s3 = stack.objects.client();
     let put = |key: String, body: Vec<u8>| {
         s3.put_object()

@@ -347,17 +347,8 @@ fn feedback_group(fb: &Value) -> Result<(), ApiError> {
     let field = "AnomalyGroupTimeSeriesFeedback.AnomalyGroupId";
     match fb.get("AnomalyGroupId") {
         None | Some(Value::Null) => Err(ApiError::field(field, "required")),
-        Some(Value::String(id)) => {
-            let ok = id.len() == 36
-                && id
-                    .chars()
-                    .all(|c| c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit());
-            if ok {
-                Ok(())
-            } else {
-                Err(ApiError::field(field, format!("{id:?} is not a UUID")))
-            }
-        }
+        Some(Value::String(id)) if crate::ops::is_group_id(id) => Ok(()),
+        Some(Value::String(id)) => Err(ApiError::field(field, format!("{id:?} is not a UUID"))),
         Some(_) => Err(ApiError::field(field, "must be a string")),
     }
 }

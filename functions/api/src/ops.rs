@@ -141,27 +141,17 @@ pub(crate) async fn modify<S: Store>(
     missing: impl Fn() -> ApiError,
     mut change: impl FnMut(&mut Value) -> Result<(), ApiError>,
 ) -> Result<Value, ApiError> {
-    for _ in 0..32 {
-        let current = api.store.get(kind, key).await?;
-        let mut next = match (&current, &default) {
+    seismo_shared::store::update(&api.store, kind, key, |current| {
+        let mut next = match (current, &default) {
             (Some(c), _) => c.clone(),
             (None, Some(d)) => d.clone(),
             (None, None) => return Err(missing()),
         };
         change(&mut next)?;
-        match api
-            .store
-            .replace(kind, key, current.as_ref(), next.clone())
-            .await
-        {
-            Ok(()) => return Ok(next),
-            Err(StoreError::Changed) => tokio::task::yield_now().await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Internal(format!(
-        "{key} kept changing under concurrent writers"
-    )))
+        Ok(Some(next))
+    })
+    .await?
+    .ok_or_else(missing)
 }
 
 pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
@@ -841,14 +831,18 @@ pub(crate) async fn list_group_summaries<S: Store>(
     }))
 }
 
+/// An anomaly group id: the model's UUID pattern.
+pub(crate) fn is_group_id(id: &str) -> bool {
+    id.len() == 36
+        && id
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
 pub(crate) async fn group<S: Store>(api: &Api<S>, req: &Value) -> Result<GroupReport, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let id = required(req, "AnomalyGroupId")?;
-    let ok = id.len() == 36
-        && id
-            .chars()
-            .all(|c| c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !ok {
+    if !is_group_id(id) {
         return Err(ApiError::field(
             "AnomalyGroupId",
             format!("{id:?} is not a UUID"),

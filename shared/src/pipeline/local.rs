@@ -3,7 +3,7 @@
 //! EventBridge schedule and the Lambda functions do deployed.
 
 use super::alert::{self, Publisher};
-use super::{PipelineError, detect, ingest, load, runtime};
+use super::{PipelineError, When, detect, ingest, load, runtime};
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
 use crate::time::{interval_start, next_interval};
@@ -73,7 +73,7 @@ pub async fn run_interval<S: Store>(
     arn: &str,
     interval: i64,
 ) -> Result<IntervalRun, PipelineError> {
-    let ingested = ingest(store, objects, arn, interval).await?;
+    let ingested = ingest(store, objects, arn, When::Interval(interval)).await?;
     let (mut groups, mut alerts) = (0, 0);
     for task in &ingested.tasks {
         if let Some(work) = detect(store, task).await?.notify {

@@ -26,7 +26,7 @@ use crate::group::{GroupReport, Grouper, Observation};
 use crate::model::{CreateMetricSetRequest, timestamp_string};
 use crate::objects::{ObjectError, Objects};
 use crate::paths::expand_template;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, update};
 use crate::time::{interval_start, intervals, next_interval};
 
 /// Series per shard: one detect invocation scores at most this many series.
@@ -160,9 +160,18 @@ pub async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, Pipeline
     serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))
 }
 
+/// Which interval an ingest is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The interval starting then (epoch seconds): a backfill, a replay, `seismo serve`.
+    Interval(i64),
+    /// The interval the detector's schedule firing then is for.
+    FiredAt(i64),
+}
+
 /// The interval a schedule firing at `fired` is for: the last one that ended at least the
 /// metric set's Offset before it.
-pub fn interval_for_firing(d: &Detector, fired: i64) -> Option<i64> {
+fn interval_for_firing(d: &Detector, fired: i64) -> Option<i64> {
     let offset = d.metric_set.offset.unwrap_or(0);
     let current = interval_start(fired - offset, d.schema.frequency, d.schema.zone)?;
     interval_start(current - 1, d.schema.frequency, d.schema.zone)
@@ -175,31 +184,23 @@ pub async fn set_status<S: Store>(
     status: &str,
     failure: Option<(&str, &str)>,
 ) -> Result<(), StoreError> {
-    loop {
-        let Some(current) = store.get(Kind::Detector, arn).await? else {
-            return Ok(());
-        };
-        let mut doc = current.clone();
-        doc["Status"] = json!(status);
-        if let Value::Object(m) = &mut doc {
-            m.remove("FailureType");
-            m.remove("FailureReason");
-            if let Some((kind, reason)) = failure {
-                m.insert("FailureType".into(), json!(kind));
-                m.insert("FailureReason".into(), json!(reason));
+    update(store, Kind::Detector, arn, |current| {
+        Ok::<_, StoreError>(current.map(|c| {
+            let mut doc = c.clone();
+            doc["Status"] = json!(status);
+            if let Value::Object(m) = &mut doc {
+                m.remove("FailureType");
+                m.remove("FailureReason");
+                if let Some((kind, reason)) = failure {
+                    m.insert("FailureType".into(), json!(kind));
+                    m.insert("FailureReason".into(), json!(reason));
+                }
             }
-        }
-        if doc == current {
-            return Ok(());
-        }
-        match store
-            .replace(Kind::Detector, arn, Some(&current), doc)
-            .await
-        {
-            Err(StoreError::Changed) => continue,
-            other => return other,
-        }
-    }
+            doc
+        }))
+    })
+    .await?;
+    Ok(())
 }
 
 /// Moves the detector from `from` to `to`, only if it is still `from`.
@@ -209,23 +210,15 @@ async fn set_status_from<S: Store>(
     from: &str,
     to: &str,
 ) -> Result<(), StoreError> {
-    loop {
-        let Some(current) = store.get(Kind::Detector, arn).await? else {
-            return Ok(());
-        };
-        if current["Status"] != from {
-            return Ok(());
-        }
-        let mut doc = current.clone();
-        doc["Status"] = json!(to);
-        match store
-            .replace(Kind::Detector, arn, Some(&current), doc)
-            .await
-        {
-            Err(StoreError::Changed) => continue,
-            other => return other,
-        }
-    }
+    update(store, Kind::Detector, arn, |current| {
+        Ok::<_, StoreError>(current.filter(|c| c["Status"] == from).map(|c| {
+            let mut doc = c.clone();
+            doc["Status"] = json!(to);
+            doc
+        }))
+    })
+    .await?;
+    Ok(())
 }
 
 /// Reads every object under `path` into an aggregator: what could not be read is counted in
@@ -534,9 +527,15 @@ pub async fn ingest<S: Store>(
     store: &S,
     objects: &dyn Objects,
     arn: &str,
-    interval: i64,
+    when: When,
 ) -> Result<Ingested, PipelineError> {
     let d = load(store, arn).await?;
+    let interval = match when {
+        When::Interval(t) => t,
+        When::FiredAt(fired) => interval_for_firing(&d, fired).ok_or_else(|| {
+            PipelineError::Event(format!("no interval for {}", timestamp_string(fired)))
+        })?,
+    };
     let status = d.doc["Status"].as_str().unwrap_or_default();
     if !matches!(status, "ACTIVE" | "LEARNING") {
         return Ok(Ingested {
@@ -756,25 +755,17 @@ async fn finish_shard<S: Store>(
         return Ok(Some(done));
     }
     let progress_key = format!("{arn}/progress/{interval}");
-    let done = loop {
-        let current = store.get(Kind::Pipeline, &progress_key).await?;
+    let progress = update(store, Kind::Pipeline, &progress_key, |current| {
         let mut done: BTreeSet<u32> = current
-            .as_ref()
             .and_then(|p| serde_json::from_value(p["done"].clone()).ok())
             .unwrap_or_default();
-        if !done.insert(task.shard) {
-            break done;
-        }
-        let next = json!({ "done": done });
-        match store
-            .replace(Kind::Pipeline, &progress_key, current.as_ref(), next)
-            .await
-        {
-            Ok(()) => break done,
-            Err(StoreError::Changed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    };
+        done.insert(task.shard);
+        Ok::<_, StoreError>(Some(json!({ "done": done })))
+    })
+    .await?;
+    let done: BTreeSet<u32> = progress
+        .and_then(|p| serde_json::from_value(p["done"].clone()).ok())
+        .unwrap_or_default();
     if done.len() < rt.shards as usize {
         return Ok(None);
     }
@@ -839,41 +830,34 @@ async fn group_interval<S: Store>(
         store.put(Kind::Group, &format!("{arn}/{id}"), doc).await?;
         ids.push(id);
     }
-    loop {
-        let current = store.get(Kind::Execution, &exec_key).await?;
+    let recorded = |e: Option<&Value>| {
+        e.and_then(|e| serde_json::from_value::<Vec<String>>(e["anomalyGroupIds"].clone()).ok())
+    };
+    let exec = update(store, Kind::Execution, &exec_key, |current| {
+        // A concurrent run that recorded the interval first keeps its record.
+        if recorded(current).is_some() {
+            return Ok::<_, StoreError>(None);
+        }
         let mut exec = current
-            .clone()
+            .cloned()
             .unwrap_or_else(|| json!({ "Timestamp": timestamp_string(interval) }));
         exec["Status"] = json!(if exec.get("FailureReason").is_some() {
             "FAILED"
         } else {
             "COMPLETED"
         });
-        if let Some(done) = current
-            .as_ref()
-            .and_then(|e| serde_json::from_value::<Vec<String>>(e["anomalyGroupIds"].clone()).ok())
-        {
-            // A concurrent run recorded the interval first: keep its record.
-            return Ok(NotifyTask {
-                anomaly_detector_arn: arn.to_string(),
-                interval,
-                anomaly_group_ids: done,
-            });
-        }
         exec["anomalyGroupIds"] = json!(ids);
-        if current.as_ref() == Some(&exec) {
-            break;
-        }
-        match store
-            .replace(Kind::Execution, &exec_key, current.as_ref(), exec)
-            .await
-        {
-            Err(StoreError::Changed) => continue,
-            other => {
-                other?;
-                break;
-            }
-        }
+        Ok(Some(exec))
+    })
+    .await?;
+    if let Some(done) = recorded(exec.as_ref())
+        && done != ids
+    {
+        return Ok(NotifyTask {
+            anomaly_detector_arn: arn.to_string(),
+            interval,
+            anomaly_group_ids: done,
+        });
     }
     // The grouped interval is on record: its working data can go.
     for shard in 0..rt.shards {
