@@ -28,6 +28,9 @@ pub(crate) enum BenchCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also list the false groups and the missed events at the first threshold.
+        #[arg(long)]
+        misses: bool,
     },
     /// Root-cause localisation on a dataset laid out like Squeeze's B0 (settings with
     /// injection_info.csv) or RobustSpot's (anomaly.yaml): predictions as CSV, F1 per setting.
@@ -86,7 +89,8 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             data,
             thresholds,
             json,
-        } => ecommerce(&data, &thresholds, json),
+            misses,
+        } => ecommerce(&data, &thresholds, json, misses),
         BenchCommand::Nab { data, out } => nab(&data, &out),
         BenchCommand::Rca { data, out } => crate::rca_bench::run(&data, &out),
     }
@@ -226,7 +230,7 @@ fn ecommerce_events(data: &std::path::Path) -> Result<(Vec<LabelledEvent>, LeafL
     Ok((events, leaves))
 }
 
-fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool) -> Result<()> {
+fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool, misses: bool) -> Result<()> {
     let ms = ecommerce_metric_set(data)?;
     let (events, leaf_labels) = ecommerce_events(data)?;
     let mut rows = Vec::new();
@@ -291,7 +295,43 @@ fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool) -> Result<(
             ratio(tp, tp + fn_)
         );
     }
+    if misses {
+        print_misses(&rows[0].1, &events);
+    }
     Ok(())
+}
+
+/// The groups that match no labelled event and the labelled events no group matches, within the
+/// scored window.
+fn print_misses(report: &seismo_shared::backtest::BacktestReport, events: &[LabelledEvent]) {
+    let from = crate::labels::parse_time(&report.inference.start).unwrap_or(i64::MIN);
+    let to = crate::labels::parse_time(&report.inference.end).unwrap_or(i64::MAX);
+    let overlaps = |g: &seismo_shared::group::GroupReport, e: &LabelledEvent| {
+        g.anomaly_group.primary_metric_name == e.measure && g.start <= e.end && e.start <= g.end
+    };
+    let time = |t: i64| seismo_shared::model::timestamp_string(t);
+    for g in &report.groups {
+        if !events.iter().any(|e| overlaps(g, e)) {
+            println!(
+                "false group: {} {} .. {} severity {:.1} causes {:?}",
+                g.anomaly_group.primary_metric_name,
+                time(g.start),
+                time(g.end),
+                g.anomaly_group.anomaly_group_score,
+                g.root_causes
+            );
+        }
+    }
+    for e in events.iter().filter(|e| e.end >= from && e.start <= to) {
+        if !report.groups.iter().any(|g| overlaps(g, e)) {
+            println!(
+                "missed event: {} {} .. {}",
+                e.measure,
+                time(e.start),
+                time(e.end)
+            );
+        }
+    }
 }
 
 fn nab(data: &std::path::Path, out: &std::path::Path) -> Result<()> {

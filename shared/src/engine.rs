@@ -7,6 +7,7 @@
 //! - a seasonal baseline `S`: the median of the same phase in up to four past seasons (weekly for
 //!   5-minute, 10-minute and hourly data; the day of the week for daily data), falling back to
 //!   the same time of day over the last week and then to a rolling median while history is short;
+//!   points that deviated beyond 4.6 sigma are left out of it, as "is an anomaly" feedback does;
 //! - a level correction `L`: the median of `x - S` over the last day (last week for daily data),
 //!   so trends and sustained level shifts are followed instead of alarming forever;
 //! - a robust scale `sigma`: 1.4826 x the median absolute deviation of recent residuals (clipped
@@ -350,6 +351,10 @@ impl<'de> Deserialize<'de> for Ring {
 /// the median of the same time of day over the last week, the median of the last few values.
 const PREDICTORS: usize = 3;
 
+/// The deviation (in sigmas, after feedback) from which a point is kept out of the seasonal
+/// history: the default threshold's.
+const OUTLIER_Z: f64 = 4.6;
+
 /// Values the recent-level predictor takes the median of.
 const RECENT: usize = 8;
 
@@ -629,7 +634,12 @@ impl SeriesState {
                 *e = f64::MAX;
             }
         }
-        self.values.push(x);
+        // A clear outlier is kept out of the seasonal history (as "is an anomaly" feedback
+        // does), so one bad week does not shape what that hour is expected to be for four; the
+        // level correction still sees it, so a sustained shift is followed.
+        let judged = scored.z / self.tolerance[usize::from(scored.z < 0.0)];
+        let outlier = !scored.learning && judged.abs() >= OUTLIER_Z;
+        self.values.push(if outlier { f64::NAN } else { x });
         self.level.push(x - seasonal);
         // Anomalies must not widen the band: clip their residual at its edge.
         let half = scored.upper - scored.expected;
@@ -1306,20 +1316,32 @@ mod tests {
     #[test]
     fn is_an_anomaly_keeps_the_point_out_of_the_baseline() {
         // Eight days of history: next week's baseline at that hour comes from one past week only.
+        // The deviation is moderate (3.5 sigma), below what the engine keeps out by itself.
         let config = EngineConfig::for_frequency(Frequency::Pt1h).with_warmup(24);
         let mut state = SeriesState::new(&config);
         let spike_at = 24 * 8 + 5;
-        for t in 0..=spike_at {
-            let v = seasonal(t) + if t == spike_at { 300.0 } else { 0.0 };
-            state.observe(&config, t as i64 * H, Some(v));
+        for t in 0..spike_at {
+            state.observe(&config, t as i64 * H, Some(seasonal(t)));
         }
+        let probe = state
+            .clone()
+            .observe(&config, spike_at as i64 * H, Some(seasonal(spike_at)))
+            .unwrap();
+        let bump = 3.5 * probe.sigma;
+        let at_spike = state
+            .observe(
+                &config,
+                spike_at as i64 * H,
+                Some(seasonal(spike_at) + bump),
+            )
+            .unwrap();
+        assert!(at_spike.z > 3.0 && at_spike.z < OUTLIER_Z, "{at_spike:?}");
         let mut marked = state.clone();
-        let spike_z = 100.0;
         marked.feedback(
             &config,
             Feedback {
                 time: spike_at as i64 * H,
-                z: spike_z,
+                z: at_spike.z,
                 is_anomaly: true,
             },
         );
@@ -1335,14 +1357,44 @@ mod tests {
             .observe(&config, t as i64 * H, Some(seasonal(t)))
             .unwrap();
         assert!(
-            (unmarked.expected - seasonal(t)).abs() > 100.0,
-            "the spike shapes the baseline: {unmarked:?}"
+            (unmarked.expected - seasonal(t)).abs() > 0.25 * bump,
+            "the bump shapes the baseline: {bump} {unmarked:?}"
         );
         assert!(
-            (kept_out.expected - seasonal(t)).abs() < 10.0,
+            (kept_out.expected - seasonal(t)).abs() < 0.25 * bump,
             "{kept_out:?}"
         );
-        assert!(unmarked.anomalous && !kept_out.anomalous);
+        assert!(
+            unmarked.z < -1.5 && kept_out.z.abs() < 1.0,
+            "{unmarked:?} {kept_out:?}"
+        );
+    }
+
+    #[test]
+    fn clear_outliers_stay_out_of_the_seasonal_baseline() {
+        // Four weeks of history in which the same hour spiked in two of them (the e-commerce
+        // sample has this): the median of four weeks would be half spike; without them it is
+        // the ordinary hour.
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let mut state = SeriesState::new(&config);
+        let hour = 24 * 7 * 3 + 13;
+        let spiked = [hour - 168, hour];
+        let query = hour + 168;
+        for t in 0..query {
+            let v = seasonal(t) + if spiked.contains(&t) { 400.0 } else { 0.0 };
+            let scored = state.observe(&config, t as i64 * H, Some(v)).unwrap();
+            if spiked.contains(&t) {
+                assert!(scored.anomalous, "{t}: {scored:?}");
+            }
+        }
+        let scored = state
+            .observe(&config, query as i64 * H, Some(seasonal(query)))
+            .unwrap();
+        assert!(
+            (scored.expected - seasonal(query)).abs() < 3.0 * scored.sigma,
+            "{scored:?}"
+        );
+        assert!(!scored.anomalous, "{scored:?}");
     }
 
     #[test]
