@@ -51,6 +51,10 @@ pub(crate) enum BenchCommand {
         /// Where to write the results (DIR/seismo/<category>/seismo_<file>.csv).
         #[arg(long)]
         out: PathBuf,
+        /// Also print each file's windows found, false positives and raw score (standard
+        /// profile, optimised threshold).
+        #[arg(long)]
+        per_file: bool,
     },
     /// One hourly interval of a large detector through ingest and detect (one process per
     /// invocation): wall time, peak memory, store requests, DynamoDB units, monthly cost.
@@ -91,7 +95,11 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             json,
             misses,
         } => ecommerce(&data, &thresholds, json, misses),
-        BenchCommand::Nab { data, out } => nab(&data, &out),
+        BenchCommand::Nab {
+            data,
+            out,
+            per_file,
+        } => nab(&data, &out, per_file),
         BenchCommand::Rca { data, out } => crate::rca_bench::run(&data, &out),
     }
 }
@@ -334,7 +342,7 @@ fn print_misses(report: &seismo_shared::backtest::BacktestReport, events: &[Labe
     }
 }
 
-fn nab(data: &std::path::Path, out: &std::path::Path) -> Result<()> {
+fn nab(data: &std::path::Path, out: &std::path::Path, per_file: bool) -> Result<()> {
     let started = std::time::Instant::now();
     let files = crate::nab::load_and_score(data)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -388,5 +396,14 @@ fn nab(data: &std::path::Path, out: &std::path::Path) -> Result<()> {
         "optimised thresholds: standard {:.4}, reward_low_FP {:.4}, reward_low_FN {:.4}",
         thresholds[0], thresholds[1], thresholds[2]
     );
+    if per_file {
+        println!(
+            "{:<60} {:>5} {:>7} {:>4} {:>7}",
+            "file (standard, optimised threshold)", "found", "windows", "FP", "raw"
+        );
+        for (key, hits, windows, fps, raw) in crate::nab::per_file(&files, profiles[0].1, thresholds[0]) {
+            println!("{key:<60} {hits:>5} {windows:>7} {fps:>4} {raw:>7.3}");
+        }
+    }
     Ok(())
 }

@@ -110,6 +110,31 @@ pub(crate) fn raw_score(files: &[Scored], p: Profile, threshold: f64) -> f64 {
     total
 }
 
+/// Per file at a threshold: windows found, windows, false positives, raw score.
+pub(crate) fn per_file(files: &[Scored], p: Profile, threshold: f64) -> Vec<(String, usize, usize, usize, f64)> {
+    files
+        .iter()
+        .map(|f| {
+            let start = probation(f.values.len());
+            let values = row_values(f, p);
+            let mut found = vec![false; f.windows.len()];
+            let mut fps = 0;
+            for (i, (w, _)) in values.iter().enumerate().skip(start) {
+                if f.scores[i].is_nan() || f.scores[i] < threshold {
+                    continue;
+                }
+                match w {
+                    Some(w) => found[*w] = true,
+                    None => fps += 1,
+                }
+            }
+            let raw = raw_score(std::slice::from_ref(f), p, threshold);
+            let hits = found.iter().filter(|f| **f).count();
+            (f.key.clone(), hits, f.windows.len(), fps, raw)
+        })
+        .collect()
+}
+
 fn normalize(files: &[Scored], p: Profile, raw: f64) -> f64 {
     let windows: usize = files.iter().map(|f| f.windows.len()).sum();
     let null = -p.fn_ * windows as f64;
