@@ -401,7 +401,9 @@ fn nab(data: &std::path::Path, out: &std::path::Path, per_file: bool) -> Result<
             "{:<60} {:>5} {:>7} {:>4} {:>7}",
             "file (standard, optimised threshold)", "found", "windows", "FP", "raw"
         );
-        for (key, hits, windows, fps, raw) in crate::nab::per_file(&files, profiles[0].1, thresholds[0]) {
+        for (key, hits, windows, fps, raw) in
+            crate::nab::per_file(&files, profiles[0].1, thresholds[0])
+        {
             println!("{key:<60} {hits:>5} {windows:>7} {fps:>4} {raw:>7.3}");
         }
     }

@@ -111,7 +111,11 @@ pub(crate) fn raw_score(files: &[Scored], p: Profile, threshold: f64) -> f64 {
 }
 
 /// Per file at a threshold: windows found, windows, false positives, raw score.
-pub(crate) fn per_file(files: &[Scored], p: Profile, threshold: f64) -> Vec<(String, usize, usize, usize, f64)> {
+pub(crate) fn per_file(
+    files: &[Scored],
+    p: Profile,
+    threshold: f64,
+) -> Vec<(String, usize, usize, usize, f64)> {
     files
         .iter()
         .map(|f| {
