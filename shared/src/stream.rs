@@ -11,12 +11,13 @@
 //! 3. the larger of the two, standardised against the same figure over the stream's last 8,000
 //!    points (after Numenta's anomaly likelihood) and mapped into 0-0.8, so how rare a deviation
 //!    is for this stream ranks it;
-//! 4. the larger of that and two novelty signals, which score 1:
+//! 4. the larger of that and two novelty signals, which score 0.95-1:
 //!    - a new level: values are placed on two grids of eight levels, fixed by the range of the
 //!      first 300 and the first 800 values, and a value more than half a level outside every
 //!      level of a grid seen so far is new (a new extreme, or a gap in the range filled for the
 //!      first time); a value more than 16 ranges outside a grid rescales it to span what was
-//!      seen and the value (a flat start, then traffic);
+//!      seen and the value (a flat start, then traffic). New on both grids scores 1, on one
+//!      0.95, so within an event a value new on both still counts after one new on one;
 //!    - a new shape: values are taken in chunks of six, each kept as its highest and lowest
 //!      level on a grid of eight levels fixed by the first 600 values, and the last eight chunks
 //!      form a shape; a shape more than three levels (at some chunk) from every shape seen so
@@ -51,6 +52,8 @@ const DEVIATION_CEILING: f64 = 0.8;
 /// The novelty grids: values that fix each grid (the first: the old service's cold start),
 /// and levels across their range (eight, as CAD OSE's three bits per value).
 const GRIDS: [(usize, f64); 2] = [(300, 8.0), (800, 8.0)];
+/// The score of a value new on some level grids but not all (new on all, or a new shape: 1).
+const NEW_ON_SOME_GRIDS: f64 = 0.95;
 /// A value farther outside a level grid than this many times its range rescales the grid.
 const RESCALE_BEYOND: f64 = 16.0;
 /// How rare (in standard deviations of the stream's own deviations) a deviation is when its
@@ -292,7 +295,19 @@ impl StreamDetector {
             self.grids = GRIDS.into_iter().map(Levels::new).collect();
         }
         let novel = finite.map_or(0.0, |v| {
-            let level = self.grids.iter_mut().map(|g| g.push(v)).fold(0.0, f64::max);
+            let grids = self.grids.len();
+            let new = self
+                .grids
+                .iter_mut()
+                .map(|g| g.push(v))
+                .filter(|n| *n > 0.0)
+                .count();
+            // New on every grid ranks above new on some, so it still counts within an event.
+            let level = match new {
+                0 => 0.0,
+                n if n == grids => 1.0,
+                _ => NEW_ON_SOME_GRIDS,
+            };
             level.max(self.shapes.push(v))
         });
         let long_run_z = match (finite, self.long_run.moments(10)) {
