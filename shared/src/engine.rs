@@ -361,8 +361,10 @@ const RECENT: usize = 8;
 /// Version of the state layout.
 pub const STATE_VERSION: u16 = 1;
 
-/// The model state of one series: everything needed to score its next point.
+/// The model state of one series: everything needed to score its next point. Read from JSON
+/// or bytes, it is checked as [`SeriesState::from_bytes`] checks it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedState")]
 pub struct SeriesState {
     version: u16,
     last: Option<i64>,
@@ -372,24 +374,67 @@ pub struct SeriesState {
     scale: Ring,
     /// Exponentially weighted mean absolute error of each predictor: the engine follows
     /// whichever has been right lately.
-    #[serde(default)]
     errors: [f64; PREDICTORS],
     /// Exponentially weighted mean of |value|: the series' typical magnitude.
-    #[serde(default)]
     typical: f64,
     /// Per direction (spike, drop), the factor deviations are divided by before they are
     /// judged: raised by "not an anomaly" feedback (1 = no feedback).
-    #[serde(default = "no_tolerance")]
     tolerance: [f64; 2],
     /// The level correction and the residual spread (before weighting), recomputed from their
     /// rings every few points (every point for hourly data), and the points since.
-    #[serde(default)]
     cached: Cached,
     /// Whether the series has taken a negative value: such a series is not count-like, and its
     /// noise is not weighted by its level (a series that crosses zero would get a tiny band
     /// there).
+    signed: bool,
+}
+
+/// [`SeriesState`] as read from JSON, before its numbers are checked.
+#[derive(Deserialize)]
+struct UncheckedState {
+    version: u16,
+    last: Option<i64>,
+    observed: u64,
+    values: Ring,
+    level: Ring,
+    scale: Ring,
+    #[serde(default)]
+    errors: [f64; PREDICTORS],
+    #[serde(default)]
+    typical: f64,
+    #[serde(default = "no_tolerance")]
+    tolerance: [f64; 2],
+    #[serde(default)]
+    cached: Cached,
     #[serde(default)]
     signed: bool,
+}
+
+impl TryFrom<UncheckedState> for SeriesState {
+    type Error = StateError;
+
+    fn try_from(u: UncheckedState) -> Result<Self, StateError> {
+        if u.version != STATE_VERSION {
+            return Err(StateError(format!(
+                "state version {}, this build reads {STATE_VERSION}",
+                u.version
+            )));
+        }
+        SeriesState {
+            version: u.version,
+            last: u.last,
+            observed: u.observed,
+            values: u.values,
+            level: u.level,
+            scale: u.scale,
+            errors: u.errors,
+            typical: u.typical,
+            tolerance: u.tolerance,
+            cached: u.cached,
+            signed: u.signed,
+        }
+        .checked()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -1145,6 +1190,15 @@ mod tests {
         let bytes = serde_json::to_vec(&live).unwrap();
         let mut restored: SeriesState = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(restored, live);
+        // JSON is checked as bytes are: a forged tolerance or version is refused.
+        let mut forged: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        forged["tolerance"] = serde_json::json!([0.0, 1.0]);
+        let err = serde_json::from_value::<SeriesState>(forged).unwrap_err();
+        assert!(err.to_string().contains("tolerance out of range"), "{err}");
+        let mut forged: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        forged["version"] = serde_json::json!(99);
+        let err = serde_json::from_value::<SeriesState>(forged).unwrap_err();
+        assert!(err.to_string().contains("state version 99"), "{err}");
         for t in 1000..1100 {
             let v = Some(seasonal(t) + if t == 1050 { 99.0 } else { 0.0 });
             assert_eq!(
