@@ -17,7 +17,8 @@
 //! Derived measures (ratios such as `(cnt - value) / cnt`) become additive first: a leaf's
 //! numerator against its denominator times its expected ratio ([`Leaves::ratio`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// One interval's leaves of a measure.
 #[derive(Debug, Clone, Default)]
@@ -159,7 +160,7 @@ pub struct RcaOptions {
     pub min_gain_of_first: f64,
     /// How much each fixed dimension discounts a candidate's gain (prefers simpler causes).
     pub parsimony: f64,
-    /// Most dimensions fixed by a cause.
+    /// Most dimensions fixed by a cause (at most 4).
     pub max_dimensions: usize,
     /// Deviation (relative to the total expected) under which nothing is anomalous.
     pub min_deviation: f64,
@@ -185,6 +186,55 @@ impl Default for RcaOptions {
     }
 }
 
+/// Sums over the unexplained leaves of one element of a cuboid.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    /// The element's values, packed 32 bits each.
+    key: u128,
+    actual: f64,
+    expected: f64,
+    /// Sum of |actual - expected|.
+    error: f64,
+    /// Sum of |base|.
+    base: f64,
+    /// Sum of the leaves' noise variances.
+    variance: f64,
+    /// Sum of |error| left once the element's one shift is applied.
+    fitted: f64,
+}
+
+/// A hasher for packed element keys (FxHash's multiply-rotate): the keys are small integers
+/// from the data itself, so the denial-of-service resistance of the default hasher buys nothing
+/// here, and its cost dominated localisation.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.write_u64(n as u64);
+        self.write_u64((n >> 64) as u64);
+    }
+}
+
+/// Most dimensions a cause may fix (its values are packed into 128 bits).
+const MAX_CAUSE_DIMENSIONS: usize = 4;
+
 /// Every subset of `0..n` with 0 to `max` members, smaller first.
 fn cuboids(n: usize, max: usize) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = (0u32..1 << n)
@@ -208,41 +258,58 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
     if n == 0 || initial <= options.min_deviation * scale || initial == 0.0 {
         return Vec::new();
     }
-    let cuboids = cuboids(leaves.dimensions.len(), options.max_dimensions);
+    let cuboids = cuboids(
+        leaves.dimensions.len(),
+        options.max_dimensions.min(MAX_CAUSE_DIMENSIONS),
+    );
     let mut explained = vec![false; n];
     let mut causes = Vec::new();
     while causes.len() < options.max_causes {
         // Per cuboid and element: sums over its unexplained leaves.
         let mut best: Option<(f64, usize, Element, f64)> = None; // (gain, dims, element, ratio)
+        let b = &leaves.base;
+        let open: Vec<usize> = (0..n).filter(|&i| !explained[i]).collect();
         for cuboid in &cuboids {
-            let b = &leaves.base;
-            // (sum actual, sum expected, sum |error|, sum base, sum noise variance)
+            // Per element of the cuboid (its values packed into one number, first dimension
+            // most significant, so numeric order is the order of the values): sums over its
+            // unexplained leaves.
+            let mut slot_of: HashMap<u128, usize, BuildHasherDefault<KeyHasher>> =
+                HashMap::default();
+            let mut sums: Vec<Sums> = Vec::new();
+            let mut slots: Vec<usize> = Vec::with_capacity(open.len());
+            for &i in &open {
+                let key = cuboid
+                    .iter()
+                    .fold(0u128, |k, &d| (k << 32) | u128::from(leaves.keys[i][d]));
+                let slot = *slot_of.entry(key).or_insert_with(|| {
+                    sums.push(Sums {
+                        key,
+                        ..Sums::default()
+                    });
+                    sums.len() - 1
+                });
+                slots.push(slot);
+                let s = &mut sums[slot];
+                s.actual += v[i];
+                s.expected += f[i];
+                s.error += (v[i] - f[i]).abs();
+                s.base += b[i].abs();
+                s.variance += leaves.noise[i] * leaves.noise[i];
+            }
+            for (&i, &slot) in open.iter().zip(&slots) {
+                let s = &mut sums[slot];
+                // The cause's one shift, per unit of base, over its leaves.
+                let shift = if s.base.abs() > 0.0 {
+                    (s.actual - s.expected) / s.base
+                } else {
+                    0.0
+                };
+                s.fitted += (v[i] - f[i] - b[i].abs() * shift).abs();
+            }
             // Ordered, so ties between candidates always resolve the same way.
-            let mut sums: BTreeMap<Vec<u32>, (f64, f64, f64, f64, f64)> = BTreeMap::new();
-            for i in (0..n).filter(|&i| !explained[i]) {
-                let key: Vec<u32> = cuboid.iter().map(|&d| leaves.keys[i][d]).collect();
-                let s = sums.entry(key).or_default();
-                s.0 += v[i];
-                s.1 += f[i];
-                s.2 += (v[i] - f[i]).abs();
-                s.3 += b[i].abs();
-                s.4 += leaves.noise[i] * leaves.noise[i];
-            }
-            let mut fitted: BTreeMap<&Vec<u32>, f64> = BTreeMap::new();
-            for i in (0..n).filter(|&i| !explained[i]) {
-                let key: Vec<u32> = cuboid.iter().map(|&d| leaves.keys[i][d]).collect();
-                if let Some((key, s)) = sums.get_key_value(&key) {
-                    // The cause's one shift, per unit of base, over its leaves.
-                    let shift = if s.3.abs() > 0.0 {
-                        (s.0 - s.1) / s.3
-                    } else {
-                        0.0
-                    };
-                    *fitted.entry(key).or_default() += (v[i] - f[i] - b[i].abs() * shift).abs();
-                }
-            }
-            for (key, s) in &sums {
-                let gain = s.2 - fitted.get(key).copied().unwrap_or(s.2);
+            sums.sort_unstable_by_key(|s| s.key);
+            for s in &sums {
+                let gain = s.error - s.fitted;
                 // Each fixed dimension discounts the gain: fewer dimensions win unless a more
                 // specific combination explains clearly more.
                 let discounted = |g: f64, d: usize| g * (1.0 - options.parsimony * d as f64);
@@ -253,16 +320,16 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
                             > discounted(*g, *dims) * (1.0 + 1e-9) + 1e-12
                     }
                 };
-                let significant =
-                    s.4 == 0.0 || (s.0 - s.1).abs() >= options.significance * s.4.sqrt();
+                let significant = s.variance == 0.0
+                    || (s.actual - s.expected).abs() >= options.significance * s.variance.sqrt();
                 if better
                     && significant
-                    && s.1.abs() > 0.0
-                    && (s.0 / s.1 - 1.0).abs() >= options.min_change
+                    && s.expected.abs() > 0.0
+                    && (s.actual / s.expected - 1.0).abs() >= options.min_change
                 {
-                    let element =
-                        Element(cuboid.iter().copied().zip(key.iter().copied()).collect());
-                    best = Some((gain, cuboid.len(), element, s.0 / s.1));
+                    let values = (0..cuboid.len()).rev().map(|k| (s.key >> (32 * k)) as u32);
+                    let element = Element(cuboid.iter().copied().zip(values).collect());
+                    best = Some((gain, cuboid.len(), element, s.actual / s.expected));
                 }
             }
         }
