@@ -407,6 +407,8 @@ impl<'a> Aggregator<'a> {
                 .collect(),
         };
         let mut present = vec![false; header.len()];
+        // Rows of this file (the aggregator may have read others before).
+        let mut rows = 0u64;
         let mut line = Vec::new();
         loop {
             line.clear();
@@ -420,6 +422,7 @@ impl<'a> Aggregator<'a> {
                 continue;
             }
             self.rows_seen += 1;
+            rows += 1;
             let object = match serde_json::from_slice::<serde_json::Value>(&line) {
                 Ok(serde_json::Value::Object(o)) => o,
                 _ => {
@@ -448,7 +451,7 @@ impl<'a> Aggregator<'a> {
             self.accept(&columns, field, false);
         }
         for (name, seen) in header.iter().zip(present) {
-            if !seen && self.rows_seen > 0 {
+            if !seen && rows > 0 {
                 self.quality.missing_columns.insert(name.clone());
             }
         }
@@ -832,6 +835,36 @@ mod tests {
             (2, 1, 1)
         );
         assert!(!q.unreadable_files[0].contains("panicked"));
+    }
+
+    #[test]
+    fn json_lines_missing_columns_are_judged_per_file() {
+        // One full file, one empty, one without `channel`: only `channel` is missing, and only
+        // because of the third file.
+        let ms = metric_set(
+            json!({"MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": {"CsvFormatDescriptor": null, "JsonFormatDescriptor": {}}}}}),
+        );
+        let schema = Schema::from_metric_set(&ms).unwrap();
+        let full = "{\"ts\": \"2021-02-14 00:10:00\", \"region\": \"EU\", \"channel\": \"web\", \"revenue\": 1, \"latency\": 2}\n";
+        let mut agg = Aggregator::new(&schema);
+        agg.read_object("a.json", Ok(full.as_bytes()));
+        agg.read_object("b.json", Ok(&b"\n"[..]));
+        assert!(
+            agg.quality().missing_columns.is_empty(),
+            "an empty file after a full one misses nothing: {:?}",
+            agg.quality().missing_columns
+        );
+        agg.read_object(
+            "c.json",
+            Ok(&b"{\"ts\": \"2021-02-14 00:20:00\", \"region\": \"EU\", \"revenue\": 1, \"latency\": 2}\n"[..]),
+        );
+        let missing: Vec<&str> = agg
+            .quality()
+            .missing_columns
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(missing, ["channel"]);
     }
 
     #[test]
