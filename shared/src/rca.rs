@@ -143,7 +143,8 @@ impl Element {
 pub struct Cause {
     /// The combination.
     pub element: Element,
-    /// Actual over expected, summed over the leaves it explains.
+    /// Actual over expected, summed over the leaves it explains (infinite when nothing was
+    /// expected of them).
     pub ratio: f64,
     /// Share (0-100) of the initial absolute error it explains.
     pub explained: f64,
@@ -199,6 +200,8 @@ struct Sums {
     base: f64,
     /// Sum of the leaves' noise variances.
     variance: f64,
+    /// Leaves.
+    count: f64,
     /// Sum of |error| left once the element's one shift is applied.
     fitted: f64,
 }
@@ -295,16 +298,19 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
                 s.error += (v[i] - f[i]).abs();
                 s.base += b[i].abs();
                 s.variance += leaves.noise[i] * leaves.noise[i];
+                s.count += 1.0;
             }
             for (&i, &slot) in open.iter().zip(&slots) {
                 let s = &mut sums[slot];
-                // The cause's one shift, per unit of base, over its leaves.
-                let shift = if s.base.abs() > 0.0 {
-                    (s.actual - s.expected) / s.base
+                // The cause's one shift, per unit of base, over its leaves; leaves with no base
+                // at all (nothing expected: error counts at zero, a new product) share it
+                // equally.
+                let fitted = if s.base > 0.0 {
+                    b[i].abs() * (s.actual - s.expected) / s.base
                 } else {
-                    0.0
+                    (s.actual - s.expected) / s.count
                 };
-                s.fitted += (v[i] - f[i] - b[i].abs() * shift).abs();
+                s.fitted += (v[i] - f[i] - fitted).abs();
             }
             // Ordered, so ties between candidates always resolve the same way.
             sums.sort_unstable_by_key(|s| s.key);
@@ -322,11 +328,13 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
                 };
                 let significant = s.variance == 0.0
                     || (s.actual - s.expected).abs() >= options.significance * s.variance.sqrt();
-                if better
-                    && significant
-                    && s.expected.abs() > 0.0
-                    && (s.actual / s.expected - 1.0).abs() >= options.min_change
-                {
+                // It moves its leaves enough to be more than noise (from nothing: any move).
+                let moved = if s.expected.abs() > 0.0 {
+                    (s.actual / s.expected - 1.0).abs() >= options.min_change
+                } else {
+                    s.actual != 0.0
+                };
+                if better && significant && moved {
                     let values = (0..cuboid.len()).rev().map(|k| (s.key >> (32 * k)) as u32);
                     let element = Element(cuboid.iter().copied().zip(values).collect());
                     best = Some((gain, cuboid.len(), element, s.actual / s.expected));
@@ -545,6 +553,32 @@ mod tests {
         short.push(&["x"], 1.0, 2.0);
         short.push(&["y"], 1.0, 2.0);
         let _ = found(&short);
+    }
+
+    #[test]
+    fn a_cause_over_leaves_that_expected_nothing_is_found() {
+        // Error counts: nothing expected anywhere, and EU's leaves (both channels) now fail.
+        let mut leaves = Leaves::new(vec!["region".into(), "channel".into()]);
+        for region in ["EU", "US", "APAC"] {
+            for channel in ["web", "app"] {
+                let actual = if region == "EU" { 40.0 } else { 0.0 };
+                leaves.push(&[region, channel], actual, 0.0);
+            }
+        }
+        assert_eq!(found(&leaves), "region=EU");
+        // Mostly quiet errors with a little noise elsewhere: still EU alone.
+        let mut leaves = Leaves::new(vec!["region".into(), "channel".into()]);
+        for region in ["EU", "US", "APAC"] {
+            for channel in ["web", "app"] {
+                let (actual, expected) = match (region, channel) {
+                    ("EU", _) => (40.0, 0.0),
+                    ("US", "web") => (1.0, 1.0),
+                    _ => (0.0, 0.0),
+                };
+                leaves.push(&[region, channel], actual, expected);
+            }
+        }
+        assert_eq!(found(&leaves), "region=EU");
     }
 
     #[test]
