@@ -3,9 +3,12 @@
 //! the store requests and DynamoDB capacity units each one used, its peak memory, and what a
 //! month of it costs beside the old service's price.
 //!
-//! The store is the embedded one (redb, durable commits) wrapped in a meter that counts what
-//! DynamoDB would bill for the same items: a write unit per started KB of item, a read unit per
-//! started 4 KB (strongly consistent reads), queries per started 4 KB of items returned.
+//! As deployed, documents go to the store and large values (model state, an interval's values
+//! and scores) to objects (`s3://seismo-state/state/...`, local folders here). The store is the
+//! embedded one (redb, durable commits) wrapped in a meter that counts what DynamoDB would bill
+//! for the same items: a write unit per started KB of item, a read unit per started 4 KB
+//! (strongly consistent reads), queries per started 4 KB of items returned; the objects are
+//! wrapped in a meter that counts S3 requests.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -19,9 +22,9 @@ use seismo_api::EmbeddedStore;
 use seismo_shared::engine::SeriesState;
 use seismo_shared::generate::Rng;
 use seismo_shared::model::timestamp_string;
-use seismo_shared::objects::LocalObjects;
+use seismo_shared::objects::{BoxFuture, LocalObjects, ObjectError, ObjectReader, Objects};
 use seismo_shared::pipeline::{self, DetectTask};
-use seismo_shared::store::{Kind, Store, StoreError};
+use seismo_shared::store::{Kind, Store, StoreError, WithObjects};
 use seismo_shared::time::{Zone, format_java};
 use serde_json::{Value, json};
 
@@ -30,6 +33,84 @@ const BUCKET: &str = "scale";
 /// The interval scored: 2026-11-02T12:00Z (a Monday noon).
 const T0: i64 = 1_793_620_800;
 const HISTORY_DAYS: i64 = 14;
+
+/// Where the functions keep large values.
+const STATE_ROOT: &str = "s3://seismo-state/state";
+
+/// Objects that count the S3 requests made of them.
+#[derive(Debug)]
+struct MeteredObjects {
+    inner: LocalObjects,
+    puts: AtomicU64,
+    gets: AtomicU64,
+    lists: AtomicU64,
+    bytes_put: AtomicU64,
+}
+
+impl MeteredObjects {
+    fn new(inner: LocalObjects) -> Self {
+        MeteredObjects {
+            inner,
+            puts: AtomicU64::new(0),
+            gets: AtomicU64::new(0),
+            lists: AtomicU64::new(0),
+            bytes_put: AtomicU64::new(0),
+        }
+    }
+
+    fn figures(&self) -> Value {
+        json!({
+            "putRequests": self.puts.load(Ordering::Relaxed),
+            "getRequests": self.gets.load(Ordering::Relaxed),
+            "listRequests": self.lists.load(Ordering::Relaxed),
+            "bytesPut": self.bytes_put.load(Ordering::Relaxed),
+        })
+    }
+}
+
+impl Objects for MeteredObjects {
+    fn list<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Vec<String>, ObjectError>> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        self.inner.list(path)
+    }
+
+    fn open<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<ObjectReader, ObjectError>> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.open(object)
+    }
+
+    fn put<'a>(
+        &'a self,
+        object: &'a str,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), ObjectError>> {
+        self.puts.fetch_add(1, Ordering::Relaxed);
+        self.bytes_put
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.inner.put(object, bytes)
+    }
+
+    fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>> {
+        // DELETE requests are free.
+        self.inner.delete(object)
+    }
+}
+
+/// The deployed layout over the bench's folder: metered documents, metered objects.
+fn open_store(
+    dir: &Path,
+) -> Result<(
+    WithObjects<Metered<EmbeddedStore>>,
+    std::sync::Arc<MeteredObjects>,
+)> {
+    let documents =
+        Metered::new(EmbeddedStore::open(&dir.join("state")).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let objects = std::sync::Arc::new(MeteredObjects::new(LocalObjects::new(dir.join("buckets"))));
+    Ok((
+        WithObjects::new(documents, objects.clone(), STATE_ROOT),
+        objects,
+    ))
+}
 
 /// A store that counts what DynamoDB would bill.
 #[derive(Debug)]
@@ -184,7 +265,7 @@ fn metric_set_doc() -> Value {
 /// Seeds the detector, the model (14 days of hourly history per series) and the interval's
 /// file (with one slice of 1,000 series tripled).
 async fn prepare(dir: &Path, series: usize) -> Result<Value> {
-    let store = EmbeddedStore::open(&dir.join("state")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (store, _) = open_store(dir)?;
     let detector = json!({
         "AnomalyDetectorArn": ARN, "AnomalyDetectorName": "scale", "Status": "ACTIVE",
         "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": "PT1H"},
@@ -236,8 +317,7 @@ async fn prepare(dir: &Path, series: usize) -> Result<Value> {
 
 /// One stage in this process (what one Lambda invocation does); prints its figures as JSON.
 pub(crate) async fn stage(dir: &Path, stage: &str, shard: u32) -> Result<()> {
-    let store =
-        Metered::new(EmbeddedStore::open(&dir.join("state")).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let (store, state_objects) = open_store(dir)?;
     let objects = LocalObjects::new(dir.join("buckets"));
     let started = Instant::now();
     let detail = match stage {
@@ -264,7 +344,8 @@ pub(crate) async fn stage(dir: &Path, stage: &str, shard: u32) -> Result<()> {
         "stage": stage, "shard": shard,
         "seconds": started.elapsed().as_secs_f64(),
         "peakRssKb": peak_rss_kb(),
-        "store": store.figures(),
+        "store": store.inner().figures(),
+        "objects": state_objects.figures(),
         "detail": detail,
     });
     println!("{out}");
@@ -287,6 +368,23 @@ fn child(dir: &Path, stage: &str, shard: u32) -> Result<Value> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().context("no output")?;
     Ok(serde_json::from_str(line)?)
+}
+
+/// Bytes of every file under the state bucket's folder.
+fn state_bytes(buckets: &Path) -> u64 {
+    fn walk(p: &Path) -> u64 {
+        match std::fs::read_dir(p) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                })
+                .sum(),
+            Err(_) => 0,
+        }
+    }
+    walk(&buckets.join("seismo-state"))
 }
 
 /// The old service's monthly price for `metrics` metrics.
@@ -346,15 +444,30 @@ pub(crate) async fn run(series: usize, out: Option<PathBuf>, json_out: bool) -> 
         .unwrap_or(0);
     let (wru, rru) = (sum("writeUnits"), sum("readUnits"));
     let requests = sum("readRequests") + sum("writeRequests");
+    let objects = |f: &str| -> u64 {
+        runs.iter()
+            .map(|r| r["objects"][f].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let (puts, gets, lists) = (
+        objects("putRequests"),
+        objects("getRequests"),
+        objects("listRequests"),
+    );
+    let stored_bytes = state_bytes(&dir.join("buckets"));
     // Per month of hourly intervals, us-east-1 on-demand prices (2025): DynamoDB $1.25 per
-    // million write units, $0.25 per million read units; Lambda arm64 $0.0000133334 per GB-s at
-    // the template's 1,024 MB and $0.20 per million requests; SQS $0.40 per million requests.
+    // million write units, $0.25 per million read units; S3 Standard $0.005 per thousand PUT
+    // and LIST requests, $0.0004 per thousand GETs, $0.023 per GB-month stored; Lambda arm64
+    // $0.0000133334 per GB-s at the template's 1,024 MB and $0.20 per million requests; SQS
+    // $0.40 per million requests.
     let hours = 730.0;
     let invocations = runs.len() as f64;
     let dynamo = hours * (wru as f64 * 1.25 + rru as f64 * 0.25) / 1e6;
+    let s3 = hours * ((puts + lists) as f64 * 0.005 + gets as f64 * 0.0004) / 1e3
+        + stored_bytes as f64 / 1e9 * 0.023;
     let lambda = hours * ((ingest_s + detect_sum) * 1.0 * 0.000_013_333_4 + invocations * 0.2e-6);
     let sqs = hours * invocations * 2.0 * 0.4e-6;
-    let total = dynamo + lambda + sqs;
+    let total = dynamo + s3 + lambda + sqs;
     let old = old_price(series as f64);
     let groups = runs
         .last()
@@ -371,7 +484,9 @@ pub(crate) async fn run(series: usize, out: Option<PathBuf>, json_out: bool) -> 
         "peakRssKbIngest": peak_ingest, "peakRssKbDetect": peak_detect,
         "storeRequests": requests, "writeUnits": wru, "readUnits": rru,
         "bytesWritten": sum("bytesWritten"),
-        "monthly": {"dynamodb": dynamo, "lambda": lambda, "sqs": sqs, "total": total, "oldService": old},
+        "s3": {"putRequests": puts, "getRequests": gets, "listRequests": lists,
+               "bytesPut": objects("bytesPut"), "bytesStored": stored_bytes},
+        "monthly": {"dynamodb": dynamo, "s3": s3, "lambda": lambda, "sqs": sqs, "total": total, "oldService": old},
         "runs": runs,
     });
     if json_out {
@@ -401,9 +516,14 @@ pub(crate) async fn run(series: usize, out: Option<PathBuf>, json_out: bool) -> 
         "  store requests {requests}, DynamoDB write units {wru}, read units {rru}, {:.1} MB written",
         sum("bytesWritten") as f64 / 1e6
     );
+    println!(
+        "  S3 requests: {puts} PUT, {gets} GET, {lists} LIST; {:.1} MB put, {:.1} MB of state kept",
+        objects("bytesPut") as f64 / 1e6,
+        stored_bytes as f64 / 1e6
+    );
     println!("per month (730 hourly intervals):");
     println!(
-        "  DynamoDB ${dynamo:>9.2}   Lambda ${lambda:>7.2}   SQS ${sqs:>5.2}   total ${total:>9.2}"
+        "  DynamoDB ${dynamo:>7.2}   S3 ${s3:>6.2}   Lambda ${lambda:>6.2}   SQS ${sqs:>5.2}   total ${total:>7.2}"
     );
     println!(
         "  Lookout for Metrics for {series} metrics: ${old:>9.2}  ({:.0}x)",

@@ -35,6 +35,12 @@ pub trait Objects: Send + Sync + std::fmt::Debug + 'static {
     fn list<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Vec<String>, ObjectError>>;
     /// One object's bytes, as a stream.
     fn open<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<ObjectReader, ObjectError>>;
+    /// Writes an object (`s3://BUCKET/KEY`), replacing any; readers see the old bytes or the
+    /// new ones, never a mix.
+    fn put<'a>(&'a self, object: &'a str, bytes: Vec<u8>)
+    -> BoxFuture<'a, Result<(), ObjectError>>;
+    /// Deletes an object; nothing when it is not there.
+    fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>>;
 }
 
 /// Local folders as buckets.
@@ -73,8 +79,45 @@ impl Objects for LocalObjects {
 
     fn open<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<ObjectReader, ObjectError>> {
         Box::pin(async move {
-            let file = std::fs::File::open(object).map_err(|e| io_error(object, e))?;
+            // Listed objects are local paths already; `s3://` names are resolved.
+            let path = if object.starts_with("s3://") {
+                self.resolver.local_path(object)
+            } else {
+                std::path::PathBuf::from(object)
+            };
+            let file = std::fs::File::open(path).map_err(|e| io_error(object, e))?;
             Ok(Box::new(file) as ObjectReader)
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        object: &'a str,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), ObjectError>> {
+        Box::pin(async move {
+            let path = self.resolver.local_path(object);
+            let dir = path
+                .parent()
+                .ok_or_else(|| ObjectError::Other(format!("{object}: no folder")))?;
+            std::fs::create_dir_all(dir).map_err(|e| io_error(object, e))?;
+            // Written aside, then renamed over: a reader never sees half an object.
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let aside = dir.join(format!(".{name}.{}-{n}.part", std::process::id()));
+            std::fs::write(&aside, &bytes).map_err(|e| io_error(object, e))?;
+            std::fs::rename(&aside, &path).map_err(|e| io_error(object, e))
+        })
+    }
+
+    fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>> {
+        Box::pin(async move {
+            match std::fs::remove_file(self.resolver.local_path(object)) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_error(object, e)),
+            }
         })
     }
 }

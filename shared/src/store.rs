@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::objects::Objects;
 
 use serde_json::Value;
 
@@ -106,6 +108,83 @@ pub trait Store: Send + Sync + 'static {
         kind: Kind,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<(String, Value)>, StoreError>> + Send;
+    /// Where large values (model state, an interval's values and scores) go when not into
+    /// documents of this store, split into parts: see [`WithObjects`].
+    fn large_values(&self) -> Option<&LargeValues> {
+        None
+    }
+}
+
+/// Objects under a folder (`s3://BUCKET/PREFIX`) that hold a store's large values.
+#[derive(Debug, Clone)]
+pub struct LargeValues {
+    /// The object store.
+    pub objects: Arc<dyn Objects>,
+    /// The folder, without a trailing `/`.
+    pub root: String,
+}
+
+/// A store whose large values live in an object store (S3 deployed): documents stay small, so
+/// a DynamoDB table is billed for heads and bookkeeping, not for rewriting model state every
+/// interval.
+#[derive(Debug, Clone)]
+pub struct WithObjects<S> {
+    inner: S,
+    large: LargeValues,
+}
+
+impl<S: Store> WithObjects<S> {
+    /// `inner` for documents, `objects` under `root` (`s3://BUCKET/PREFIX`) for large values.
+    pub fn new(inner: S, objects: Arc<dyn Objects>, root: &str) -> Self {
+        WithObjects {
+            inner,
+            large: LargeValues {
+                objects,
+                root: root.trim_end_matches('/').to_string(),
+            },
+        }
+    }
+
+    /// The document store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: Store> Store for WithObjects<S> {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        self.inner.get(kind, key).await
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.inner.create(kind, key, value).await
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.inner.put(kind, key, value).await
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        self.inner.replace(kind, key, expected, value).await
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.inner.delete(kind, key).await
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.inner.list(kind, prefix).await
+    }
+
+    fn large_values(&self) -> Option<&LargeValues> {
+        Some(&self.large)
+    }
 }
 
 /// Reads, changes and writes back one document with compare-and-swap, again whenever another

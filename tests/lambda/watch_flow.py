@@ -43,6 +43,7 @@ def setup(moto, sample, env_file):
                                            {"AttributeName": "sk", "AttributeType": "S"}])
     s3 = client("s3", moto)
     s3.create_bucket(Bucket="seismo-sample")
+    s3.create_bucket(Bucket="seismo-state")
     bucket = Path(sample) / "seismo-sample"
     lines = (bucket / "historical/metrics.csv").read_text().splitlines(keepends=True)
     history = [lines[0]] + [l for l in lines[1:] if l[:19] < HISTORY_END]
@@ -58,7 +59,7 @@ def setup(moto, sample, env_file):
     env = {
         "AWS_ENDPOINT_URL": moto, "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "SEISMO_TABLE": "seismo",
+        "SEISMO_TABLE": "seismo", "SEISMO_STATE_BUCKET": "seismo-state",
         "SEISMO_DETECT_QUEUE_URL": urls["detect"], "SEISMO_NOTIFY_QUEUE_URL": urls["notify"],
         "SEISMO_SCHEDULE_GROUP": "seismo",
         "SEISMO_INGEST_ARN": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:seismo-ingest",
@@ -133,6 +134,8 @@ def flow(moto, watch):
     check(tasks == [event_body("detect/shard.json")], "ingest queued events/detect/shard.json")
     out = invoke(port, "detect", "detect/shard.json")
     check(out == {"batchItemFailures": []}, f"detect scored the shard: {out}")
+    state = client("s3", moto).list_objects_v2(Bucket="seismo-state", Prefix=f"state/{arn}/state/")
+    check(state.get("KeyCount", 0) >= 1, "the model state is an object in the state bucket")
     work = [json.loads(b) for b in drain(sqs, urls["notify"])]
     check(work == [event_body("notify/groups.json")], "detect queued events/notify/groups.json")
     out = invoke(port, "notify", "notify/groups.json")

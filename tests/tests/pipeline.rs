@@ -22,7 +22,8 @@ use seismo_shared::aws::{
 use seismo_shared::generate::{self, GenerateOptions};
 use seismo_shared::handlers;
 use seismo_shared::model::timestamp_string;
-use seismo_shared::store::{self, Kind, Store, StoreError};
+use seismo_shared::objects::Objects;
+use seismo_shared::store::{self, Kind, Store, StoreError, WithObjects};
 use seismo_shared::time::{Zone, format_java};
 use seismo_tests::Moto;
 use serde_json::{Value, json};
@@ -73,9 +74,16 @@ async fn the_dynamodb_store_passes_the_contract_paginates_and_serialises_writers
     assert_eq!(won, 1);
 }
 
+/// The deployed store: DynamoDB for documents, S3 for model state and interval blobs.
+type PipelineStore = WithObjects<DynamoStore>;
+
+/// The template's state bucket, and the folder the functions keep large values under.
+const STATE_BUCKET: &str = "seismo-state";
+const STATE_ROOT: &str = "s3://seismo-state/state";
+
 /// AWS resources the template would create, made in moto.
 struct Stack {
-    store: DynamoStore,
+    store: PipelineStore,
     objects: S3Objects,
     detect_queue: (String, SqsQueue),
     notify_queue: (String, SqsQueue),
@@ -88,16 +96,19 @@ struct Stack {
 
 async fn stack(endpoint: &str) -> Stack {
     let config = aws::config(Some(endpoint)).await;
-    let store = DynamoStore::new(&config, "seismo");
-    store.ensure_table().await.unwrap();
+    let table = DynamoStore::new(&config, "seismo");
+    table.ensure_table().await.unwrap();
     let objects = S3Objects::new(&config);
-    objects
-        .client()
-        .create_bucket()
-        .bucket(generate::BUCKET)
-        .send()
-        .await
-        .unwrap();
+    for bucket in [generate::BUCKET, STATE_BUCKET] {
+        objects
+            .client()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+    }
+    let store = WithObjects::new(table, Arc::new(objects.clone()), STATE_ROOT);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let mut urls = Vec::new();
     for name in ["detect", "notify", "alerts"] {
@@ -227,7 +238,7 @@ fn metric_source() -> MetricSource {
         .build()
 }
 
-async fn serve(api: Api<DynamoStore>) -> lm::Client {
+async fn serve(api: Api<PipelineStore>) -> lm::Client {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let api = Arc::new(api);
@@ -243,13 +254,20 @@ async fn serve(api: Api<DynamoStore>) -> lm::Client {
     lm::Client::from_conf(config)
 }
 
-/// Everything the pipeline produced, to compare a replay against.
-async fn snapshot(store: &DynamoStore, arn: &str) -> BTreeMap<String, Value> {
+/// Everything the pipeline produced, to compare a replay against: documents and the state
+/// bucket's objects (with their bytes).
+async fn snapshot(store: &PipelineStore, arn: &str) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for kind in [Kind::Group, Kind::Execution, Kind::Pipeline] {
         for (k, v) in store.list(kind, &format!("{arn}/")).await.unwrap() {
             out.insert(format!("{}/{k}", kind.name()), v);
         }
+    }
+    let objects = &store.large_values().unwrap().objects;
+    for object in objects.list(&format!("{STATE_ROOT}/{arn}/")).await.unwrap() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut objects.open(&object).await.unwrap(), &mut bytes).unwrap();
+        out.insert(object, json!(bytes));
     }
     out.insert(
         "quality".into(),
@@ -674,6 +692,23 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         Some("orders")
     );
     assert!(!revenue_alert.is_empty());
+
+    // Model state and interval blobs are objects in the state bucket; the table holds only
+    // small documents (heads and bookkeeping), so it is not billed for rewriting state.
+    let state_objects = stack
+        .objects
+        .list(&format!("{STATE_ROOT}/{arn}/state/"))
+        .await
+        .unwrap();
+    assert!(!state_objects.is_empty(), "no state object in S3");
+    let docs = stack
+        .store
+        .list(Kind::Pipeline, &format!("{arn}/"))
+        .await
+        .unwrap();
+    let largest = docs.iter().map(|(_, v)| v.to_string().len()).max().unwrap();
+    assert!(largest < 4_096, "a {largest}-byte pipeline document");
+    assert!(docs.iter().all(|(k, _)| !k.contains('#')), "no blob parts");
 
     // Every event once more: nothing new is stored and nothing is sent.
     let before = snapshot(&stack.store, &arn).await;

@@ -1,16 +1,17 @@
 //! The api Lambda: the router behind API Gateway (HTTP API, IAM auth), on DynamoDB, reading
 //! metric files from S3 and creating detector schedules in EventBridge Scheduler.
 //!
-//! Environment: `SEISMO_TABLE`, `SEISMO_SCHEDULE_GROUP`, `SEISMO_INGEST_ARN`,
+//! Environment: `SEISMO_TABLE`, `SEISMO_STATE_BUCKET`, `SEISMO_SCHEDULE_GROUP`, `SEISMO_INGEST_ARN`,
 //! `SEISMO_SCHEDULER_ROLE_ARN` (template.yaml sets them), `AWS_REGION` (set by Lambda), and
 //! optionally `SEISMO_ACCOUNT_ID` for ARNs (default: the account in the ingest ARN).
+
+// The pipeline's futures over the DynamoDB + S3 store nest deeper than the default limit.
+#![recursion_limit = "256"]
 
 use std::sync::Arc;
 
 use seismo_api::{Api, app};
-use seismo_shared::aws::{
-    self, dynamodb::DynamoStore, s3::S3Objects, scheduler::EventBridgeSchedules,
-};
+use seismo_shared::aws::{self, s3::S3Objects, scheduler::EventBridgeSchedules};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -32,12 +33,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         ingest,
         aws::env("SEISMO_SCHEDULER_ROLE_ARN")?,
     );
-    let api = Api::new(
-        DynamoStore::new(&config, aws::env("SEISMO_TABLE")?),
-        std::env::temp_dir(),
-    )
-    .with_objects(Arc::new(S3Objects::new(&config)))
-    .with_schedules(Arc::new(schedules))
-    .with_account(region, account);
+    let api = Api::new(aws::pipeline_store(&config)?, std::env::temp_dir())
+        .with_objects(Arc::new(S3Objects::new(&config)))
+        .with_schedules(Arc::new(schedules))
+        .with_account(region, account);
     lambda_http::run(app(Arc::new(api))).await
 }

@@ -1,10 +1,13 @@
 //! The ingest Lambda (see the crate description). Environment: `SEISMO_TABLE`,
-//! `SEISMO_DETECT_QUEUE_URL`; AWS endpoints and credentials as the SDK reads them.
+//! `SEISMO_STATE_BUCKET`, `SEISMO_DETECT_QUEUE_URL`; AWS endpoints and credentials as the SDK reads them.
+
+// The pipeline's futures over the DynamoDB + S3 store nest deeper than the default limit.
+#![recursion_limit = "256"]
 
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use seismo_shared::aws::{self, dynamodb::DynamoStore, s3::S3Objects, sqs::SqsQueue};
+use seismo_shared::aws::{self, s3::S3Objects, sqs::SqsQueue};
 use seismo_shared::handlers;
 use serde_json::Value;
 
@@ -12,7 +15,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = aws::config(None).await;
-    let store = Arc::new(DynamoStore::new(&config, aws::env("SEISMO_TABLE")?));
+    let store = Arc::new(aws::pipeline_store(&config)?);
     let objects = Arc::new(S3Objects::new(&config));
     let queue = Arc::new(SqsQueue::new(&config, aws::env("SEISMO_DETECT_QUEUE_URL")?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

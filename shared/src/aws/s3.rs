@@ -94,6 +94,28 @@ impl Objects for S3Objects {
     fn open<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<ObjectReader, ObjectError>> {
         Box::pin(self.open_object(object))
     }
+
+    fn put<'a>(
+        &'a self,
+        object: &'a str,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), ObjectError>> {
+        Box::pin(S3Objects::put(self, object, bytes))
+    }
+
+    fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>> {
+        Box::pin(async move {
+            let (bucket, key) = split(object)?;
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(object, e))
+        })
+    }
 }
 
 impl S3Objects {

@@ -1,7 +1,8 @@
-//! Large values (model state, an interval's values, scored points) in a document store whose
-//! items are limited (DynamoDB: 400 KB): gzip, then split into parts of at most
-//! [`PART_BYTES`], written before the head that names them, so a reader never sees a
-//! half-written blob.
+//! Large values (model state, an interval's values, scored points): gzip, then either one
+//! object when the store keeps its large values in an object store
+//! ([`crate::store::WithObjects`]: S3 deployed), or parts of at most [`PART_BYTES`] in the
+//! store itself (its items are limited; DynamoDB: 400 KB). Either way the data is written
+//! before the head document that names it, so a reader never sees a half-written blob.
 
 use std::io::{Read, Write};
 
@@ -12,6 +13,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
+use crate::objects::ObjectError;
 use crate::store::{Kind, Store, StoreError};
 
 /// Compressed bytes per stored part (base64 makes a part about 342 KB of text).
@@ -37,9 +39,29 @@ fn corrupt(key: &str, what: &str) -> StoreError {
     StoreError::Backend(format!("blob {key}: {what}"))
 }
 
-/// Stores `bytes` under `key` (parts `key#0`, `key#1`, ... then the head `key`).
+fn object_error(e: ObjectError) -> StoreError {
+    StoreError::Backend(format!("large value: {e}"))
+}
+
+/// Stores `bytes` under `key`: the object `ROOT/key`, or parts `key#0`, `key#1`, ...; then
+/// the head `key`.
 pub async fn put<S: Store>(store: &S, key: &str, bytes: &[u8]) -> Result<Written, StoreError> {
     let packed = gzip(bytes);
+    if let Some(large) = store.large_values() {
+        let object = format!("{}/{key}", large.root);
+        let size = packed.len();
+        large
+            .objects
+            .put(&object, packed)
+            .await
+            .map_err(object_error)?;
+        let head = json!({ "object": object, "bytes": bytes.len(), "packed": size });
+        store.put(Kind::Pipeline, key, head).await?;
+        return Ok(Written {
+            items: 1,
+            bytes: size,
+        });
+    }
     let parts: Vec<&[u8]> = packed.chunks(PART_BYTES).collect();
     for (i, p) in parts.iter().enumerate() {
         store
@@ -63,6 +85,21 @@ pub async fn get<S: Store>(store: &S, key: &str) -> Result<Option<Vec<u8>>, Stor
     let Some(head) = store.get(Kind::Pipeline, key).await? else {
         return Ok(None);
     };
+    if let Some(object) = head["object"].as_str() {
+        let large = store
+            .large_values()
+            .ok_or_else(|| corrupt(key, "in an object store this store does not know"))?;
+        let mut reader = large.objects.open(object).await.map_err(object_error)?;
+        let mut out = Vec::with_capacity(head["bytes"].as_u64().unwrap_or(0) as usize);
+        let mut packed = Vec::new();
+        reader
+            .read_to_end(&mut packed)
+            .map_err(|e| corrupt(key, &e.to_string()))?;
+        GzDecoder::new(packed.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|_| corrupt(key, "not gzip"))?;
+        return Ok(Some(out));
+    }
     let parts = head["parts"]
         .as_u64()
         .ok_or_else(|| corrupt(key, "no parts"))?;
@@ -93,8 +130,22 @@ pub async fn delete<S: Store>(store: &S, key: &str) -> Result<(), StoreError> {
         return Ok(());
     };
     store.delete(Kind::Pipeline, key).await?;
+    if let (Some(object), Some(large)) = (head["object"].as_str(), store.large_values()) {
+        large.objects.delete(object).await.map_err(object_error)?;
+    }
     for i in 0..head["parts"].as_u64().unwrap_or(0) {
         store.delete(Kind::Pipeline, &format!("{key}#{i}")).await?;
+    }
+    Ok(())
+}
+
+/// Deletes every document under `prefix`, and the objects of the blobs among them.
+pub async fn delete_under<S: Store>(store: &S, prefix: &str) -> Result<(), StoreError> {
+    for (k, doc) in store.list(Kind::Pipeline, prefix).await? {
+        store.delete(Kind::Pipeline, &k).await?;
+        if let (Some(object), Some(large)) = (doc["object"].as_str(), store.large_values()) {
+            large.objects.delete(object).await.map_err(object_error)?;
+        }
     }
     Ok(())
 }
@@ -128,5 +179,42 @@ mod tests {
         delete(&store, "d/state/0").await.unwrap();
         assert_eq!(get(&store, "d/state/0").await.unwrap(), None);
         assert!(store.list(Kind::Pipeline, "d/").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_an_object_store_a_blob_is_one_object_and_a_small_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = std::sync::Arc::new(crate::objects::LocalObjects::new(dir.path()));
+        let store = crate::store::WithObjects::new(MemoryStore::new(), objects, "s3://state/v1/");
+        let bytes: Vec<u8> = (0..3 * PART_BYTES).map(|i| (i * 7 % 251) as u8).collect();
+        let w = put(&store, "arn:x/state/0/7", &bytes).await.unwrap();
+        assert_eq!(w.items, 1, "only the head is a document");
+        let docs = store.list(Kind::Pipeline, "arn:x/").await.unwrap();
+        assert_eq!(docs.len(), 1);
+        assert!(docs[0].1.to_string().len() < 200, "{docs:?}");
+        let file = dir.path().join("state/v1/arn:x/state/0/7");
+        assert!(file.is_file());
+        assert_eq!(
+            get(&store, "arn:x/state/0/7").await.unwrap().unwrap(),
+            bytes
+        );
+        // Writing it again (a retried step) changes nothing.
+        put(&store, "arn:x/state/0/7", &bytes).await.unwrap();
+        assert_eq!(
+            get(&store, "arn:x/state/0/7").await.unwrap().unwrap(),
+            bytes
+        );
+        delete(&store, "arn:x/state/0/7").await.unwrap();
+        assert_eq!(get(&store, "arn:x/state/0/7").await.unwrap(), None);
+        assert!(!file.exists());
+        assert!(
+            store
+                .list(Kind::Pipeline, "arn:x/")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Deleting what is gone is fine.
+        delete(&store, "arn:x/state/0/7").await.unwrap();
     }
 }

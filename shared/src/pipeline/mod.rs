@@ -325,9 +325,7 @@ pub async fn install<S: Store>(
             .unwrap_or(0),
     };
     // A new model replaces the old one whole (its shards may differ).
-    for (k, _) in store.list(Kind::Pipeline, &format!("{arn}/state/")).await? {
-        store.delete(Kind::Pipeline, &k).await?;
-    }
+    blob::delete_under(store, &format!("{arn}/state/")).await?;
     let mut by_shard: Vec<Vec<(Vec<String>, Vec<SeriesState>)>> = vec![Vec::new(); shards as usize];
     for (dims, s) in states {
         by_shard[shard_of(&dims, shards) as usize].push((dims, s));
@@ -903,8 +901,5 @@ async fn count_executions<S: Store>(store: &S, arn: &str) -> Result<usize, Store
 
 /// Removes everything the pipeline stored for a detector (on DeleteAnomalyDetector).
 pub async fn forget<S: Store>(store: &S, arn: &str) -> Result<(), StoreError> {
-    for (k, _) in store.list(Kind::Pipeline, &format!("{arn}/")).await? {
-        store.delete(Kind::Pipeline, &k).await?;
-    }
-    Ok(())
+    blob::delete_under(store, &format!("{arn}/")).await
 }
