@@ -199,6 +199,12 @@ impl Scored {
     }
 }
 
+/// `2^e`, exactly, for the exponents a ring uses (-1000..=1000), without a call to `powi`
+/// (decoding is on every point's path).
+fn power_of_two(e: i32) -> f64 {
+    f64::from_bits(((1023 + i64::from(e.clamp(-1022, 1023))) as u64) << 52)
+}
+
 /// A fixed-capacity ring of recent values, stored compactly: each value is kept as an `f32` of
 /// the value over a power of two fixed by the ring's first non-zero value, so huge or tiny
 /// series keep their seven significant digits. Missing values are NaN.
@@ -228,12 +234,12 @@ impl Ring {
         if self.exponent.is_none() && v != 0.0 && v.is_finite() {
             self.exponent = Some((v.abs().log2().floor() as i32).clamp(-1000, 1000));
         }
-        let scaled = v * 2f64.powi(-self.exponent.unwrap_or(0));
+        let scaled = v * power_of_two(-self.exponent.unwrap_or(0));
         scaled.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32
     }
 
     fn decode(&self, v: f32) -> f64 {
-        f64::from(v) * 2f64.powi(self.exponent.unwrap_or(0))
+        f64::from(v) * power_of_two(self.exponent.unwrap_or(0))
     }
 
     fn push(&mut self, v: f64) {
@@ -279,9 +285,10 @@ impl Ring {
 
     /// The values present, oldest first.
     fn finite(&self) -> impl Iterator<Item = f64> + '_ {
+        let factor = power_of_two(self.exponent.unwrap_or(0));
         self.ordered()
             .filter(|v| !v.is_nan())
-            .map(|v| self.decode(v))
+            .map(move |v| f64::from(v) * factor)
     }
 
     fn from_parts(
@@ -527,18 +534,16 @@ impl SeriesState {
     }
 
     fn baseline(&self, config: &EngineConfig) -> Option<f64> {
-        let mut lags: Vec<f64> = (1..=config.cycles)
-            .filter_map(|k| self.values.lag(k * config.season))
-            .collect();
-        if !lags.is_empty() {
-            return median(&mut lags);
+        let lags = (1..=config.cycles).filter_map(|k| self.values.lag(k * config.season));
+        if let Some(m) = median_of(lags) {
+            return Some(m);
         }
         if config.short_season > 1 {
-            let mut daily: Vec<f64> = (1..=7)
-                .filter_map(|k| self.values.lag(k * config.short_season))
-                .collect();
-            if daily.len() >= 3 {
-                return median(&mut daily);
+            let daily = (1..=7).filter_map(|k| self.values.lag(k * config.short_season));
+            let mut few = Few::default();
+            few.extend(daily);
+            if few.len >= 3 {
+                return median(few.as_mut());
             }
         }
         let mut recent: Vec<f64> = (1..=config.short_season.max(8))
@@ -571,12 +576,10 @@ impl SeriesState {
             return (first, step);
         };
         let seasonal_expected = seasonal + self.cached.level;
-        let mut recent: Vec<f64> = (1..=RECENT).filter_map(|k| self.values.lag(k)).collect();
-        let recent_expected = median(&mut recent).unwrap_or(seasonal_expected);
-        let mut daily: Vec<f64> = (1..=7)
-            .filter_map(|k| self.values.lag(k * config.short_season))
-            .collect();
-        let daily_expected = median(&mut daily).unwrap_or(seasonal_expected);
+        let recent = (1..=RECENT).filter_map(|k| self.values.lag(k));
+        let recent_expected = median_of(recent).unwrap_or(seasonal_expected);
+        let daily = (1..=7).filter_map(|k| self.values.lag(k * config.short_season));
+        let daily_expected = median_of(daily).unwrap_or(seasonal_expected);
         let predictions = [seasonal_expected, daily_expected, recent_expected];
         let best = (1..PREDICTORS).fold(0, |best, i| {
             if self.errors[i] < self.errors[best] {
@@ -700,9 +703,10 @@ impl SeriesState {
         let c = &mut self.cached;
         c.level_age = c.level_age.saturating_add(1);
         if c.level_age as usize >= (config.level_window / 24).max(1) {
-            let mut level: Vec<f64> = self.level.finite().collect();
-            c.level = if level.len() >= 3 {
-                median(&mut level).unwrap_or(0.0)
+            let mut level = Few::default();
+            level.extend(self.level.finite());
+            c.level = if level.len >= 3 {
+                median(level.as_mut()).unwrap_or(0.0)
             } else {
                 0.0
             };
@@ -914,6 +918,49 @@ const MAX_RING: usize = 4 * 7 * 1440;
 /// The most feedback may widen what is judged normal.
 const MAX_TOLERANCE: f64 = 20.0;
 
+/// Up to [`FEW`] values on the stack: the medians on every point's path (a few past seasons,
+/// the last values, a day of hourly level corrections) need no allocation.
+const FEW: usize = 32;
+
+#[derive(Default)]
+struct Few {
+    values: [f64; FEW],
+    len: usize,
+    /// Values beyond [`FEW`] (a configuration with many cycles).
+    more: Vec<f64>,
+}
+
+impl Few {
+    fn extend(&mut self, values: impl Iterator<Item = f64>) {
+        for v in values {
+            if self.len < FEW {
+                self.values[self.len] = v;
+                self.len += 1;
+            } else {
+                if self.more.is_empty() {
+                    self.more.extend_from_slice(&self.values);
+                }
+                self.more.push(v);
+            }
+        }
+    }
+
+    fn as_mut(&mut self) -> &mut [f64] {
+        if self.more.is_empty() {
+            &mut self.values[..self.len]
+        } else {
+            &mut self.more
+        }
+    }
+}
+
+/// Median of the values; `None` when there are none.
+fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut few = Few::default();
+    few.extend(values);
+    median(few.as_mut())
+}
+
 /// Median of the values (reorders them); `None` when empty.
 fn median(v: &mut [f64]) -> Option<f64> {
     let n = v.len();
@@ -1016,6 +1063,22 @@ mod tests {
             .map(|(i, v)| state.observe(&config, i as i64 * H, v))
             .collect();
         (state, out)
+    }
+
+    #[test]
+    fn medians_on_the_stack_and_beyond_it_agree() {
+        for n in [0usize, 1, 2, 7, 31, 32, 33, 100] {
+            let values: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64).collect();
+            let mut sorted = values.clone();
+            assert_eq!(median_of(values.into_iter()), median(&mut sorted), "{n}");
+        }
+    }
+
+    #[test]
+    fn powers_of_two_are_exact() {
+        for e in [-1000, -53, -1, 0, 1, 10, 52, 1000] {
+            assert_eq!(power_of_two(e), 2f64.powi(e), "{e}");
+        }
     }
 
     #[test]
