@@ -8,9 +8,9 @@
 //!    since such streams are heavy-tailed;
 //! 2. the deviation from the stream's long-run distribution (mean and deviation of the last
 //!    6,400 values), which catches values that are unusual for the series as a whole;
-//! 3. the larger of the two, standardised against the same figure over the stream's last 8,000
-//!    points (after Numenta's anomaly likelihood) and mapped into 0-0.8, so how rare a deviation
-//!    is for this stream ranks it;
+//! 3. the larger of the two, over the 99.9th percentile of the same figure over the stream's
+//!    last 8,000 points (after Numenta's anomaly likelihood: how rare a deviation is for this
+//!    stream ranks it), mapped into 0-0.8;
 //! 4. the larger of that and two novelty signals, which score 0.95-1:
 //!    - a new level: values are placed on two grids of eight levels, fixed by the range of the
 //!      first 300 and the first 800 values, and a value more than half a level outside every
@@ -28,8 +28,8 @@
 //!    otherwise it is reported as 0, so a long disturbance raises one alert, early.
 //!
 //! NAB's standard score: 49.9 with the deviation alone, 67.3 with new levels, 69.9 with new
-//! shapes and the deviation ranked by its rarity, 71.6 with grids that rescale (README,
-//! Benchmarks).
+//! shapes and the deviation ranked by its rarity, 71.6 with grids that rescale, 72.9 with graded
+//! level novelty, 73.5 with rarity against a tail quantile (README, Benchmarks).
 
 use std::collections::VecDeque;
 
@@ -56,9 +56,13 @@ const GRIDS: [(usize, f64); 2] = [(300, 8.0), (800, 8.0)];
 const NEW_ON_SOME_GRIDS: f64 = 0.95;
 /// A value farther outside a level grid than this many times its range rescales the grid.
 const RESCALE_BEYOND: f64 = 16.0;
-/// How rare (in standard deviations of the stream's own deviations) a deviation is when its
-/// score is half the ceiling's way: at 14, the alert default (0.5) takes deviations beyond 23.
-const RARITY_HALF: f64 = 14.0;
+/// The quantile of the stream's recent deviations a deviation is measured against, and how
+/// often (in points) it is recomputed.
+const TAIL_QUANTILE: f64 = 0.999;
+const TAIL_REFRESH: usize = 100;
+/// How many times that quantile a deviation is when its score is half the ceiling's way: at 2,
+/// the alert default (0.5) takes deviations beyond 3.3 times it.
+const RARITY_HALF: f64 = 2.0;
 /// The shape grid: values that fix it, and its levels.
 const SHAPE_GRID: (usize, f64) = (600, 8.0);
 /// Values per chunk of a shape, and chunks per shape.
@@ -280,6 +284,9 @@ pub struct StreamDetector {
     recent_scores: VecDeque<f64>,
     grids: Vec<Levels>,
     shapes: Shapes,
+    /// The tail quantile of recent deviations, and the points since it was computed.
+    tail: Option<f64>,
+    tail_age: usize,
 }
 
 impl StreamDetector {
@@ -340,9 +347,19 @@ impl StreamDetector {
         }
         let raw = scored.z.abs().max(long_run_z.abs()).min(1e3);
         // How rare the deviation is for this stream: standardised against its own deviations.
-        let likelihood = match self.history.moments(MIN_HISTORY) {
-            Some((mean, sd)) => {
-                let rarity = ((raw - mean) / sd.max(1e-3)).max(0.0);
+        // How rare the deviation is for this stream: over the 99.9th percentile of its last
+        // 8,000 deviations (refreshed every 100 points).
+        self.tail_age += 1;
+        if self.tail_age >= TAIL_REFRESH && self.history.values.len() >= MIN_HISTORY {
+            let mut recent: Vec<f64> = self.history.values.iter().copied().collect();
+            let k = ((recent.len() as f64 * TAIL_QUANTILE) as usize).min(recent.len() - 1);
+            let (_, tail, _) = recent.select_nth_unstable_by(k, f64::total_cmp);
+            self.tail = Some(*tail);
+            self.tail_age = 0;
+        }
+        let likelihood = match self.tail {
+            Some(tail) => {
+                let rarity = raw / tail.max(1e-3);
                 rarity / (rarity + RARITY_HALF)
             }
             None => 0.0,
