@@ -7,7 +7,9 @@
 //! - a seasonal baseline `S`: the median of the same phase in up to four past seasons (weekly for
 //!   5-minute, 10-minute and hourly data; the day of the week for daily data), falling back to
 //!   the same time of day over the last week and then to a rolling median while history is short;
-//!   points that deviated beyond 4.6 sigma are left out of it, as "is an anomaly" feedback does;
+//!   a point that deviated beyond 4.6 sigma is left out of it, as "is an anomaly" feedback does,
+//!   unless the same phase a season or a day earlier was left out too (a pattern that repeats
+//!   is learned);
 //! - a level correction `L`: the median of `x - S` over the last day (last week for daily data),
 //!   so trends and sustained level shifts are followed instead of alarming forever;
 //! - a robust scale `sigma`: 1.4826 x the median absolute deviation of recent residuals (clipped
@@ -684,9 +686,13 @@ impl SeriesState {
         }
         // A clear outlier is kept out of the seasonal history (as "is an anomaly" feedback
         // does), so one bad week does not shape what that hour is expected to be for four; the
-        // level correction still sees it, so a sustained shift is followed.
+        // level correction still sees it, so a sustained shift is followed. Only a first one:
+        // when the same phase a season (or a day) ago was itself kept out, the pattern repeats
+        // and is learned, so a new daily or weekly peak stops alarming.
         let judged = scored.z / self.tolerance[usize::from(scored.z < 0.0)];
-        let outlier = !scored.learning && judged.abs() >= OUTLIER_Z;
+        let repeats = self.values.lag(config.season).is_none()
+            || (config.short_season > 1 && self.values.lag(config.short_season).is_none());
+        let outlier = !scored.learning && judged.abs() >= OUTLIER_Z && !repeats;
         self.values.push(if outlier { f64::NAN } else { x });
         self.level.push(x - seasonal);
         // Anomalies must not widen the band: clip their residual at its edge.
@@ -1484,6 +1490,30 @@ mod tests {
         assert!(
             unmarked.z < -1.5 && kept_out.z.abs() < 1.0,
             "{unmarked:?} {kept_out:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_daily_peak_is_learned_not_alarmed_forever() {
+        // From day 28 on, 09:00 carries an extra 300 every day: a new pattern, not an incident.
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let mut state = SeriesState::new(&config);
+        let start = 24 * 28;
+        let mut alarmed_days = Vec::new();
+        for t in 0..start + 24 * 35 {
+            let peak = t >= start && t % 24 == 9;
+            let v = seasonal(t) + if peak { 300.0 } else { 0.0 };
+            let scored = state.observe(&config, t as i64 * H, Some(v)).unwrap();
+            if peak && scored.anomalous {
+                alarmed_days.push((t - start) / 24);
+            }
+        }
+        assert!(alarmed_days.contains(&0), "the first peak is news: {alarmed_days:?}");
+        // The four-week seasonal median takes it in as it fills: by the fifth week the peak is
+        // expected. (Keeping every outlier out, repeats included, alarmed on all 35 days.)
+        assert!(
+            alarmed_days.iter().all(|d| *d < 28),
+            "learned within four weeks: {alarmed_days:?}"
         );
     }
 
