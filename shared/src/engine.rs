@@ -1508,7 +1508,10 @@ mod tests {
                 alarmed_days.push((t - start) / 24);
             }
         }
-        assert!(alarmed_days.contains(&0), "the first peak is news: {alarmed_days:?}");
+        assert!(
+            alarmed_days.contains(&0),
+            "the first peak is news: {alarmed_days:?}"
+        );
         // The four-week seasonal median takes it in as it fills: by the fifth week the peak is
         // expected. (Keeping every outlier out, repeats included, alarmed on all 35 days.)
         assert!(

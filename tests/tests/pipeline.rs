@@ -700,7 +700,31 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .list(&format!("{STATE_ROOT}/{arn}/state/"))
         .await
         .unwrap();
-    assert!(!state_objects.is_empty(), "no state object in S3");
+    let shards = stack
+        .store
+        .get(Kind::Pipeline, &format!("{arn}/runtime"))
+        .await
+        .unwrap()
+        .unwrap()["shards"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(
+        state_objects.len(),
+        shards,
+        "one state version per shard, the older ones deleted: {state_objects:?}"
+    );
+    let leftovers: Vec<String> = stack
+        .objects
+        .list(&format!("{STATE_ROOT}/{arn}/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.contains("/values/") || o.contains("/scored/"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "interval values and scores are deleted once grouped: {leftovers:?}"
+    );
     let docs = stack
         .store
         .list(Kind::Pipeline, &format!("{arn}/"))

@@ -124,28 +124,29 @@ pub async fn get<S: Store>(store: &S, key: &str) -> Result<Option<Vec<u8>>, Stor
     Ok(Some(out))
 }
 
-/// Deletes the blob (head first, so it is gone for readers at once).
+/// Deletes the blob: its object or parts first, the head last, so a failure part-way leaves a
+/// head that a retry (or [`delete_under`]) still finds and finishes.
 pub async fn delete<S: Store>(store: &S, key: &str) -> Result<(), StoreError> {
     let Some(head) = store.get(Kind::Pipeline, key).await? else {
         return Ok(());
     };
-    store.delete(Kind::Pipeline, key).await?;
     if let (Some(object), Some(large)) = (head["object"].as_str(), store.large_values()) {
         large.objects.delete(object).await.map_err(object_error)?;
     }
     for i in 0..head["parts"].as_u64().unwrap_or(0) {
         store.delete(Kind::Pipeline, &format!("{key}#{i}")).await?;
     }
+    store.delete(Kind::Pipeline, key).await?;
     Ok(())
 }
 
 /// Deletes every document under `prefix`, and the objects of the blobs among them.
 pub async fn delete_under<S: Store>(store: &S, prefix: &str) -> Result<(), StoreError> {
     for (k, doc) in store.list(Kind::Pipeline, prefix).await? {
-        store.delete(Kind::Pipeline, &k).await?;
         if let (Some(object), Some(large)) = (doc["object"].as_str(), store.large_values()) {
             large.objects.delete(object).await.map_err(object_error)?;
         }
+        store.delete(Kind::Pipeline, &k).await?;
     }
     Ok(())
 }

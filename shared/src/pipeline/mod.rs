@@ -341,8 +341,9 @@ pub async fn install<S: Store>(
     Ok(runtime)
 }
 
-/// Writes a shard's state as of interval `at`: the versioned blob first, then the head that
-/// points at it (compare-and-swap), then the previous version is removed.
+/// Writes a shard's state as of interval `at`: a blob under a key of its own first, then the
+/// head that points at it (compare-and-swap), then the previous version is removed. A run that
+/// loses the swap removes its own blob, so a duplicate or late run leaves nothing behind.
 async fn write_state<S: Store>(
     store: &S,
     arn: &str,
@@ -357,7 +358,7 @@ async fn write_state<S: Store>(
     if previous.is_some_and(|p| p >= at) && at != i64::MIN {
         return Ok(false);
     }
-    let blob_key = format!("{arn}/state/{shard}/{at}");
+    let blob_key = format!("{arn}/state/{shard}/{at}/{}", unique_suffix());
     blob::put(store, &blob_key, &codec::encode_states(series)).await?;
     let head =
         json!({ "at": at, "blob": blob_key, "series": series.len(), "feedbackAt": feedback_at });
@@ -366,9 +367,11 @@ async fn write_state<S: Store>(
         .await
     {
         Ok(()) => {}
-        // Another run got there first: fine when it wrote the same interval (a duplicate of
-        // this step); otherwise retry this one later.
+        // Another run got there first: this blob is nobody's. Fine when that run wrote the
+        // same interval (a duplicate of this step); otherwise retry this one later. (Another
+        // error leaves the blob: the swap may have happened.)
         Err(StoreError::Changed) => {
+            blob::delete(store, &blob_key).await?;
             let now = store.get(Kind::Pipeline, &head_key).await?;
             if now.as_ref().and_then(|h| h["at"].as_i64()) == Some(at) {
                 return Ok(false);
@@ -377,12 +380,21 @@ async fn write_state<S: Store>(
         }
         Err(e) => return Err(e),
     }
-    if let Some(old) = current.as_ref().and_then(|h| h["blob"].as_str())
-        && old != blob_key
-    {
+    if let Some(old) = current.as_ref().and_then(|h| h["blob"].as_str()) {
         blob::delete(store, old).await?;
     }
     Ok(true)
+}
+
+/// A suffix no other write uses: the time in nanoseconds, the process and a counter.
+fn unique_suffix() -> String {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos:x}-{:x}-{n:x}", std::process::id())
 }
 
 /// A shard's model state: as of which interval, the series, and the time of the newest
@@ -670,13 +682,13 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         )));
     }
     let interval = task.interval;
+    let values_key = format!("{arn}/values/{interval}/{}", task.shard);
     let mut shard_state = read_state(store, arn, task.shard).await?;
     let mut scored_now = false;
     let mut anomalies = 0;
     if shard_state.at.is_none_or(|a| a < interval) {
         apply_feedback(store, &d, &rt, task.shard, &mut shard_state).await?;
         let states = &mut shard_state.series;
-        let values_key = format!("{arn}/values/{interval}/{}", task.shard);
         let values = blob::get(store, &values_key).await?.ok_or_else(|| {
             PipelineError::Config(format!(
                 "no values for {} shard {}: ingest has not run",
@@ -721,7 +733,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         }
         let scored_key = format!("{arn}/scored/{interval}/{}", task.shard);
         blob::put(store, &scored_key, &codec::encode_scored(&scored)).await?;
-        scored_now = write_state(
+        let swapped = write_state(
             store,
             arn,
             task.shard,
@@ -729,9 +741,16 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
             &shard_state.series,
             shard_state.feedback_at,
         )
-        .await?;
-        blob::delete(store, &values_key).await?;
+        .await;
+        // Another run scored this interval and its groups are formed (their cleanup already
+        // ran): these scores are nobody's.
+        if !matches!(swapped, Ok(true)) && grouped(store, arn, interval).await?.is_some() {
+            blob::delete(store, &scored_key).await?;
+        }
+        scored_now = swapped?;
     }
+    // Scored, here or by an earlier run: the interval's values are no longer needed.
+    blob::delete(store, &values_key).await?;
     let notify = finish_shard(store, &d, &rt, task).await?;
     Ok(Detected {
         scored: scored_now,

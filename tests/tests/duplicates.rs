@@ -1,0 +1,145 @@
+//! A detect run that loses the swap of its shard's state to another run of the same interval
+//! (SQS delivers a message twice, or a retry overlaps a slow first attempt) leaves nothing
+//! behind: its state object is deleted, the other run's state stands, and the interval is
+//! grouped once with no values or scores left over.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use seismo_shared::generate::{self, GenerateOptions};
+use seismo_shared::objects::{LocalObjects, Objects};
+use seismo_shared::pipeline::{self, DetectTask, When, blob};
+use seismo_shared::store::{Kind, LargeValues, MemoryStore, Store, StoreError, WithObjects};
+use serde_json::{Value, json};
+
+const ROOT: &str = "s3://seismo-state/state";
+
+/// A store on which another run swaps in its own state for the same interval just before this
+/// run's first swap of a shard's state head.
+struct Racing {
+    inner: WithObjects<MemoryStore>,
+    /// The interval whose swap is raced.
+    at: i64,
+    raced: AtomicBool,
+}
+
+impl Store for Racing {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        self.inner.get(kind, key).await
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.inner.create(kind, key, value).await
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.inner.put(kind, key, value).await
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        if key.ends_with("/state/0")
+            && value["at"].as_i64() == Some(self.at)
+            && !self.raced.swap(true, Ordering::SeqCst)
+        {
+            // The other run: the same state under its own key, swapped in first.
+            let ours = value["blob"].as_str().unwrap();
+            let bytes = blob::get(&self.inner, ours).await?.unwrap();
+            let theirs = format!("{ours}-other-run");
+            blob::put(&self.inner, &theirs, &bytes).await?;
+            let mut head = value.clone();
+            head["blob"] = json!(theirs);
+            self.inner.replace(kind, key, expected, head).await?;
+            if let Some(previous) = expected.and_then(|e| e["blob"].as_str()) {
+                blob::delete(&self.inner, previous).await?;
+            }
+        }
+        self.inner.replace(kind, key, expected, value).await
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.inner.delete(kind, key).await
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.inner.list(kind, prefix).await
+    }
+
+    fn large_values(&self) -> Option<&LargeValues> {
+        self.inner.large_values()
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let interval = generated.incidents[0].start;
+    generate::cut_history(dir.path(), interval).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let state_dir = tempfile::tempdir().unwrap();
+    let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir.path()));
+    let store = Racing {
+        inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
+        at: interval,
+        raced: AtomicBool::new(false),
+    };
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+
+    pipeline::activate(&store, &data, arn).await.unwrap();
+    let ingested = pipeline::ingest(&store, &data, arn, When::Interval(interval))
+        .await
+        .unwrap();
+    assert_eq!(ingested.tasks.len(), 1, "one shard");
+    let task = DetectTask {
+        anomaly_detector_arn: arn.into(),
+        interval,
+        shard: 0,
+    };
+    let done = pipeline::detect(&store, &task).await.unwrap();
+    assert!(store.raced.load(Ordering::SeqCst), "the race happened");
+    assert!(!done.scored, "the other run's swap stands");
+    assert!(done.notify.is_some(), "the interval is grouped");
+
+    let head = store
+        .get(Kind::Pipeline, &format!("{arn}/state/0"))
+        .await
+        .unwrap()
+        .unwrap();
+    // (Local objects are listed as their files.)
+    let state_objects = objects.list(&format!("{ROOT}/{arn}/state/")).await.unwrap();
+    let kept = head["blob"].as_str().unwrap();
+    assert!(kept.ends_with("-other-run"), "{head}");
+    assert!(
+        state_objects.len() == 1 && state_objects[0].ends_with(kept),
+        "only the other run's state is kept: {state_objects:?}"
+    );
+    let leftovers: Vec<String> = objects
+        .list(&format!("{ROOT}/{arn}/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| !o.contains("/state/"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The same message again changes nothing.
+    let again = pipeline::detect(&store, &task).await.unwrap();
+    assert!(!again.scored);
+    assert_eq!(
+        objects.list(&format!("{ROOT}/{arn}/")).await.unwrap(),
+        state_objects
+    );
+}
