@@ -364,6 +364,9 @@ const PREDICTORS: usize = 3;
 /// history: the default threshold's.
 const OUTLIER_Z: f64 = 4.6;
 
+/// How far (in sigmas) a clear outlier's residual counts in the scale.
+const OUTLIER_SCALE_CLIP: f64 = 3.0;
+
 /// Values the recent-level predictor takes the median of.
 const RECENT: usize = 8;
 
@@ -695,8 +698,14 @@ impl SeriesState {
         let outlier = !scored.learning && judged.abs() >= OUTLIER_Z && !repeats;
         self.values.push(if outlier { f64::NAN } else { x });
         self.level.push(x - seasonal);
-        // Anomalies must not widen the band: clip their residual at its edge.
-        let half = scored.upper - scored.expected;
+        // Anomalies must not widen the band: clip their residual at its edge, and a clear
+        // outlier's at 3 sigma (an incident of a few hours is more than the 5% of a week the
+        // tail quantile allows, and would otherwise double the band for a week after it).
+        let half = if outlier {
+            OUTLIER_SCALE_CLIP * scored.sigma
+        } else {
+            scored.upper - scored.expected
+        };
         let residual = x - scored.expected;
         let clipped = if half > 0.0 && !scored.learning {
             residual.clamp(-half, half)
@@ -1517,6 +1526,43 @@ mod tests {
         assert!(
             alarmed_days.iter().all(|d| *d < 28),
             "learned within four weeks: {alarmed_days:?}"
+        );
+    }
+
+    #[test]
+    fn an_incident_of_a_few_hours_does_not_widen_the_band_for_a_week() {
+        // Two five-hour outages (values near zero) on days 35 and 36, more than 5% of a week of
+        // residuals, then on day 38 a spike of 20 at noon (about 9 sigma): still anomalous, as
+        // it is without the outages. (Counted at the band's edge, the outages widened the band
+        // 2.3 times and hid it.)
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let run = |outage: bool| {
+            let mut state = SeriesState::new(&config);
+            let spike = 24 * 38 + 12;
+            let mut at_spike = None;
+            for t in 0..=spike {
+                let down = outage
+                    && ((24 * 35 + 10..24 * 35 + 15).contains(&t)
+                        || (24 * 36 + 16..24 * 36 + 21).contains(&t));
+                let v = if down {
+                    2.0
+                } else if t == spike {
+                    seasonal(t) + 20.0
+                } else {
+                    seasonal(t)
+                };
+                at_spike = state.observe(&config, t as i64 * H, Some(v));
+            }
+            at_spike.unwrap()
+        };
+        let (quiet, after) = (run(false), run(true));
+        assert!(quiet.anomalous, "{quiet:?}");
+        assert!(after.anomalous, "{after:?}");
+        assert!(
+            after.sigma < 1.6 * quiet.sigma,
+            "{} vs {}",
+            after.sigma,
+            quiet.sigma
         );
     }
 
