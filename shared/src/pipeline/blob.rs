@@ -182,6 +182,76 @@ mod tests {
         assert!(store.list(Kind::Pipeline, "d/").await.unwrap().is_empty());
     }
 
+    /// Local objects whose first delete fails (S3 throttling, a timeout, a killed function).
+    #[derive(Debug)]
+    struct FlakyDeletes {
+        inner: crate::objects::LocalObjects,
+        failed: std::sync::atomic::AtomicBool,
+    }
+
+    impl crate::objects::Objects for FlakyDeletes {
+        fn list<'a>(
+            &'a self,
+            path: &'a str,
+        ) -> crate::objects::BoxFuture<'a, Result<Vec<String>, ObjectError>> {
+            self.inner.list(path)
+        }
+
+        fn open<'a>(
+            &'a self,
+            object: &'a str,
+        ) -> crate::objects::BoxFuture<'a, Result<crate::objects::ObjectReader, ObjectError>>
+        {
+            self.inner.open(object)
+        }
+
+        fn put<'a>(
+            &'a self,
+            object: &'a str,
+            bytes: Vec<u8>,
+        ) -> crate::objects::BoxFuture<'a, Result<(), ObjectError>> {
+            self.inner.put(object, bytes)
+        }
+
+        fn delete<'a>(
+            &'a self,
+            object: &'a str,
+        ) -> crate::objects::BoxFuture<'a, Result<(), ObjectError>> {
+            if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Box::pin(async { Err(ObjectError::Other("SlowDown".into())) });
+            }
+            self.inner.delete(object)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_object_delete_leaves_the_head_for_the_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = std::sync::Arc::new(FlakyDeletes {
+            inner: crate::objects::LocalObjects::new(dir.path()),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        });
+        let store = crate::store::WithObjects::new(MemoryStore::new(), objects, "s3://state/v1");
+        put(&store, "arn:x/state/0/7", b"model").await.unwrap();
+        let file = dir.path().join("state/v1/arn:x/state/0/7");
+        assert!(delete(&store, "arn:x/state/0/7").await.is_err());
+        assert!(file.is_file(), "the object is still there");
+        assert_eq!(
+            get(&store, "arn:x/state/0/7").await.unwrap().unwrap(),
+            b"model",
+            "and its head still names it"
+        );
+        delete(&store, "arn:x/state/0/7").await.unwrap();
+        assert!(!file.exists());
+        assert!(
+            store
+                .list(Kind::Pipeline, "arn:x/")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     #[tokio::test]
     async fn with_an_object_store_a_blob_is_one_object_and_a_small_head() {
         let dir = tempfile::tempdir().unwrap();
