@@ -281,7 +281,8 @@ pub struct StreamDetector {
     pending: Vec<(i64, f64)>,
     model: Option<(EngineConfig, SeriesState)>,
     long_run: Window,
-    history: Window,
+    /// The stream's last deviations, oldest first.
+    history: VecDeque<f64>,
     recent_scores: VecDeque<f64>,
     grids: Vec<Levels>,
     shapes: Shapes,
@@ -347,12 +348,11 @@ impl StreamDetector {
             };
         }
         let raw = scored.z.abs().max(long_run_z.abs()).min(1e3);
-        // How rare the deviation is for this stream: standardised against its own deviations.
         // How rare the deviation is for this stream: over the 99.9th percentile of its last
         // 8,000 deviations (refreshed every 100 points).
         self.tail_age += 1;
-        if self.tail_age >= TAIL_REFRESH && self.history.values.len() >= MIN_HISTORY {
-            let mut recent: Vec<f64> = self.history.values.iter().copied().collect();
+        if self.tail_age >= TAIL_REFRESH && self.history.len() >= MIN_HISTORY {
+            let mut recent: Vec<f64> = self.history.iter().copied().collect();
             let k = ((recent.len() as f64 * TAIL_QUANTILE) as usize).min(recent.len() - 1);
             let (_, tail, _) = recent.select_nth_unstable_by(k, f64::total_cmp);
             self.tail = Some(*tail);
@@ -365,7 +365,10 @@ impl StreamDetector {
             }
             None => 0.0,
         };
-        self.history.push(raw, HISTORY);
+        self.history.push_back(raw);
+        if self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
         // A value outside every level seen ranks above any deviation within the range.
         let likelihood = (likelihood * DEVIATION_CEILING).max(novel);
         let previous = self.recent_scores.iter().copied().fold(0.0, f64::max);

@@ -5,9 +5,6 @@
 //! `SEISMO_SCHEDULER_ROLE_ARN` (template.yaml sets them), `AWS_REGION` (set by Lambda), and
 //! optionally `SEISMO_ACCOUNT_ID` for ARNs (default: the account in the ingest ARN).
 
-// The pipeline's futures over the DynamoDB + S3 store nest deeper than the default limit.
-#![recursion_limit = "256"]
-
 use std::sync::Arc;
 
 use seismo_api::{Api, app};

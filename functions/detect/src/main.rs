@@ -1,9 +1,6 @@
 //! The detect Lambda (see the crate description). Environment: `SEISMO_TABLE`,
 //! `SEISMO_STATE_BUCKET`, `SEISMO_NOTIFY_QUEUE_URL`; AWS endpoints and credentials as the SDK reads them.
 
-// The pipeline's futures over the DynamoDB + S3 store nest deeper than the default limit.
-#![recursion_limit = "256"]
-
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -85,20 +85,13 @@ pub async fn get<S: Store>(store: &S, key: &str) -> Result<Option<Vec<u8>>, Stor
     let Some(head) = store.get(Kind::Pipeline, key).await? else {
         return Ok(None);
     };
+    let size = head["bytes"].as_u64().unwrap_or(0) as usize;
     if let Some(object) = head["object"].as_str() {
         let large = store
             .large_values()
             .ok_or_else(|| corrupt(key, "in an object store this store does not know"))?;
-        let mut reader = large.objects.open(object).await.map_err(object_error)?;
-        let mut out = Vec::with_capacity(head["bytes"].as_u64().unwrap_or(0) as usize);
-        let mut packed = Vec::new();
-        reader
-            .read_to_end(&mut packed)
-            .map_err(|e| corrupt(key, &e.to_string()))?;
-        GzDecoder::new(packed.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|_| corrupt(key, "not gzip"))?;
-        return Ok(Some(out));
+        let reader = large.objects.open(object).await.map_err(object_error)?;
+        return gunzip(reader, size, key).map(Some);
     }
     let parts = head["parts"]
         .as_u64()
@@ -117,11 +110,24 @@ pub async fn get<S: Store>(store: &S, key: &str) -> Result<Option<Vec<u8>>, Stor
                 .map_err(|_| corrupt(key, "a part is not base64"))?,
         );
     }
-    let mut out = Vec::with_capacity(head["bytes"].as_u64().unwrap_or(0) as usize);
-    GzDecoder::new(packed.as_slice())
+    gunzip(packed.as_slice(), size, key).map(Some)
+}
+
+/// The `size` bytes gzip'd in `packed`.
+fn gunzip(packed: impl Read, size: usize, key: &str) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(size);
+    GzDecoder::new(packed)
         .read_to_end(&mut out)
         .map_err(|_| corrupt(key, "not gzip"))?;
-    Ok(Some(out))
+    Ok(out)
+}
+
+/// Deletes the object a blob's head names, when it has one.
+async fn delete_object<S: Store>(store: &S, head: &Value) -> Result<(), StoreError> {
+    if let (Some(object), Some(large)) = (head["object"].as_str(), store.large_values()) {
+        large.objects.delete(object).await.map_err(object_error)?;
+    }
+    Ok(())
 }
 
 /// Deletes the blob: its object or parts first, the head last, so a failure part-way leaves a
@@ -130,9 +136,7 @@ pub async fn delete<S: Store>(store: &S, key: &str) -> Result<(), StoreError> {
     let Some(head) = store.get(Kind::Pipeline, key).await? else {
         return Ok(());
     };
-    if let (Some(object), Some(large)) = (head["object"].as_str(), store.large_values()) {
-        large.objects.delete(object).await.map_err(object_error)?;
-    }
+    delete_object(store, &head).await?;
     for i in 0..head["parts"].as_u64().unwrap_or(0) {
         store.delete(Kind::Pipeline, &format!("{key}#{i}")).await?;
     }
@@ -143,9 +147,7 @@ pub async fn delete<S: Store>(store: &S, key: &str) -> Result<(), StoreError> {
 /// Deletes every document under `prefix`, and the objects of the blobs among them.
 pub async fn delete_under<S: Store>(store: &S, prefix: &str) -> Result<(), StoreError> {
     for (k, doc) in store.list(Kind::Pipeline, prefix).await? {
-        if let (Some(object), Some(large)) = (doc["object"].as_str(), store.large_values()) {
-            large.objects.delete(object).await.map_err(object_error)?;
-        }
+        delete_object(store, &doc).await?;
         store.delete(Kind::Pipeline, &k).await?;
     }
     Ok(())
