@@ -63,7 +63,7 @@ const TAIL_QUANTILE: f64 = 0.999;
 const TAIL_REFRESH: usize = 100;
 /// How many times that quantile a deviation is when its score is half the ceiling's way: at
 /// 1.85, the alert default (0.5) takes deviations beyond 3.1 times it.
-const RARITY_HALF: f64 = 1.8;
+const RARITY_HALF: f64 = 1.85;
 /// The shape grid: values that fix it, and its levels.
 const SHAPE_GRID: (usize, f64) = (600, 8.0);
 /// Values per chunk of a shape, and chunks per shape.
