@@ -312,11 +312,8 @@ fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool, misses: boo
 /// The groups that match no labelled event and the labelled events no group matches, within the
 /// scored window.
 fn print_misses(report: &seismo_shared::backtest::BacktestReport, events: &[LabelledEvent]) {
-    let from = crate::labels::parse_time(&report.inference.start).unwrap_or(i64::MIN);
-    let to = crate::labels::parse_time(&report.inference.end).unwrap_or(i64::MAX);
-    let overlaps = |g: &seismo_shared::group::GroupReport, e: &LabelledEvent| {
-        g.anomaly_group.primary_metric_name == e.measure && g.start <= e.end && e.start <= g.end
-    };
+    let (from, to) = crate::scored_window(report);
+    let overlaps = eval::overlaps;
     let time = |t: i64| seismo_shared::model::timestamp_string(t);
     for g in &report.groups {
         if !events.iter().any(|e| overlaps(g, e)) {

@@ -320,9 +320,16 @@ pub(crate) fn score_report(
         .iter()
         .map(|m| m.metric_name.clone())
         .collect();
-    let from = labels::parse_time(&report.inference.start).unwrap_or(i64::MIN);
-    let to = labels::parse_time(&report.inference.end).unwrap_or(i64::MAX);
+    let (from, to) = scored_window(report);
     eval::score(&report.groups, events, &measures, from, to)
+}
+
+/// The backtest's scored window (epoch seconds, inclusive).
+pub(crate) fn scored_window(report: &BacktestReport) -> (i64, i64) {
+    (
+        labels::parse_time(&report.inference.start).unwrap_or(i64::MIN),
+        labels::parse_time(&report.inference.end).unwrap_or(i64::MAX),
+    )
 }
 
 /// `$XDG_DATA_HOME/seismo`, else `~/.local/share/seismo`, else `./seismo-state`.

@@ -87,27 +87,46 @@ pub(crate) struct ProfileScore {
 
 /// Raw score of the detections `score >= threshold` (probationary rows excluded).
 pub(crate) fn raw_score(files: &[Scored], p: Profile, threshold: f64) -> f64 {
-    let mut total = 0.0;
-    for f in files {
-        let values = row_values(f, p);
-        let start = probation(f.values.len());
-        let mut found = vec![false; f.windows.len()];
-        for (i, (window, v)) in values.iter().enumerate() {
-            if i < start || f.scores[i].is_nan() || f.scores[i] < threshold {
-                continue;
+    files.iter().map(|f| file_score(f, p, threshold).raw).sum()
+}
+
+/// One file's detections at a threshold.
+struct FileScore {
+    raw: f64,
+    /// Windows with a detection.
+    found: usize,
+    /// Detections outside every window.
+    false_positives: usize,
+}
+
+fn file_score(f: &Scored, p: Profile, threshold: f64) -> FileScore {
+    let values = row_values(f, p);
+    let start = probation(f.values.len());
+    let mut found = vec![false; f.windows.len()];
+    let (mut raw, mut false_positives) = (0.0, 0);
+    for (i, (window, v)) in values.iter().enumerate() {
+        if i < start || f.scores[i].is_nan() || f.scores[i] < threshold {
+            continue;
+        }
+        match window {
+            Some(w) if !found[*w] => {
+                found[*w] = true;
+                raw += v;
             }
-            match window {
-                Some(w) if !found[*w] => {
-                    found[*w] = true;
-                    total += v;
-                }
-                Some(_) => {}
-                None => total += v,
+            Some(_) => {}
+            None => {
+                raw += v;
+                false_positives += 1;
             }
         }
-        total -= p.fn_ * found.iter().filter(|f| !**f).count() as f64;
     }
-    total
+    let found = found.iter().filter(|f| **f).count();
+    raw -= p.fn_ * (f.windows.len() - found) as f64;
+    FileScore {
+        raw,
+        found,
+        false_positives,
+    }
 }
 
 /// Per file at a threshold: windows found, windows, false positives, raw score.
@@ -119,22 +138,14 @@ pub(crate) fn per_file(
     files
         .iter()
         .map(|f| {
-            let start = probation(f.values.len());
-            let values = row_values(f, p);
-            let mut found = vec![false; f.windows.len()];
-            let mut fps = 0;
-            for (i, (w, _)) in values.iter().enumerate().skip(start) {
-                if f.scores[i].is_nan() || f.scores[i] < threshold {
-                    continue;
-                }
-                match w {
-                    Some(w) => found[*w] = true,
-                    None => fps += 1,
-                }
-            }
-            let raw = raw_score(std::slice::from_ref(f), p, threshold);
-            let hits = found.iter().filter(|f| **f).count();
-            (f.key.clone(), hits, f.windows.len(), fps, raw)
+            let s = file_score(f, p, threshold);
+            (
+                f.key.clone(),
+                s.found,
+                f.windows.len(),
+                s.false_positives,
+                s.raw,
+            )
         })
         .collect()
 }

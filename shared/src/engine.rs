@@ -401,6 +401,16 @@ pub struct SeriesState {
     signed: bool,
 }
 
+/// Refuses a state layout this build does not read.
+fn readable_version(version: u16) -> Result<(), StateError> {
+    if version == STATE_VERSION {
+        return Ok(());
+    }
+    Err(StateError(format!(
+        "state version {version}, this build reads {STATE_VERSION}"
+    )))
+}
+
 /// [`SeriesState`] as read from JSON, before its numbers are checked.
 #[derive(Deserialize)]
 struct UncheckedState {
@@ -426,12 +436,7 @@ impl TryFrom<UncheckedState> for SeriesState {
     type Error = StateError;
 
     fn try_from(u: UncheckedState) -> Result<Self, StateError> {
-        if u.version != STATE_VERSION {
-            return Err(StateError(format!(
-                "state version {}, this build reads {STATE_VERSION}",
-                u.version
-            )));
-        }
+        readable_version(u.version)?;
         SeriesState {
             version: u.version,
             last: u.last,
@@ -693,9 +698,11 @@ impl SeriesState {
         // when the same phase a season (or a day) ago was itself kept out, the pattern repeats
         // and is learned, so a new daily or weekly peak stops alarming.
         let judged = scored.z / self.tolerance[usize::from(scored.z < 0.0)];
-        let repeats = self.values.lag(config.season).is_none()
-            || (config.short_season > 1 && self.values.lag(config.short_season).is_none());
-        let outlier = !scored.learning && judged.abs() >= OUTLIER_Z && !repeats;
+        let repeats = || {
+            self.values.lag(config.season).is_none()
+                || (config.short_season > 1 && self.values.lag(config.short_season).is_none())
+        };
+        let outlier = !scored.learning && judged.abs() >= OUTLIER_Z && !repeats();
         self.values.push(if outlier { f64::NAN } else { x });
         self.level.push(x - seasonal);
         // Anomalies must not widen the band: clip their residual at its edge, and a clear
@@ -848,11 +855,7 @@ impl SeriesState {
             return Err(StateError("not a Seismo model state".into()));
         }
         let version = u16::from_le_bytes(r.take()?);
-        if version != STATE_VERSION {
-            return Err(StateError(format!(
-                "state version {version}, this build reads {STATE_VERSION}"
-            )));
-        }
+        readable_version(version)?;
         let flags = r.take::<1>()?[0];
         if flags > 3 {
             return Err(StateError("unknown flags".into()));

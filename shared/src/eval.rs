@@ -45,7 +45,8 @@ pub struct EventScore {
     pub f1: f64,
 }
 
-fn overlaps(g: &GroupReport, e: &LabelledEvent) -> bool {
+/// Whether the group matches the event: the same measure, overlapping spans.
+pub fn overlaps(g: &GroupReport, e: &LabelledEvent) -> bool {
     g.anomaly_group.primary_metric_name == e.measure && g.start <= e.end && e.start <= g.end
 }
 

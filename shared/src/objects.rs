@@ -28,6 +28,17 @@ pub type ObjectReader = Box<dyn Read + Send>;
 /// A boxed future (the object-safe ports take and return these).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A suffix no other write uses: the time in nanoseconds, the process and a counter.
+pub(crate) fn unique_suffix() -> String {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos:x}-{:x}-{n:x}", std::process::id())
+}
+
 /// Lists and reads objects named by data paths.
 pub trait Objects: Send + Sync + std::fmt::Debug + 'static {
     /// Every object under a path with S3 semantics (the object itself, a "folder", or a key
@@ -103,9 +114,7 @@ impl Objects for LocalObjects {
             std::fs::create_dir_all(dir).map_err(|e| io_error(object, e))?;
             // Written aside, then renamed over: a reader never sees half an object.
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let aside = dir.join(format!(".{name}.{}-{n}.part", std::process::id()));
+            let aside = dir.join(format!(".{name}.{}.part", unique_suffix()));
             std::fs::write(&aside, &bytes).map_err(|e| io_error(object, e))?;
             std::fs::rename(&aside, &path).map_err(|e| io_error(object, e))
         })

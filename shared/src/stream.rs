@@ -134,7 +134,7 @@ impl Window {
 struct Levels {
     warmup: usize,
     levels: f64,
-    warm: Vec<f64>,
+    warm: Warmup,
     grid: Option<(f64, f64)>,
     seen: std::collections::HashSet<i64>,
 }
@@ -144,7 +144,7 @@ impl Levels {
         Levels {
             warmup,
             levels,
-            warm: Vec::new(),
+            warm: Warmup::default(),
             grid: None,
             seen: std::collections::HashSet::new(),
         }
@@ -155,10 +155,8 @@ impl Levels {
     /// range by at least that much to be new.
     fn push(&mut self, v: f64) -> f64 {
         let Some((origin, step)) = self.grid else {
-            self.warm.push(v);
-            if self.warm.len() >= self.warmup {
-                let (lo, step) = fit_grid(&self.warm, self.levels);
-                for x in std::mem::take(&mut self.warm) {
+            if let Some(((lo, step), warm)) = self.warm.push(v, self.warmup, self.levels) {
+                for x in warm {
                     self.seen.insert(((x - lo) / step).round() as i64);
                 }
                 self.grid = Some((lo, step));
@@ -188,6 +186,19 @@ impl Levels {
     }
 }
 
+/// The first values of a stream, held until a grid is fitted over them.
+#[derive(Debug, Clone, Default)]
+struct Warmup(Vec<f64>);
+
+impl Warmup {
+    /// Holds `v`; at the `n`-th value, the grid of `levels` levels over them (origin, step)
+    /// and the values themselves, to learn.
+    fn push(&mut self, v: f64, n: usize, levels: f64) -> Option<((f64, f64), Vec<f64>)> {
+        self.0.push(v);
+        (self.0.len() >= n).then(|| (fit_grid(&self.0, levels), std::mem::take(&mut self.0)))
+    }
+}
+
 /// A grid of `levels` levels over the range of `values`: its origin and step.
 fn fit_grid(values: &[f64], levels: f64) -> (f64, f64) {
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -202,7 +213,7 @@ type Chunk = (i32, i32);
 #[derive(Debug, Clone, Default)]
 struct Shapes {
     /// Values before the grid is fixed.
-    warm: Vec<f64>,
+    warm: Warmup,
     grid: Option<(f64, f64)>,
     /// Values of the chunk being filled.
     chunk: Vec<f64>,
@@ -221,12 +232,10 @@ impl Shapes {
     fn push(&mut self, v: f64) -> f64 {
         self.count += 1;
         let Some(grid) = self.grid else {
-            self.warm.push(v);
-            if self.warm.len() >= SHAPE_GRID.0 {
-                let grid = fit_grid(&self.warm, SHAPE_GRID.1);
+            if let Some((grid, warm)) = self.warm.push(v, SHAPE_GRID.0, SHAPE_GRID.1) {
                 self.grid = Some(grid);
                 self.radius = SHAPE_RADIUS;
-                for x in std::mem::take(&mut self.warm) {
+                for x in warm {
                     self.learn(x, grid);
                 }
             }

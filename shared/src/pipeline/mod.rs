@@ -358,7 +358,10 @@ async fn write_state<S: Store>(
     if previous.is_some_and(|p| p >= at) && at != i64::MIN {
         return Ok(false);
     }
-    let blob_key = format!("{arn}/state/{shard}/{at}/{}", unique_suffix());
+    let blob_key = format!(
+        "{arn}/state/{shard}/{at}/{}",
+        crate::objects::unique_suffix()
+    );
     blob::put(store, &blob_key, &codec::encode_states(series)).await?;
     let head =
         json!({ "at": at, "blob": blob_key, "series": series.len(), "feedbackAt": feedback_at });
@@ -384,17 +387,6 @@ async fn write_state<S: Store>(
         blob::delete(store, old).await?;
     }
     Ok(true)
-}
-
-/// A suffix no other write uses: the time in nanoseconds, the process and a counter.
-fn unique_suffix() -> String {
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{nanos:x}-{:x}-{n:x}", std::process::id())
 }
 
 /// A shard's model state: as of which interval, the series, and the time of the newest
