@@ -24,14 +24,14 @@
 //!      far (after the first 1,200 values) is new. Each new shape widens that distance by two
 //!      levels, so a stream that keeps drawing new shapes (noise) soon stops being told about
 //!      them, and one that rarely does (a regular cycle) is told about a change of rhythm;
-//! 5. once per event: a score counts only when it exceeds every score of the previous 50 points;
+//! 5. once per event: a score counts only when it exceeds every score of the previous 65 points;
 //!    otherwise it is reported as 0, so a long disturbance raises one alert, early.
 //!
 //! NAB's standard score: 49.9 with the deviation alone, 67.3 with new levels, 69.9 with new
 //! shapes and the deviation ranked by its rarity, 71.6 with grids that rescale, 72.9 with graded
 //! level novelty, 73.5 with rarity against a tail quantile; 73.4 since the engine keeps
 //! incidents from widening its band; 74.2 with deviations judged from the 200th point, before
-//! the engine's cold start ends (README, Benchmarks).
+//! the engine's cold start ends; 74.5 with events of 65 points (README, Benchmarks).
 
 use std::collections::VecDeque;
 
@@ -49,7 +49,7 @@ const MIN_HISTORY: usize = 50;
 /// 300; NAB's shortest files leave only their first 170 points to probation).
 const SPEAKS_AFTER: usize = 200;
 /// Points an event suppresses later, lower scores for.
-const EVENT: usize = 50;
+const EVENT: usize = 65;
 /// Tail quantile of residuals that sets the engine's scale for streams.
 const STREAM_TAIL_QUANTILE: f64 = 0.99;
 /// The highest score a deviation alone reaches (novelty reaches 1).
