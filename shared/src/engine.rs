@@ -10,6 +10,11 @@
 //!   a point that deviated beyond 4.6 sigma is left out of it, as "is an anomaly" feedback does,
 //!   unless the same phase a season or a day earlier was left out too (a pattern that repeats
 //!   is learned);
+//! - for daily data, a yearly season: when this date last year (the median of 364 to 366 days
+//!   ago) was clearly off its weekly baseline, beyond what was usual in the weeks before it,
+//!   `S` is scaled by as much, so a holiday season of a few days or more is expected again the
+//!   next year (a single day is not: its date and weekday move); the weekly history keeps
+//!   values with that season taken out;
 //! - a level correction `L`: the median of `x - S` over the last day (last week for daily data),
 //!   so trends and sustained level shifts are followed instead of alarming forever;
 //! - a robust scale `sigma`: 1.4826 x the median absolute deviation of recent residuals (clipped
@@ -61,6 +66,9 @@ pub struct EngineConfig {
     pub short_season: usize,
     /// How many past seasons the baseline looks at.
     pub cycles: usize,
+    /// The yearly season in intervals: 52 weeks of days for daily data, so weekdays line up
+    /// (0: none).
+    pub year: usize,
     /// Residuals kept for the level correction.
     pub level_window: usize,
     /// Residuals kept for the scale.
@@ -94,6 +102,7 @@ impl EngineConfig {
             season,
             short_season,
             cycles: 4,
+            year: if frequency == Frequency::P1d { 364 } else { 0 },
             level_window: short_season.max(7),
             scale_window,
             warmup: frequency.cold_start_intervals(),
@@ -155,6 +164,15 @@ impl EngineConfig {
 
     fn history(&self) -> usize {
         self.season * self.cycles
+    }
+
+    /// Departures kept for the yearly season: back to the weeks before a year ago.
+    fn yearly_history(&self) -> usize {
+        if self.year == 0 {
+            1
+        } else {
+            self.year + YEAR_USUAL.end() + 1
+        }
     }
 }
 
@@ -272,6 +290,15 @@ impl Ring {
         (!v.is_nan()).then(|| self.decode(v))
     }
 
+    /// Holds up to `cap` values from now on (never fewer than it holds), keeping them.
+    fn grow(&mut self, cap: usize) {
+        if cap > self.cap {
+            self.buf = self.ordered().collect();
+            self.head = 0;
+            self.cap = cap;
+        }
+    }
+
     /// Forgets the value `lag` pushes ago.
     fn forget(&mut self, lag: usize) {
         if let Some(i) = self.index(lag) {
@@ -370,8 +397,17 @@ const OUTLIER_SCALE_CLIP: f64 = 3.0;
 /// Values the recent-level predictor takes the median of.
 const RECENT: usize = 8;
 
-/// Version of the state layout.
-pub const STATE_VERSION: u16 = 1;
+/// Days around a year ago (beyond [`EngineConfig::year`]) whose departure is last year's.
+const YEAR_AROUND: std::ops::RangeInclusive<usize> = 0..=2;
+
+/// Days before a year ago whose departures were usual then (four weeks, ending two before).
+const YEAR_USUAL: std::ops::RangeInclusive<usize> = 14..=41;
+
+/// How far (in sigmas) last year's departure must stand out to be expected again.
+const YEAR_CLEAR: f64 = 3.0;
+
+/// Version of the state layout: 2 added the yearly values (version 1 is still read).
+pub const STATE_VERSION: u16 = 2;
 
 /// The model state of one series: everything needed to score its next point. Read from JSON
 /// or bytes, it is checked as [`SeriesState::from_bytes`] checks it.
@@ -384,6 +420,9 @@ pub struct SeriesState {
     values: Ring,
     level: Ring,
     scale: Ring,
+    /// Each day's relative departure from its weekly baseline, for the yearly season (daily
+    /// data only; outliers included, since a holiday is an outlier the first year).
+    yearly: Ring,
     /// Exponentially weighted mean absolute error of each predictor: the engine follows
     /// whichever has been right lately.
     errors: [f64; PREDICTORS],
@@ -403,11 +442,11 @@ pub struct SeriesState {
 
 /// Refuses a state layout this build does not read.
 fn readable_version(version: u16) -> Result<(), StateError> {
-    if version == STATE_VERSION {
+    if (1..=STATE_VERSION).contains(&version) {
         return Ok(());
     }
     Err(StateError(format!(
-        "state version {version}, this build reads {STATE_VERSION}"
+        "state version {version}, this build reads 1-{STATE_VERSION}"
     )))
 }
 
@@ -420,6 +459,8 @@ struct UncheckedState {
     values: Ring,
     level: Ring,
     scale: Ring,
+    #[serde(default)]
+    yearly: Option<Ring>,
     #[serde(default)]
     errors: [f64; PREDICTORS],
     #[serde(default)]
@@ -438,12 +479,13 @@ impl TryFrom<UncheckedState> for SeriesState {
     fn try_from(u: UncheckedState) -> Result<Self, StateError> {
         readable_version(u.version)?;
         SeriesState {
-            version: u.version,
+            version: STATE_VERSION,
             last: u.last,
             observed: u.observed,
             values: u.values,
             level: u.level,
             scale: u.scale,
+            yearly: u.yearly.unwrap_or_else(|| Ring::new(1)),
             errors: u.errors,
             typical: u.typical,
             tolerance: u.tolerance,
@@ -481,6 +523,10 @@ pub struct Feedback {
 #[derive(Debug, Clone, Copy)]
 struct Step {
     seasonal: f64,
+    /// The seasonal baseline before the yearly shift (departures from it are remembered), and
+    /// the shift (relative).
+    weekly: f64,
+    yearly: f64,
     weight: f64,
     predictions: [f64; PREDICTORS],
 }
@@ -495,6 +541,7 @@ impl SeriesState {
             values: Ring::new(config.history()),
             level: Ring::new(config.level_window),
             scale: Ring::new(config.scale_window),
+            yearly: Ring::new(config.yearly_history()),
             errors: [0.0; PREDICTORS],
             typical: 0.0,
             tolerance: no_tolerance(),
@@ -528,19 +575,53 @@ impl SeriesState {
             if steps < 1.0 {
                 return None;
             }
-            let gap = (steps as usize - 1).min(self.values.cap);
+            let gap = (steps as usize - 1).min(self.values.cap.max(self.yearly.cap));
             for _ in 0..gap {
-                self.values.push(f64::NAN);
+                self.push_values(config, f64::NAN, f64::NAN);
             }
         }
         self.last = Some(time);
         let Some(x) = value.filter(|v| v.is_finite()) else {
-            self.values.push(f64::NAN);
+            self.push_values(config, f64::NAN, f64::NAN);
             return None;
         };
         let (scored, step) = self.score(config, x);
         self.fold(config, x, step, &scored);
         Some(scored)
+    }
+
+    /// Pushes one interval's value into the seasonal history and its departure from the weekly
+    /// baseline into the yearly one (daily data; a state from before yearly seasons grows its
+    /// ring here).
+    fn push_values(&mut self, config: &EngineConfig, value: f64, departure: f64) {
+        self.values.push(value);
+        if config.year > 0 {
+            self.yearly.grow(config.yearly_history());
+            self.yearly.push(departure);
+        }
+    }
+
+    /// How far (relatively) this date last year (the median of 364-366 days ago) was off its
+    /// weekly baseline, beyond the usual departure in the weeks before, when clearly so (by
+    /// more than [`YEAR_CLEAR`] sigmas at today's baseline): a yearly season expected again. 0
+    /// without a year of history.
+    fn yearly_shift(&self, config: &EngineConfig, seasonal: f64) -> f64 {
+        if config.year == 0 || seasonal <= 0.0 {
+            return 0.0;
+        }
+        let then = median_of(YEAR_AROUND.filter_map(|d| self.yearly.lag(config.year + d)));
+        let usual = median_of(YEAR_USUAL.filter_map(|d| self.yearly.lag(config.year + d)));
+        let (Some(then), Some(usual)) = (then, usual) else {
+            return 0.0;
+        };
+        let shift = ((1.0 + then) / (1.0 + usual).max(0.1) - 1.0).max(-0.9);
+        let expected = seasonal + self.cached.level;
+        let sigma = self.sigma(config, expected, self.weight(config, expected));
+        if (shift * seasonal).abs() > YEAR_CLEAR * sigma {
+            shift
+        } else {
+            0.0
+        }
     }
 
     fn baseline(&self, config: &EngineConfig) -> Option<f64> {
@@ -580,11 +661,16 @@ impl SeriesState {
             };
             let step = Step {
                 seasonal: x,
+                weekly: x,
+                yearly: 0.0,
                 weight: 1.0,
                 predictions: [x; PREDICTORS],
             };
             return (first, step);
         };
+        let weekly = seasonal;
+        let yearly = self.yearly_shift(config, seasonal);
+        let seasonal = seasonal * (1.0 + yearly);
         let seasonal_expected = seasonal + self.cached.level;
         let recent = (1..=RECENT).filter_map(|k| self.values.lag(k));
         let recent_expected = median_of(recent).unwrap_or(seasonal_expected);
@@ -623,6 +709,8 @@ impl SeriesState {
         };
         let step = Step {
             seasonal,
+            weekly,
+            yearly,
             weight,
             predictions,
         };
@@ -678,6 +766,8 @@ impl SeriesState {
     fn fold(&mut self, config: &EngineConfig, x: f64, step: Step, scored: &Scored) {
         let Step {
             seasonal,
+            weekly,
+            yearly,
             weight,
             predictions,
         } = step;
@@ -703,7 +793,19 @@ impl SeriesState {
                 || (config.short_season > 1 && self.values.lag(config.short_season).is_none())
         };
         let outlier = !scored.learning && judged.abs() >= OUTLIER_Z && !repeats();
-        self.values.push(if outlier { f64::NAN } else { x });
+        // The weekly history keeps the value with the yearly season taken out, so a season
+        // expected again does not raise the weeks after it.
+        let departure = if weekly > 0.0 {
+            x / weekly - 1.0
+        } else {
+            f64::NAN
+        };
+        let value = if outlier {
+            f64::NAN
+        } else {
+            x / (1.0 + yearly)
+        };
+        self.push_values(config, value, departure);
         self.level.push(x - seasonal);
         // Anomalies must not widen the band: clip their residual at its edge, and a clear
         // outlier's at 3 sigma (an incident of a few hours is more than the 5% of a week the
@@ -758,6 +860,7 @@ impl SeriesState {
                 let lag = (last.saturating_sub(feedback.time) as f64 / config.step as f64).round();
                 if lag >= 0.0 {
                     self.values.forget(lag as usize + 1);
+                    self.yearly.forget(lag as usize + 1);
                 }
             }
         } else {
@@ -817,7 +920,11 @@ impl SeriesState {
     /// for an hourly series with daily and weekly cycles).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            64 + 4 * (self.values.buf.len() + self.level.buf.len() + self.scale.buf.len()),
+            76 + 4
+                * (self.values.buf.len()
+                    + self.level.buf.len()
+                    + self.scale.buf.len()
+                    + self.yearly.buf.len()),
         );
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.version.to_le_bytes());
@@ -837,7 +944,7 @@ impl SeriesState {
         }
         out.extend_from_slice(&c.level_age.to_le_bytes());
         out.extend_from_slice(&c.spread_age.to_le_bytes());
-        for ring in [&self.values, &self.level, &self.scale] {
+        for ring in [&self.values, &self.level, &self.scale, &self.yearly] {
             out.extend_from_slice(&(ring.cap as u32).to_le_bytes());
             out.extend_from_slice(&ring.exponent.unwrap_or(i32::MIN).to_le_bytes());
             out.extend_from_slice(&(ring.buf.len() as u32).to_le_bytes());
@@ -874,16 +981,22 @@ impl SeriesState {
             spread_age: r.u32()?,
         };
         let (values, level, scale) = (r.ring()?, r.ring()?, r.ring()?);
+        let yearly = if version >= 2 {
+            r.ring()?
+        } else {
+            Ring::new(1)
+        };
         if !r.0.is_empty() {
             return Err(StateError("trailing bytes".into()));
         }
         SeriesState {
-            version,
+            version: STATE_VERSION,
             last: has_last.then_some(last),
             observed,
             values,
             level,
             scale,
+            yearly,
             errors,
             typical,
             tolerance,
@@ -921,7 +1034,7 @@ impl SeriesState {
         {
             return bad("the spread");
         }
-        for ring in [&self.values, &self.level, &self.scale] {
+        for ring in [&self.values, &self.level, &self.scale, &self.yearly] {
             if ring.cap > MAX_RING || ring.exponent.is_some_and(|e| !(-1000..=1000).contains(&e)) {
                 return bad("a ring");
             }
@@ -1636,6 +1749,144 @@ mod tests {
         b[7..15].copy_from_slice(&i64::MIN.to_le_bytes());
         let mut odd = SeriesState::from_bytes(&b).unwrap();
         let _ = odd.observe(&config, i64::MAX, Some(1.0));
+    }
+
+    /// Uniform noise in -1..1 from a splitmix64 hash of `t` and a seed.
+    fn noise(t: usize, seed: u64) -> f64 {
+        let mut z = (t as u64)
+            .wrapping_add(seed.wrapping_mul(0x2545_f491_4f6c_dd1d))
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    /// Three years of daily sales: weekends at 70%, noise of 2%, and a holiday season of 12
+    /// days at +50% from day 330 of each year (365 days apart, so its weekday moves).
+    fn daily_sales(t: usize, season: bool) -> f64 {
+        let weekly = if t % 7 >= 5 { 0.7 } else { 1.0 };
+        let day = t % 365;
+        let holiday = if season && (330..342).contains(&day) {
+            1.5
+        } else {
+            1.0
+        };
+        1000.0 * weekly * holiday * (1.0 + 0.02 * noise(t, 7))
+    }
+
+    fn run_daily(
+        config: &EngineConfig,
+        values: impl Fn(usize) -> f64,
+    ) -> (SeriesState, Vec<Scored>) {
+        let mut state = SeriesState::new(config);
+        let out = (0..3 * 365)
+            .map(|t| {
+                state
+                    .observe(config, t as i64 * 86_400, Some(values(t)))
+                    .unwrap()
+            })
+            .collect();
+        (state, out)
+    }
+
+    #[test]
+    fn a_yearly_holiday_season_is_expected_the_next_year() {
+        let daily = EngineConfig::for_frequency(Frequency::P1d);
+        assert_eq!(daily.year, 364);
+        let alarms = |out: &[Scored], year: usize| {
+            (330..342).filter(|d| out[year * 365 + d].anomalous).count()
+        };
+        let (_, out) = run_daily(&daily, |t| daily_sales(t, true));
+        assert!(alarms(&out, 0) >= 1, "the first season is news");
+        assert_eq!(alarms(&out, 1), 0, "the second is expected");
+        assert_eq!(alarms(&out, 2), 0, "and the third");
+        let expected = out[365 + 335].expected;
+        assert!(
+            (expected / daily_sales(365 + 335, true) - 1.0).abs() < 0.1,
+            "{expected}"
+        );
+
+        // Without the yearly season, the second year's season alarms again.
+        let weekly_only = EngineConfig {
+            year: 0,
+            ..daily.clone()
+        };
+        let (_, out) = run_daily(&weekly_only, |t| daily_sales(t, true));
+        assert!(alarms(&out, 1) >= 1);
+
+        // A spike outside the season is still news, and a series without a yearly season is
+        // judged as before: no alarm in three years but the spike.
+        let (_, out) = run_daily(&daily, |t| {
+            daily_sales(t, false) * if t == 800 { 2.0 } else { 1.0 }
+        });
+        let anomalous: Vec<usize> = (0..out.len()).filter(|&t| out[t].anomalous).collect();
+        assert_eq!(anomalous, [800]);
+    }
+
+    #[test]
+    fn a_state_from_before_yearly_seasons_is_read_and_grows_its_ring() {
+        let config = EngineConfig::for_frequency(Frequency::P1d);
+        let (mut live, _) = run_daily(&config, |t| daily_sales(t, true));
+        let bytes = live.to_bytes();
+        assert!(bytes.len() <= 2_048, "{} bytes for a daily series", bytes.len());
+        assert_eq!(SeriesState::from_bytes(&bytes).unwrap(), live);
+        assert!(live.yearly.buf.len() == config.yearly_history());
+        // Version 1 bytes: the same layout without the yearly ring (written last).
+        let yearly_bytes = 12 + 4 * live.yearly.buf.len();
+        let mut v1 = bytes[..bytes.len() - yearly_bytes].to_vec();
+        v1[4..6].copy_from_slice(&1u16.to_le_bytes());
+        let mut old = SeriesState::from_bytes(&v1).unwrap();
+        assert_eq!(old.yearly.buf.len(), 0);
+        assert_eq!(
+            (old.values.clone(), old.observed),
+            (live.values.clone(), live.observed)
+        );
+        // It goes on scoring as before while it has no year of departures, then holds them.
+        for t in 3 * 365..3 * 365 + 300 {
+            let v = Some(daily_sales(t, true));
+            let (a, b) = (
+                old.observe(&config, t as i64 * 86_400, v).unwrap(),
+                live.observe(&config, t as i64 * 86_400, v).unwrap(),
+            );
+            assert!(a.expected.is_finite() && b.expected.is_finite());
+        }
+        assert_eq!(old.yearly.cap, config.yearly_history());
+        assert_eq!(old.yearly.buf.len(), 300);
+        let restored = SeriesState::from_bytes(&old.to_bytes()).unwrap();
+        assert_eq!(restored, old);
+    }
+
+    #[test]
+    fn a_severity_is_as_rare_on_a_noisy_series_as_on_a_smooth_one() {
+        // Two hourly series with the same cycles, one with 1% noise, one with 20%: the share of
+        // points at or above a severity is about the same on both.
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let n = 24 * 7 * 30;
+        let share = |spread: f64, level: f64| {
+            let mut state = SeriesState::new(&config);
+            let severities: Vec<f64> = (0..n)
+                .filter_map(|t| {
+                    let hour = (t % 24) as f64;
+                    let base = 1000.0 + 300.0 * (std::f64::consts::TAU * hour / 24.0).sin();
+                    let gauss = (0..4).map(|k| noise(t, k)).sum::<f64>() / 2.0_f64 / 0.577;
+                    let v = base * (1.0 + spread * gauss / 2.0);
+                    state.observe(&config, t as i64 * H, Some(v))
+                })
+                .filter(|s| !s.learning)
+                .map(|s| s.severity)
+                .collect();
+            severities.iter().filter(|s| **s >= level).count() as f64 / severities.len() as f64
+        };
+        for level in [10.0, 20.0] {
+            let (smooth, noisy) = (share(0.01, level), share(0.20, level));
+            assert!(smooth > 0.0 && noisy > 0.0, "{level}: {smooth} {noisy}");
+            let ratio = smooth / noisy;
+            assert!(
+                (0.67..=1.5).contains(&ratio),
+                "severity {level}: {smooth:.4} of smooth points, {noisy:.4} of noisy ones"
+            );
+        }
     }
 
     #[test]
