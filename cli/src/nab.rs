@@ -264,14 +264,7 @@ pub(crate) fn load_and_score(data: &Path) -> Result<Vec<Scored>> {
         let scores = times
             .iter()
             .zip(&values)
-            .map(|(&t, &v)| {
-                let s = detector.push(t, v);
-                if std::env::var("DIAG").is_ok() {
-                    s.likelihood
-                } else {
-                    s.anomaly_score
-                }
-            })
+            .map(|(&t, &v)| detector.push(t, v).anomaly_score)
             .collect();
         let mut idx = Vec::new();
         for (a, b) in spans {
