@@ -12,9 +12,12 @@
 //!   is learned);
 //! - for daily data, a yearly season: when this date last year (the median of 364 to 366 days
 //!   ago) was clearly off its weekly baseline, beyond what was usual in the weeks before it,
-//!   `S` is scaled by as much, so a holiday season of a few days or more is expected again the
-//!   next year (a single day is not: its date and weekday move); the weekly history keeps
-//!   values with that season taken out;
+//!   `S` scaled by as much is a second expectation, as normal as the first: one year cannot
+//!   tell a holiday from an incident, so a value is judged against the nearer of the two and
+//!   the band spans both. A holiday season of a few days or more alarms the first year only;
+//!   an incident does not echo as a false alarm a year later (that day's band is wider
+//!   instead); a single day is not remembered (its date and weekday move). A value that
+//!   followed the season enters the weekly history with the season taken out;
 //! - a level correction `L`: the median of `x - S` over the last day (last week for daily data),
 //!   so trends and sustained level shifts are followed instead of alarming forever;
 //! - a robust scale `sigma`: 1.4826 x the median absolute deviation of recent residuals (clipped
@@ -132,6 +135,10 @@ impl EngineConfig {
             config.season = day * 7;
             config.level_window = day.max(7);
             config.scale_window = (day * 2).clamp(28, 1_000);
+        }
+        if step != 86_400 {
+            // Yearly seasons are counted in days.
+            config.year = 0;
         }
         config.step = step;
         config
@@ -406,7 +413,8 @@ const YEAR_USUAL: std::ops::RangeInclusive<usize> = 14..=41;
 /// How far (in sigmas) last year's departure must stand out to be expected again.
 const YEAR_CLEAR: f64 = 3.0;
 
-/// Version of the state layout: 2 added the yearly values (version 1 is still read).
+/// The newest state layout: 2 added the yearly departures. A state without them (anything but
+/// daily data) is still written as layout 1, which earlier builds read.
 pub const STATE_VERSION: u16 = 2;
 
 /// The model state of one series: everything needed to score its next point. Read from JSON
@@ -422,7 +430,8 @@ pub struct SeriesState {
     scale: Ring,
     /// Each day's relative departure from its weekly baseline, for the yearly season (daily
     /// data only; outliers included, since a holiday is an outlier the first year).
-    yearly: Ring,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    yearly: Option<Ring>,
     /// Exponentially weighted mean absolute error of each predictor: the engine follows
     /// whichever has been right lately.
     errors: [f64; PREDICTORS],
@@ -479,13 +488,13 @@ impl TryFrom<UncheckedState> for SeriesState {
     fn try_from(u: UncheckedState) -> Result<Self, StateError> {
         readable_version(u.version)?;
         SeriesState {
-            version: STATE_VERSION,
+            version: layout(&u.yearly),
             last: u.last,
             observed: u.observed,
             values: u.values,
             level: u.level,
             scale: u.scale,
-            yearly: u.yearly.unwrap_or_else(|| Ring::new(1)),
+            yearly: u.yearly,
             errors: u.errors,
             typical: u.typical,
             tolerance: u.tolerance,
@@ -502,6 +511,11 @@ struct Cached {
     spread: Option<f64>,
     level_age: u32,
     spread_age: u32,
+}
+
+/// The layout a state is written in: 2 when it holds yearly departures, else 1.
+fn layout(yearly: &Option<Ring>) -> u16 {
+    if yearly.is_some() { 2 } else { 1 }
 }
 
 fn no_tolerance() -> [f64; 2] {
@@ -523,8 +537,8 @@ pub struct Feedback {
 #[derive(Debug, Clone, Copy)]
 struct Step {
     seasonal: f64,
-    /// The seasonal baseline before the yearly shift (departures from it are remembered), and
-    /// the shift (relative).
+    /// The weekly baseline (NaN when history was too short for one): departures from it are
+    /// remembered for the yearly season. And the yearly shift the value followed (0 if none).
     weekly: f64,
     yearly: f64,
     weight: f64,
@@ -534,14 +548,15 @@ struct Step {
 impl SeriesState {
     /// A series with no history.
     pub fn new(config: &EngineConfig) -> Self {
+        let yearly = (config.year > 0).then(|| Ring::new(config.yearly_history()));
         SeriesState {
-            version: STATE_VERSION,
+            version: layout(&yearly),
             last: None,
             observed: 0,
             values: Ring::new(config.history()),
             level: Ring::new(config.level_window),
             scale: Ring::new(config.scale_window),
-            yearly: Ring::new(config.yearly_history()),
+            yearly,
             errors: [0.0; PREDICTORS],
             typical: 0.0,
             tolerance: no_tolerance(),
@@ -575,7 +590,7 @@ impl SeriesState {
             if steps < 1.0 {
                 return None;
             }
-            let gap = (steps as usize - 1).min(self.values.cap.max(self.yearly.cap));
+            let gap = (steps as usize - 1).min(self.values.cap.max(config.yearly_history()));
             for _ in 0..gap {
                 self.push_values(config, f64::NAN, f64::NAN);
             }
@@ -596,8 +611,11 @@ impl SeriesState {
     fn push_values(&mut self, config: &EngineConfig, value: f64, departure: f64) {
         self.values.push(value);
         if config.year > 0 {
-            self.yearly.grow(config.yearly_history());
-            self.yearly.push(departure);
+            let cap = config.yearly_history();
+            let ring = self.yearly.get_or_insert_with(|| Ring::new(cap));
+            ring.grow(cap);
+            ring.push(departure);
+            self.version = layout(&self.yearly);
         }
     }
 
@@ -606,12 +624,26 @@ impl SeriesState {
     /// more than [`YEAR_CLEAR`] sigmas at today's baseline): a yearly season expected again. 0
     /// without a year of history.
     fn yearly_shift(&self, config: &EngineConfig, seasonal: f64) -> f64 {
-        if config.year == 0 || seasonal <= 0.0 {
+        let Some(ring) = self
+            .yearly
+            .as_ref()
+            .filter(|_| config.year > 0 && seasonal > 0.0)
+        else {
             return 0.0;
-        }
-        let then = median_of(YEAR_AROUND.filter_map(|d| self.yearly.lag(config.year + d)));
-        let usual = median_of(YEAR_USUAL.filter_map(|d| self.yearly.lag(config.year + d)));
-        let (Some(then), Some(usual)) = (then, usual) else {
+        };
+        // Most of the days must be known: a median of one or two is noise.
+        let median_of_most = |days: std::ops::RangeInclusive<usize>| {
+            let mut few = Few::default();
+            let wanted = days.clone().count() / 2 + 1;
+            few.extend(days.filter_map(|d| ring.lag(config.year + d)));
+            if few.len >= wanted {
+                median(few.as_mut())
+            } else {
+                None
+            }
+        };
+        let (Some(then), Some(usual)) = (median_of_most(YEAR_AROUND), median_of_most(YEAR_USUAL))
+        else {
             return 0.0;
         };
         let shift = ((1.0 + then) / (1.0 + usual).max(0.1) - 1.0).max(-0.9);
@@ -624,29 +656,30 @@ impl SeriesState {
         }
     }
 
-    fn baseline(&self, config: &EngineConfig) -> Option<f64> {
+    /// The seasonal baseline, and whether it is the weekly one (not a fallback).
+    fn baseline(&self, config: &EngineConfig) -> Option<(f64, bool)> {
         let lags = (1..=config.cycles).filter_map(|k| self.values.lag(k * config.season));
         if let Some(m) = median_of(lags) {
-            return Some(m);
+            return Some((m, true));
         }
         if config.short_season > 1 {
             let daily = (1..=7).filter_map(|k| self.values.lag(k * config.short_season));
             let mut few = Few::default();
             few.extend(daily);
             if few.len >= 3 {
-                return median(few.as_mut());
+                return median(few.as_mut()).map(|m| (m, false));
             }
         }
         let mut recent: Vec<f64> = (1..=config.short_season.max(8))
             .filter_map(|k| self.values.lag(k))
             .collect();
-        median(&mut recent)
+        median(&mut recent).map(|m| (m, false))
     }
 
     /// The verdict, the seasonal baseline and the residual weight it used.
     fn score(&self, config: &EngineConfig, x: f64) -> (Scored, Step) {
         let learning = (self.observed as usize) < config.warmup || self.scale.buf.len() < 3;
-        let Some(seasonal) = self.baseline(config) else {
+        let Some((seasonal, is_weekly)) = self.baseline(config) else {
             let first = Scored {
                 value: x,
                 expected: x,
@@ -661,16 +694,13 @@ impl SeriesState {
             };
             let step = Step {
                 seasonal: x,
-                weekly: x,
+                weekly: f64::NAN,
                 yearly: 0.0,
                 weight: 1.0,
                 predictions: [x; PREDICTORS],
             };
             return (first, step);
         };
-        let weekly = seasonal;
-        let yearly = self.yearly_shift(config, seasonal);
-        let seasonal = seasonal * (1.0 + yearly);
         let seasonal_expected = seasonal + self.cached.level;
         let recent = (1..=RECENT).filter_map(|k| self.values.lag(k));
         let recent_expected = median_of(recent).unwrap_or(seasonal_expected);
@@ -684,7 +714,22 @@ impl SeriesState {
                 best
             }
         });
-        let expected = predictions[best];
+        // The yearly season: what last year's departure around this date implies is a second
+        // expectation, as normal as the usual one; the value is judged against the nearer.
+        let shift = if is_weekly {
+            self.yearly_shift(config, seasonal)
+        } else {
+            0.0
+        };
+        let usual = predictions[best];
+        let yearly_expected = seasonal * (1.0 + shift) + self.cached.level;
+        let followed = shift != 0.0 && (x - yearly_expected).abs() < (x - usual).abs();
+        let expected = if followed { yearly_expected } else { usual };
+        let (low, high) = if shift != 0.0 {
+            (usual.min(yearly_expected), usual.max(yearly_expected))
+        } else {
+            (expected, expected)
+        };
         let weight = self.weight(config, expected);
         let sigma = self.sigma(config, expected, weight);
         let z = (x - expected) / sigma;
@@ -694,8 +739,8 @@ impl SeriesState {
         let scored = Scored {
             value: x,
             expected,
-            lower: expected - half,
-            upper: expected + half,
+            lower: low - half,
+            upper: high + half,
             z,
             sigma,
             severity,
@@ -707,9 +752,16 @@ impl SeriesState {
             learning,
             anomalous: !learning && severity >= config.threshold.get(),
         };
+        let yearly = if followed { shift } else { 0.0 };
+        // The seasonal predictor is judged by the expectation the value followed, so a season
+        // expected again does not hand the series to the other predictors.
+        let mut predictions = predictions;
+        if followed {
+            predictions[0] = yearly_expected;
+        }
         let step = Step {
-            seasonal,
-            weekly,
+            seasonal: seasonal * (1.0 + yearly),
+            weekly: if is_weekly { seasonal } else { f64::NAN },
             yearly,
             weight,
             predictions,
@@ -813,7 +865,7 @@ impl SeriesState {
         let half = if outlier {
             OUTLIER_SCALE_CLIP * scored.sigma
         } else {
-            scored.upper - scored.expected
+            config.z_band * scored.sigma
         };
         let residual = x - scored.expected;
         let clipped = if half > 0.0 && !scored.learning {
@@ -860,7 +912,9 @@ impl SeriesState {
                 let lag = (last.saturating_sub(feedback.time) as f64 / config.step as f64).round();
                 if lag >= 0.0 {
                     self.values.forget(lag as usize + 1);
-                    self.yearly.forget(lag as usize + 1);
+                    if let Some(yearly) = self.yearly.as_mut() {
+                        yearly.forget(lag as usize + 1);
+                    }
                 }
             }
         } else {
@@ -924,10 +978,10 @@ impl SeriesState {
                 * (self.values.buf.len()
                     + self.level.buf.len()
                     + self.scale.buf.len()
-                    + self.yearly.buf.len()),
+                    + self.yearly.as_ref().map_or(0, |r| r.buf.len())),
         );
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&layout(&self.yearly).to_le_bytes());
         out.push(u8::from(self.last.is_some()) | (u8::from(self.signed) << 1));
         out.extend_from_slice(&self.last.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.observed.to_le_bytes());
@@ -944,7 +998,8 @@ impl SeriesState {
         }
         out.extend_from_slice(&c.level_age.to_le_bytes());
         out.extend_from_slice(&c.spread_age.to_le_bytes());
-        for ring in [&self.values, &self.level, &self.scale, &self.yearly] {
+        let rings = [&self.values, &self.level, &self.scale];
+        for ring in rings.into_iter().chain(self.yearly.as_ref()) {
             out.extend_from_slice(&(ring.cap as u32).to_le_bytes());
             out.extend_from_slice(&ring.exponent.unwrap_or(i32::MIN).to_le_bytes());
             out.extend_from_slice(&(ring.buf.len() as u32).to_le_bytes());
@@ -981,16 +1036,12 @@ impl SeriesState {
             spread_age: r.u32()?,
         };
         let (values, level, scale) = (r.ring()?, r.ring()?, r.ring()?);
-        let yearly = if version >= 2 {
-            r.ring()?
-        } else {
-            Ring::new(1)
-        };
+        let yearly = if version >= 2 { Some(r.ring()?) } else { None };
         if !r.0.is_empty() {
             return Err(StateError("trailing bytes".into()));
         }
         SeriesState {
-            version: STATE_VERSION,
+            version: layout(&yearly),
             last: has_last.then_some(last),
             observed,
             values,
@@ -1034,7 +1085,8 @@ impl SeriesState {
         {
             return bad("the spread");
         }
-        for ring in [&self.values, &self.level, &self.scale, &self.yearly] {
+        let rings = [&self.values, &self.level, &self.scale];
+        for ring in rings.into_iter().chain(self.yearly.as_ref()) {
             if ring.cap > MAX_RING || ring.exponent.is_some_and(|e| !(-1000..=1000).contains(&e)) {
                 return bad("a ring");
             }
@@ -1794,18 +1846,27 @@ mod tests {
     fn a_yearly_holiday_season_is_expected_the_next_year() {
         let daily = EngineConfig::for_frequency(Frequency::P1d);
         assert_eq!(daily.year, 364);
-        let alarms = |out: &[Scored], year: usize| {
-            (330..342).filter(|d| out[year * 365 + d].anomalous).count()
+        let alarms = |out: &[Scored], days: std::ops::Range<usize>| {
+            days.filter(|&d| out[d].anomalous).count()
         };
+        let season = |year: usize| year * 365 + 330..year * 365 + 342;
+        let after = |year: usize| year * 365 + 342..year * 365 + 360;
         let (_, out) = run_daily(&daily, |t| daily_sales(t, true));
-        assert!(alarms(&out, 0) >= 1, "the first season is news");
-        assert_eq!(alarms(&out, 1), 0, "the second is expected");
-        assert_eq!(alarms(&out, 2), 0, "and the third");
-        let expected = out[365 + 335].expected;
-        assert!(
-            (expected / daily_sales(365 + 335, true) - 1.0).abs() < 0.1,
-            "{expected}"
-        );
+        assert!(alarms(&out, season(0)) >= 1, "the first season is news");
+        for year in [1, 2] {
+            assert_eq!(
+                alarms(&out, season(year)),
+                0,
+                "year {year}: the season is expected"
+            );
+            assert_eq!(
+                alarms(&out, after(year)),
+                0,
+                "year {year}: and does not raise what follows"
+            );
+        }
+        let s = out[365 + 335];
+        assert!((s.expected / s.value - 1.0).abs() < 0.1, "{s:?}");
 
         // Without the yearly season, the second year's season alarms again.
         let weekly_only = EngineConfig {
@@ -1813,15 +1874,52 @@ mod tests {
             ..daily.clone()
         };
         let (_, out) = run_daily(&weekly_only, |t| daily_sales(t, true));
-        assert!(alarms(&out, 1) >= 1);
+        assert!(alarms(&out, season(1)) >= 1);
+    }
 
-        // A spike outside the season is still news, and a series without a yearly season is
-        // judged as before: no alarm in three years but the spike.
+    #[test]
+    fn an_incident_or_a_level_shift_does_not_echo_a_year_later() {
+        // No yearly season: a five-day outage at day 150, a three-day weekday promotion at day
+        // 610 and a doubling from day 400 on. Each is news when it happens, nothing a year later.
+        let daily = EngineConfig::for_frequency(Frequency::P1d);
         let (_, out) = run_daily(&daily, |t| {
-            daily_sales(t, false) * if t == 800 { 2.0 } else { 1.0 }
+            let outage = if (150..155).contains(&t) { 0.1 } else { 1.0 };
+            let promotion = if (610..613).contains(&t) { 1.6 } else { 1.0 };
+            let step = if t >= 400 { 2.0 } else { 1.0 };
+            daily_sales(t, false) * outage * promotion * step
         });
         let anomalous: Vec<usize> = (0..out.len()).filter(|&t| out[t].anomalous).collect();
-        assert_eq!(anomalous, [800]);
+        let news =
+            |t: &usize| (150..160).contains(t) || (400..430).contains(t) || (610..613).contains(t);
+        assert!(
+            anomalous.iter().any(|t| (150..155).contains(t)),
+            "{anomalous:?}"
+        );
+        assert!(
+            anomalous.iter().any(|t| (400..405).contains(t)),
+            "{anomalous:?}"
+        );
+        assert!(
+            anomalous.iter().any(|t| (610..613).contains(t)),
+            "{anomalous:?}"
+        );
+        let echoes: Vec<&usize> = anomalous.iter().filter(|t| !news(t)).collect();
+        assert!(echoes.is_empty(), "false alarms {echoes:?}");
+        // A year after the outage the band spans both what is usual and what happened then.
+        let s = out[150 + 365 + 2];
+        assert!(s.lower < 0.5 * s.expected && !s.anomalous, "{s:?}");
+    }
+
+    #[test]
+    fn yearly_seasons_are_for_daily_data() {
+        assert_eq!(EngineConfig::for_step(86_400).year, 364);
+        for step in [300, 3_600, 2 * 86_400, 7 * 86_400] {
+            assert_eq!(EngineConfig::for_step(step).year, 0, "{step}");
+        }
+        // Other frequencies keep writing the layout earlier builds read.
+        let (state, _) = run((0..500).map(|t| Some(seasonal(t))));
+        assert!(state.yearly.is_none());
+        assert_eq!(state.to_bytes()[4..6], 1u16.to_le_bytes());
     }
 
     #[test]
@@ -1829,32 +1927,43 @@ mod tests {
         let config = EngineConfig::for_frequency(Frequency::P1d);
         let (mut live, _) = run_daily(&config, |t| daily_sales(t, true));
         let bytes = live.to_bytes();
-        assert!(bytes.len() <= 2_048, "{} bytes for a daily series", bytes.len());
+        assert!(
+            bytes.len() <= 2_048,
+            "{} bytes for a daily series",
+            bytes.len()
+        );
+        assert_eq!(bytes[4..6], 2u16.to_le_bytes());
         assert_eq!(SeriesState::from_bytes(&bytes).unwrap(), live);
-        assert!(live.yearly.buf.len() == config.yearly_history());
-        // Version 1 bytes: the same layout without the yearly ring (written last).
-        let yearly_bytes = 12 + 4 * live.yearly.buf.len();
-        let mut v1 = bytes[..bytes.len() - yearly_bytes].to_vec();
+        let departures = live.yearly.as_ref().unwrap().buf.len();
+        assert_eq!(departures, config.yearly_history());
+        // Layout 1 bytes: the same without the yearly ring (written last).
+        let mut v1 = bytes[..bytes.len() - (12 + 4 * departures)].to_vec();
         v1[4..6].copy_from_slice(&1u16.to_le_bytes());
         let mut old = SeriesState::from_bytes(&v1).unwrap();
-        assert_eq!(old.yearly.buf.len(), 0);
+        assert!(old.yearly.is_none());
         assert_eq!(
             (old.values.clone(), old.observed),
             (live.values.clone(), live.observed)
         );
-        // It goes on scoring as before while it has no year of departures, then holds them.
+        // It scores as the live state does where last year holds nothing that stood out, and
+        // keeps departures from now on.
         for t in 3 * 365..3 * 365 + 300 {
             let v = Some(daily_sales(t, true));
-            let (a, b) = (
-                old.observe(&config, t as i64 * 86_400, v).unwrap(),
-                live.observe(&config, t as i64 * 86_400, v).unwrap(),
+            assert_eq!(
+                old.observe(&config, t as i64 * 86_400, v),
+                live.observe(&config, t as i64 * 86_400, v),
+                "day {t}"
             );
-            assert!(a.expected.is_finite() && b.expected.is_finite());
         }
-        assert_eq!(old.yearly.cap, config.yearly_history());
-        assert_eq!(old.yearly.buf.len(), 300);
+        let yearly = old.yearly.as_ref().unwrap();
+        assert_eq!(
+            (yearly.cap, yearly.buf.len()),
+            (config.yearly_history(), 300)
+        );
         let restored = SeriesState::from_bytes(&old.to_bytes()).unwrap();
         assert_eq!(restored, old);
+        let json = serde_json::to_vec(&old).unwrap();
+        assert_eq!(serde_json::from_slice::<SeriesState>(&json).unwrap(), old);
     }
 
     #[test]
