@@ -229,7 +229,8 @@ pub fn run_objects(
         options.namespace.clone(),
         schema.dimensions.clone(),
         measures.clone(),
-    );
+    )
+    .with_interval_causes();
     let (mut points_scored, mut points_missing, mut empty_intervals) = (0, 0, 0);
     let mut verdicts: Vec<(usize, usize, Scored)> = Vec::new();
     for (i, &t) in timeline.iter().enumerate() {
