@@ -467,10 +467,18 @@ fn serve_runs_the_interval_schedule_in_process() {
         &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
     );
     assert!(activated.starts_with("HTTP/1.1 200"), "{activated}");
-    let described = json_body(&server.post(
-        "DescribeAnomalyDetector",
-        &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
-    ));
+    // The call returns at once (ACTIVATING); the server's next tick learns the history.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let described = loop {
+        let described = json_body(&server.post(
+            "DescribeAnomalyDetector",
+            &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
+        ));
+        if described["Status"] != "ACTIVATING" || std::time::Instant::now() > deadline {
+            break described;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
     assert_eq!(described["Status"], "ACTIVE", "{described}");
 
     let closed = seismo_shared::model::timestamp_string(this_hour - 3600);

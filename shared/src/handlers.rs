@@ -22,7 +22,7 @@ pub trait Queue: Send + Sync + std::fmt::Debug + 'static {
 pub struct HandlerError(pub String);
 
 /// The ingest event: the schedule's input with the firing time, or an explicit interval (a
-/// backfill or a replay).
+/// backfill or a replay), or the activation schedule's `activate`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestEvent {
@@ -34,6 +34,9 @@ pub struct IngestEvent {
     /// The interval's start, instead of a firing time.
     #[serde(default)]
     pub interval: Option<String>,
+    /// Learn the detector from its historical data (it is ACTIVATING) instead of ingesting.
+    #[serde(default)]
+    pub activate: bool,
 }
 
 fn epoch(field: &str, text: &str) -> Result<i64, PipelineError> {
@@ -50,9 +53,21 @@ pub async fn ingest<S: Store>(
     detect_queue: &dyn Queue,
     event: Value,
 ) -> Result<Value, HandlerError> {
+    let event: Result<IngestEvent, _> = serde_json::from_value(event)
+        .map_err(|e| PipelineError::Event(format!("not an ingest event: {e}")));
+    if let Ok(IngestEvent {
+        anomaly_detector_arn,
+        activate: true,
+        ..
+    }) = &event
+    {
+        return match pipeline::run_activation(store, objects, anomaly_detector_arn).await {
+            Ok(status) => Ok(json!({ "activation": status })),
+            Err(e) => Err(HandlerError(e.to_string())),
+        };
+    }
     let run = async {
-        let event: IngestEvent = serde_json::from_value(event)
-            .map_err(|e| PipelineError::Event(format!("not an ingest event: {e}")))?;
+        let event = event?;
         let when = match (&event.interval, &event.scheduled_time) {
             (Some(i), _) => When::Interval(epoch("interval", i)?),
             (None, Some(fired)) => When::FiredAt(epoch("scheduledTime", fired)?),

@@ -122,7 +122,16 @@ def flow(moto, watch):
                                                  "SnsTopicArn": topic, "SnsFormat": "JSON"}})
     lm.activate_anomaly_detector(AnomalyDetectorArn=arn)
     status = lm.describe_anomaly_detector(AnomalyDetectorArn=arn)["Status"]
-    check(status == "ACTIVE", f"activated from the historical path: {status}")
+    once = client("scheduler", moto).get_schedule(GroupName="seismo", Name="shop-activate")
+    check(status == "ACTIVATING" and once["ScheduleExpression"].startswith("at(")
+          and once["ActionAfterCompletion"] == "DELETE"
+          and json.loads(once["Target"]["Input"]) == json.loads(
+              (ROOT / "events" / "ingest" / "activate.json").read_text()),
+          f"activation returned at once with a one-time schedule: {status}")
+    out = invoke(port, "ingest", "ingest/activate.json")
+    status = lm.describe_anomaly_detector(AnomalyDetectorArn=arn)["Status"]
+    check(out == {"activation": "ACTIVE"} and status == "ACTIVE",
+          f"the ingest function learned the historical path: {out} {status}")
     schedule = client("scheduler", moto).get_schedule(GroupName="seismo", Name="shop")
     check(schedule["ScheduleExpression"] == "cron(5 * * * ? *)"
           and schedule["Target"]["Arn"].endswith(":function:seismo-ingest"),

@@ -38,7 +38,10 @@ fn every_sample_event_parses_as_its_handler_input() {
         let e: IngestEvent = serde_json::from_value(event(f)).unwrap();
         assert!(e.anomaly_detector_arn.contains(":AnomalyDetector:"), "{f}");
         assert!(e.scheduled_time.is_some() != e.interval.is_some(), "{f}");
+        assert!(!e.activate, "{f}");
     }
+    let e: IngestEvent = serde_json::from_value(event("ingest/activate.json")).unwrap();
+    assert!(e.activate && e.scheduled_time.is_none() && e.interval.is_none());
     let shard: SqsEvent = serde_json::from_value(event("detect/shard.json")).unwrap();
     let task: DetectTask = serde_json::from_str(&shard.records[0].body).unwrap();
     assert_eq!(task.interval, 1_790_157_600);
@@ -67,6 +70,11 @@ async fn events_that_cannot_succeed_are_acknowledged_not_retried() {
             .contains("deleted-long-ago"),
         "{out}"
     );
+    // An activation for a detector deleted before it fired: nothing to learn, acknowledged.
+    let out = handlers::ingest(&store, &objects, &queue, event("ingest/activate.json"))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"activation": "DELETED"}));
     let out = handlers::ingest(&store, &objects, &queue, json!({"scheduledTime": 5}))
         .await
         .unwrap();

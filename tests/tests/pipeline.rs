@@ -436,20 +436,59 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
     assert_eq!(sample.header_values()[0], "timestamp");
     assert_eq!(sample.sample_rows().len(), 10);
 
-    // Activation learns from the history and creates the schedule.
+    // Activation returns at once (ACTIVATING) with two schedules: the detector's, and a
+    // one-time one whose event has ingest learn from the history (moto does not fire
+    // schedules: the test fires it, as EventBridge Scheduler would a minute later).
     client
         .activate_anomaly_detector()
         .anomaly_detector_arn(&arn)
         .send()
         .await
         .unwrap();
-    let d = client
-        .describe_anomaly_detector()
-        .anomaly_detector_arn(&arn)
+    let status = || async {
+        let d = client
+            .describe_anomaly_detector()
+            .anomaly_detector_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        d.status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(status().await, "ACTIVATING");
+    let once = stack
+        .scheduler
+        .client()
+        .get_schedule()
+        .group_name("seismo")
+        .name("shop-activate")
         .send()
         .await
         .unwrap();
-    assert_eq!(d.status().map(|s| s.as_str()), Some("ACTIVE"), "{d:?}");
+    assert!(
+        once.schedule_expression().unwrap().starts_with("at("),
+        "{once:?}"
+    );
+    assert_eq!(
+        once.action_after_completion().map(|a| a.as_str()),
+        Some("DELETE")
+    );
+    let input: Value = serde_json::from_str(once.target().unwrap().input().unwrap()).unwrap();
+    assert_eq!(input, json!({"anomalyDetectorArn": arn, "activate": true}));
+    for _ in 0..2 {
+        // Fired twice (a retry): the second changes nothing.
+        let out = handlers::ingest(
+            &stack.store,
+            &stack.objects,
+            &stack.detect_queue.1,
+            input.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, json!({"activation": "ACTIVE"}));
+    }
+    assert_eq!(status().await, "ACTIVE");
     let schedule = stack
         .scheduler
         .client()

@@ -386,10 +386,13 @@ pub(crate) async fn delete_detector<S: Store>(
             api.store.delete(kind, &key).await?;
         }
     }
-    api.schedules
-        .delete(name_of(arn))
-        .await
-        .map_err(ApiError::Internal)?;
+    let activation = pipeline::schedule::activation_name(name_of(arn));
+    for schedule in [name_of(arn), activation.as_str()] {
+        api.schedules
+            .delete(schedule)
+            .await
+            .map_err(ApiError::Internal)?;
+    }
     pipeline::forget(&api.store, arn).await?;
     api.store.delete(Kind::Quality, arn).await?;
     api.store.delete(Kind::Tags, arn).await?;
@@ -401,13 +404,15 @@ fn name_of(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-/// Activates a detector: learns every series from the historical path (status ACTIVATING,
-/// then LEARNING or ACTIVE), then creates its schedule. A failure to learn leaves it FAILED
-/// with the reason (as the old service did); the schedule exists only for a running detector.
+/// Activates a detector: status ACTIVATING, its interval schedule, and a one-time schedule that
+/// has the ingest function learn every series from the historical path a minute later (then
+/// LEARNING or ACTIVE, or FAILED with the reason, as the old service did). The call returns at
+/// once, as the old service's did: a long history has the function's 15 minutes, not API
+/// Gateway's 29 seconds. `seismo serve` learns at its next tick.
 pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    // ACTIVATING is not refused: an activation cut short (the API's time limit) is retried.
+    // ACTIVATING is not refused: asking again schedules the learning again.
     if matches!(
         status(&doc),
         "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
@@ -424,19 +429,9 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             "the detector has no metric set",
         ));
     }
-    set_status(api, arn, "ACTIVATING", None).await?;
-    match pipeline::activate(&api.store, api.objects.as_ref(), arn).await {
-        Ok(_) => {}
-        Err(PipelineError::Store(e)) => {
-            set_status(
-                api,
-                arn,
-                "FAILED",
-                Some(("ACTIVATION_FAILURE", "storage failed".into())),
-            )
-            .await?;
-            return Err(e.into());
-        }
+    let loaded = match pipeline::load(&api.store, arn).await {
+        Ok(d) => d,
+        Err(PipelineError::Store(e)) => return Err(e.into()),
         Err(e) => {
             set_status(
                 api,
@@ -447,22 +442,27 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             .await?;
             return Ok(json!({}));
         }
-    }
-    let loaded = pipeline::load(&api.store, arn)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if let Err(e) = api.schedules.put(&pipeline::schedule::spec(&loaded)).await {
-        set_status(
-            api,
-            arn,
-            "FAILED",
-            Some((
-                "ACTIVATION_FAILURE",
-                "the schedule could not be created".into(),
-            )),
-        )
-        .await?;
-        return Err(ApiError::Internal(format!("scheduler: {e}")));
+    };
+    set_status(api, arn, "ACTIVATING", None).await?;
+    let now = chrono::Utc::now().timestamp();
+    let specs = [
+        pipeline::schedule::spec(&loaded),
+        pipeline::schedule::activation_spec(&loaded, now),
+    ];
+    for spec in &specs {
+        if let Err(e) = api.schedules.put(spec).await {
+            set_status(
+                api,
+                arn,
+                "FAILED",
+                Some((
+                    "ACTIVATION_FAILURE",
+                    "the schedule could not be created".into(),
+                )),
+            )
+            .await?;
+            return Err(ApiError::Internal(format!("scheduler: {e}")));
+        }
     }
     Ok(json!({}))
 }

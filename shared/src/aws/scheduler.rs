@@ -2,7 +2,9 @@
 //! schedule group, targeting the ingest function through the scheduler's role.
 
 use aws_sdk_scheduler::Client;
-use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+};
 
 use super::describe;
 use crate::objects::BoxFuture;
@@ -59,6 +61,7 @@ impl EventBridgeSchedules {
             .flexible_time_window(window.clone())
             .target(target.clone())
             .description(&spec.description)
+            .action_after_completion(after(spec))
             .send()
             .await;
         match created {
@@ -76,6 +79,7 @@ impl EventBridgeSchedules {
                     .flexible_time_window(window)
                     .target(target)
                     .description(&spec.description)
+                    .action_after_completion(after(spec))
                     .send()
                     .await
                     .map(|_| ())
@@ -83,6 +87,15 @@ impl EventBridgeSchedules {
             }
             Err(e) => Err(describe(&e)),
         }
+    }
+}
+
+/// A one-time schedule deletes itself once it fired.
+fn after(spec: &ScheduleSpec) -> ActionAfterCompletion {
+    if spec.once {
+        ActionAfterCompletion::Delete
+    } else {
+        ActionAfterCompletion::None
     }
 }
 

@@ -1,9 +1,10 @@
-//! The interval schedule in process, for `seismo serve`: every running detector's closed
-//! intervals (end plus Offset passed) are ingested, detected and notified in order, as the
-//! EventBridge schedule and the Lambda functions do deployed.
+//! The interval schedule in process, for `seismo serve`: an activating detector learns from
+//! its history, and every running detector's closed intervals (end plus Offset passed) are
+//! ingested, detected and notified in order, as the EventBridge schedules and the Lambda
+//! functions do deployed.
 
 use super::alert::{self, Publisher};
-use super::{PipelineError, When, detect, ingest, load, runtime};
+use super::{PipelineError, When, detect, ingest, load, run_activation, runtime};
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
 use crate::time::{interval_start, next_interval};
@@ -92,7 +93,7 @@ pub async fn run_interval<S: Store>(
     })
 }
 
-/// Runs every due interval of every running detector.
+/// Runs the activations asked for, then every due interval of every running detector.
 pub async fn tick<S: Store>(
     store: &S,
     objects: &dyn Objects,
@@ -102,7 +103,11 @@ pub async fn tick<S: Store>(
 ) -> Result<Vec<IntervalRun>, PipelineError> {
     let mut out = Vec::new();
     for (arn, doc) in store.list(Kind::Detector, "").await? {
-        if !matches!(doc["Status"].as_str(), Some("ACTIVE" | "LEARNING")) {
+        let mut status = doc["Status"].as_str().unwrap_or_default().to_string();
+        if status == "ACTIVATING" {
+            status = run_activation(store, objects, &arn).await?;
+        }
+        if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {
             continue;
         }
         let intervals = match due(store, &arn, now).await {

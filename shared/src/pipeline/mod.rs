@@ -301,6 +301,40 @@ pub async fn activate<S: Store>(
     Ok(runtime)
 }
 
+/// Runs the activation of a detector that is ACTIVATING (the API set it and scheduled this):
+/// learns from its history and leaves it LEARNING or ACTIVE, or FAILED with the reason when
+/// the history cannot be read or learned. Any other status is left alone, so a repeated event
+/// changes nothing. Returns the status after. Only a storage failure is an error (retried).
+pub async fn run_activation<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    arn: &str,
+) -> Result<String, PipelineError> {
+    let current = store.get(Kind::Detector, arn).await?;
+    let status = current
+        .as_ref()
+        .and_then(|d| d["Status"].as_str())
+        .unwrap_or("DELETED")
+        .to_string();
+    if status != "ACTIVATING" {
+        return Ok(status);
+    }
+    match activate(store, objects, arn).await {
+        Ok(_) => {}
+        Err(PipelineError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            let reason = e.to_string();
+            set_status(store, arn, "FAILED", Some(("ACTIVATION_FAILURE", &reason))).await?;
+        }
+    }
+    let after = store.get(Kind::Detector, arn).await?;
+    Ok(after
+        .as_ref()
+        .and_then(|d| d["Status"].as_str())
+        .unwrap_or("DELETED")
+        .to_string())
+}
+
 /// Stores a detector's model: the series' states as of `history_end`, spread over shards of
 /// at most [`SHARD_SERIES`] series, and the runtime. (Activation calls it after learning from
 /// history; the scale bench seeds a model with it.)

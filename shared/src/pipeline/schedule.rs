@@ -22,6 +22,8 @@ pub struct ScheduleSpec {
     pub input: String,
     /// Human description.
     pub description: String,
+    /// Fires once (an `at(...)` expression) and is deleted after it fired.
+    pub once: bool,
 }
 
 /// Creates and deletes schedules.
@@ -65,7 +67,34 @@ pub fn spec(d: &Detector) -> ScheduleSpec {
             d.schema.frequency.as_str()
         ),
         name,
+        once: false,
     }
+}
+
+/// The one-time schedule that has the ingest function learn a detector from its historical
+/// data, a minute after `now` (activation runs there, not inside the API call, so a long
+/// history has the function's 15 minutes instead of API Gateway's 29 seconds). Its name is
+/// the detector's (cut to fit the scheduler's 64 characters) and `-activate`.
+pub fn activation_spec(d: &Detector, now: i64) -> ScheduleSpec {
+    let name = d.arn.rsplit(':').next().unwrap_or(&d.arn);
+    let at = chrono::DateTime::from_timestamp(now + 60, 0).unwrap_or_default();
+    ScheduleSpec {
+        name: activation_name(name),
+        expression: format!("at({})", at.format("%Y-%m-%dT%H:%M:%S")),
+        timezone: "UTC".into(),
+        input: json!({ "anomalyDetectorArn": d.arn, "activate": true }).to_string(),
+        description: format!("Seismo: learn {name} from its historical data, once"),
+        once: true,
+    }
+}
+
+/// The name of a detector's activation schedule.
+pub fn activation_name(detector_name: &str) -> String {
+    let cut = detector_name
+        .char_indices()
+        .nth(55)
+        .map_or(detector_name, |(i, _)| &detector_name[..i]);
+    format!("{cut}-activate")
 }
 
 /// Keeps schedules in memory (for `seismo serve`, which runs intervals in process, and tests).
