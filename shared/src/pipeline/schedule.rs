@@ -152,4 +152,14 @@ mod tests {
             assert_eq!(cron(f, offset), want, "{f:?} offset {offset}");
         }
     }
+
+    #[test]
+    fn activation_schedule_names_fit_the_scheduler() {
+        assert_eq!(activation_name("shop"), "shop-activate");
+        // Detector names have up to 63 characters; schedule names at most 64.
+        let long = "d".repeat(63);
+        let name = activation_name(&long);
+        assert_eq!(name.len(), 64);
+        assert!(name.ends_with("-activate"));
+    }
 }
