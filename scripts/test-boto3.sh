@@ -8,7 +8,7 @@ cargo build --quiet -p seismo-cli
 work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 ./target/debug/seismo generate --out "$work/sample" --weeks 6 > /dev/null
-./target/debug/seismo serve --listen 127.0.0.1:0 --buckets-dir "$work/sample" --state-dir "$work/state" > "$work/serve.log" &
+./target/debug/seismo serve --listen 127.0.0.1:0 --tick-seconds 1 --buckets-dir "$work/sample" --state-dir "$work/state" > "$work/serve.log" &
 server=$!
 for _ in $(seq 100); do
   grep -q "listening on" "$work/serve.log" 2>/dev/null && break

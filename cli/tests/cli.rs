@@ -556,6 +556,8 @@ fn serve_reads_metric_files_from_an_s3_endpoint() {
             empty.path().to_str().unwrap(),
             "--s3-endpoint",
             &moto.endpoint,
+            "--tick-seconds",
+            "1",
         ],
         &[
             ("AWS_ACCESS_KEY_ID", "testing"),
@@ -577,7 +579,15 @@ fn serve_reads_metric_files_from_an_s3_endpoint() {
     let body = serde_json::json!({ "AnomalyDetectorArn": arn }).to_string();
     let started = server.post("BackTestAnomalyDetector", &body);
     assert!(started.starts_with("HTTP/1.1 200"), "{started}");
-    let described = json_body(&server.post("DescribeAnomalyDetector", &body));
+    // The call returns at once; the server's next tick runs the backtest.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let described = loop {
+        let described = json_body(&server.post("DescribeAnomalyDetector", &body));
+        if described["Status"] != "BACK_TEST_ACTIVATING" || std::time::Instant::now() > deadline {
+            break described;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
     assert_eq!(described["Status"], "BACK_TEST_COMPLETE", "{described}");
     let groups = json_body(&server.post(
         "ListAnomalyGroupSummaries",

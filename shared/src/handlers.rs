@@ -22,7 +22,7 @@ pub trait Queue: Send + Sync + std::fmt::Debug + 'static {
 pub struct HandlerError(pub String);
 
 /// The ingest event: the schedule's input with the firing time, or an explicit interval (a
-/// backfill or a replay), or the activation schedule's `activate`.
+/// backfill or a replay), or a one-time schedule's `activate` or `backtest`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestEvent {
@@ -37,6 +37,9 @@ pub struct IngestEvent {
     /// Learn the detector from its historical data (it is ACTIVATING) instead of ingesting.
     #[serde(default)]
     pub activate: bool,
+    /// Run the detector's backtest (it is BACK_TEST_ACTIVATING) instead of ingesting.
+    #[serde(default)]
+    pub backtest: bool,
 }
 
 fn epoch(field: &str, text: &str) -> Result<i64, PipelineError> {
@@ -63,6 +66,17 @@ pub async fn ingest<S: Store>(
     {
         return match pipeline::run_activation(store, objects, anomaly_detector_arn).await {
             Ok(status) => Ok(json!({ "activation": status })),
+            Err(e) => Err(HandlerError(e.to_string())),
+        };
+    }
+    if let Ok(IngestEvent {
+        anomaly_detector_arn,
+        backtest: true,
+        ..
+    }) = &event
+    {
+        return match pipeline::run_backtest(store, objects, anomaly_detector_arn).await {
+            Ok(status) => Ok(json!({ "backtest": status })),
             Err(e) => Err(HandlerError(e.to_string())),
         };
     }

@@ -38,10 +38,12 @@ fn every_sample_event_parses_as_its_handler_input() {
         let e: IngestEvent = serde_json::from_value(event(f)).unwrap();
         assert!(e.anomaly_detector_arn.contains(":AnomalyDetector:"), "{f}");
         assert!(e.scheduled_time.is_some() != e.interval.is_some(), "{f}");
-        assert!(!e.activate, "{f}");
+        assert!(!e.activate && !e.backtest, "{f}");
     }
     let e: IngestEvent = serde_json::from_value(event("ingest/activate.json")).unwrap();
-    assert!(e.activate && e.scheduled_time.is_none() && e.interval.is_none());
+    assert!(e.activate && !e.backtest && e.scheduled_time.is_none() && e.interval.is_none());
+    let e: IngestEvent = serde_json::from_value(event("ingest/backtest.json")).unwrap();
+    assert!(e.backtest && !e.activate && e.scheduled_time.is_none() && e.interval.is_none());
     let shard: SqsEvent = serde_json::from_value(event("detect/shard.json")).unwrap();
     let task: DetectTask = serde_json::from_str(&shard.records[0].body).unwrap();
     assert_eq!(task.interval, 1_790_157_600);
@@ -75,6 +77,10 @@ async fn events_that_cannot_succeed_are_acknowledged_not_retried() {
         .await
         .unwrap();
     assert_eq!(out, json!({"activation": "DELETED"}));
+    let out = handlers::ingest(&store, &objects, &queue, event("ingest/backtest.json"))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"backtest": "DELETED"}));
     let out = handlers::ingest(&store, &objects, &queue, json!({"scheduledTime": 5}))
         .await
         .unwrap();

@@ -834,12 +834,53 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .send()
         .await;
     assert!(gone.is_err());
+
+    // A backtest returns at once too; its one-time schedule's event has ingest run it.
+    client
+        .back_test_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status().await, "BACK_TEST_ACTIVATING");
+    let once = stack
+        .scheduler
+        .client()
+        .get_schedule()
+        .group_name("seismo")
+        .name("shop-backtest")
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(once.target().unwrap().input().unwrap()).unwrap();
+    assert_eq!(input, sample("ingest/backtest.json"));
+    let out = handlers::ingest(&stack.store, &stack.objects, &stack.detect_queue.1, input)
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"backtest": "BACK_TEST_COMPLETE"}));
+    let backtested = client
+        .list_anomaly_group_summaries()
+        .anomaly_detector_arn(&arn)
+        .sensitivity_threshold(50)
+        .send()
+        .await
+        .unwrap();
+    assert!(!backtested.anomaly_group_summary_list().is_empty());
     client
         .delete_anomaly_detector()
         .anomaly_detector_arn(&arn)
         .send()
         .await
         .unwrap();
+    let left = stack
+        .scheduler
+        .client()
+        .get_schedule()
+        .group_name("seismo")
+        .name("shop-backtest")
+        .send()
+        .await;
+    assert!(left.is_err(), "deletion removes the one-time schedules");
     assert!(
         snapshot(&stack.store, &arn)
             .await

@@ -3,9 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use seismo_shared::backtest::{self, BacktestOptions};
 use seismo_shared::group::GroupReport;
 use seismo_shared::model::{CreateMetricSetRequest, Frequency};
+use seismo_shared::pipeline::schedule::{Once, once_name};
 use seismo_shared::pipeline::{self, PipelineError};
 use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
@@ -386,8 +386,8 @@ pub(crate) async fn delete_detector<S: Store>(
             api.store.delete(kind, &key).await?;
         }
     }
-    let activation = pipeline::schedule::activation_name(name_of(arn));
-    for schedule in [name_of(arn), activation.as_str()] {
+    let once = [Once::Activate, Once::Backtest].map(|w| once_name(name_of(arn), w));
+    for schedule in [name_of(arn), once[0].as_str(), once[1].as_str()] {
         api.schedules
             .delete(schedule)
             .await
@@ -447,7 +447,7 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
     let now = chrono::Utc::now().timestamp();
     let specs = [
         pipeline::schedule::spec(&loaded),
-        pipeline::schedule::activation_spec(&loaded, now),
+        pipeline::schedule::once_spec(&loaded, Once::Activate, now),
     ];
     for spec in &specs {
         if let Err(e) = api.schedules.put(spec).await {
@@ -674,8 +674,11 @@ async fn set_status<S: Store>(
     Ok(())
 }
 
-/// Runs the backtest in-process: status BACK_TEST_ACTIVATING, then BACK_TEST_COMPLETE with the
-/// groups stored, or FAILED with the reason.
+/// Starts a backtest: status BACK_TEST_ACTIVATING, and a one-time schedule that has the ingest
+/// function run it a minute later (then BACK_TEST_COMPLETE with the groups, or FAILED with the
+/// reason, as the old service did). The call returns at once, as the old service's did: a
+/// long history has the function's 15 minutes, not API Gateway's 29 seconds. `seismo serve`
+/// runs it at its next tick.
 pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
@@ -691,61 +694,15 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
             ),
         ));
     }
-    let Some(ms) = metric_sets_of(api, arn).await?.into_iter().next() else {
+    if metric_sets_of(api, arn).await?.is_empty() {
         return Err(ApiError::field(
             "AnomalyDetectorArn",
             "the detector has no metric set",
         ));
-    };
-    let ms: CreateMetricSetRequest =
-        serde_json::from_value(ms).map_err(|e| ApiError::Internal(e.to_string()))?;
-    set_status(api, arn, "BACK_TEST_ACTIVATING", None).await?;
-    for (key, _) in api.store.list(Kind::Group, &format!("{arn}/")).await? {
-        api.store.delete(Kind::Group, &key).await?;
     }
-    let options = BacktestOptions {
-        namespace: arn.to_string(),
-        ..BacktestOptions::default()
-    };
-    // The files come through the object port: local folders, or S3.
-    let mut opened = Vec::new();
-    let listed = match seismo_shared::data::Schema::from_metric_set(&ms)
-        .map_err(backtest::BacktestError::from)
-        .and_then(|_| backtest::source_path(&ms))
-    {
-        Ok(path) => api
-            .objects
-            .list(&path)
-            .await
-            .map_err(|e| backtest::BacktestError::NoData(e.to_string())),
-        Err(e) => Err(e),
-    };
-    if let Ok(files) = &listed {
-        for f in files {
-            let reader = api.objects.open(f).await.map_err(|e| e.to_string());
-            opened.push((f.clone(), reader));
-        }
-    }
-    let result = tokio::task::spawn_blocking(move || {
-        let total = listed?.len();
-        backtest::run_objects(&ms, opened, total, &options, &mut |_| {})
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    match result {
-        Ok(report) => {
-            for g in &report.groups {
-                let mut g = g.clone();
-                g.keep_series(seismo_shared::group::MAX_STORED_SERIES);
-                let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
-                let doc =
-                    serde_json::to_value(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
-                api.store.put(Kind::Group, &key, doc).await?;
-            }
-            let quality = json!({"train": report.train, "inference": report.inference, "quality": report.quality, "metricSetName": report.metric_set_name});
-            api.store.put(Kind::Quality, arn, quality).await?;
-            set_status(api, arn, "BACK_TEST_COMPLETE", None).await?;
-        }
+    let loaded = match pipeline::load(&api.store, arn).await {
+        Ok(d) => d,
+        Err(PipelineError::Store(e)) => return Err(e.into()),
         Err(e) => {
             set_status(
                 api,
@@ -753,8 +710,25 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
                 "FAILED",
                 Some(("BACK_TEST_ACTIVATION_FAILURE", e.to_string())),
             )
-            .await?
+            .await?;
+            return Ok(json!({}));
         }
+    };
+    set_status(api, arn, "BACK_TEST_ACTIVATING", None).await?;
+    let now = chrono::Utc::now().timestamp();
+    let spec = pipeline::schedule::once_spec(&loaded, Once::Backtest, now);
+    if let Err(e) = api.schedules.put(&spec).await {
+        set_status(
+            api,
+            arn,
+            "FAILED",
+            Some((
+                "BACK_TEST_ACTIVATION_FAILURE",
+                "the schedule could not be created".into(),
+            )),
+        )
+        .await?;
+        return Err(ApiError::Internal(format!("scheduler: {e}")));
     }
     Ok(json!({}))
 }

@@ -10,6 +10,8 @@ use lm::types::{
 };
 use seismo_api::{Api, MemoryStore, app};
 use seismo_shared::generate::{self, GenerateOptions};
+use seismo_shared::pipeline::alert::Outbox;
+use seismo_shared::pipeline::local;
 
 /// Serves a fresh API over `buckets` on an ephemeral port; returns a client pointed at it.
 async fn serve(buckets: &std::path::Path) -> lm::Client {
@@ -17,13 +19,49 @@ async fn serve(buckets: &std::path::Path) -> lm::Client {
     client(&url, "secret")
 }
 
-/// Serves an API on an ephemeral port of 127.0.0.1; returns its URL.
+/// Serves an API on an ephemeral port of 127.0.0.1, with `seismo serve`'s tick (activations,
+/// backtests, due intervals) every 50 ms; returns its URL.
 async fn start(api: Api<MemoryStore>) -> String {
     let api = Arc::new(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let ticking = api.clone();
+    tokio::spawn(async move {
+        let outbox = Outbox::new();
+        loop {
+            let now = chrono::Utc::now().timestamp();
+            let objects = ticking.objects.as_ref();
+            if let Err(e) = local::tick(&ticking.store, objects, &outbox, "", now).await {
+                eprintln!("tick: {e}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
     tokio::spawn(async move { axum::serve(listener, app(api)).await });
     url
+}
+
+/// The detector's status once the work the API started (a backtest, an activation) is done.
+async fn settled(
+    client: &lm::Client,
+    arn: &str,
+) -> lm::operation::describe_anomaly_detector::DescribeAnomalyDetectorOutput {
+    for _ in 0..600 {
+        let d = client
+            .describe_anomaly_detector()
+            .anomaly_detector_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if !matches!(
+            d.status().map(|s| s.as_str()),
+            Some("BACK_TEST_ACTIVATING" | "ACTIVATING")
+        ) {
+            return d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{arn} did not settle in 30 s");
 }
 
 /// The real client, signing with access key AKIDTEST and `secret`.
@@ -216,6 +254,15 @@ async fn the_getting_started_flow_with_the_rust_sdk() {
         .send()
         .await
         .unwrap();
+    // The call returns at once; the tick runs the backtest.
+    assert!(
+        matches!(
+            d.status().map(|s| s.as_str()),
+            Some("BACK_TEST_ACTIVATING" | "BACK_TEST_COMPLETE")
+        ),
+        "{d:?}"
+    );
+    let d = settled(&client, &arn).await;
     assert_eq!(
         d.status().map(|s| s.as_str()),
         Some("BACK_TEST_COMPLETE"),
@@ -456,12 +503,7 @@ async fn errors_have_the_old_service_codes_and_name_the_field() {
         .send()
         .await
         .unwrap();
-    let d = client
-        .describe_anomaly_detector()
-        .anomaly_detector_arn(&arn)
-        .send()
-        .await
-        .unwrap();
+    let d = settled(&client, &arn).await;
     assert_eq!(d.status().map(|s| s.as_str()), Some("FAILED"));
     assert!(
         d.failure_reason()
@@ -752,6 +794,7 @@ async fn updates_alerts_feedback_and_source_inspection_with_the_rust_sdk() {
         .send()
         .await
         .unwrap();
+    settled(&client, &arn).await;
     let groups = client
         .list_anomaly_group_summaries()
         .anomaly_detector_arn(&arn)

@@ -1,10 +1,10 @@
 //! The interval schedule in process, for `seismo serve`: an activating detector learns from
-//! its history, and every running detector's closed intervals (end plus Offset passed) are
+//! its history, a backtest asked for runs, and every running detector's closed intervals (end plus Offset passed) are
 //! ingested, detected and notified in order, as the EventBridge schedules and the Lambda
 //! functions do deployed.
 
 use super::alert::{self, Publisher};
-use super::{PipelineError, When, detect, ingest, load, run_activation, runtime};
+use super::{PipelineError, When, detect, ingest, load, run_activation, run_backtest, runtime};
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
 use crate::time::{interval_start, next_interval};
@@ -93,7 +93,8 @@ pub async fn run_interval<S: Store>(
     })
 }
 
-/// Runs the activations asked for, then every due interval of every running detector.
+/// Runs the activations and backtests asked for, then every due interval of every running
+/// detector.
 pub async fn tick<S: Store>(
     store: &S,
     objects: &dyn Objects,
@@ -106,6 +107,10 @@ pub async fn tick<S: Store>(
         let mut status = doc["Status"].as_str().unwrap_or_default().to_string();
         if status == "ACTIVATING" {
             status = run_activation(store, objects, &arn).await?;
+        }
+        if status == "BACK_TEST_ACTIVATING" {
+            run_backtest(store, objects, &arn).await?;
+            continue;
         }
         if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {
             continue;

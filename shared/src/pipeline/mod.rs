@@ -335,6 +335,94 @@ pub async fn run_activation<S: Store>(
         .to_string())
 }
 
+/// Runs the backtest of a detector that is BACK_TEST_ACTIVATING (the API set it and scheduled
+/// this): every file under the metric set's historical path (or its template's fixed prefix)
+/// is read through `objects`, the first 70% of the timeline trains the models and the rest is
+/// scored; the groups replace the detector's earlier ones, with the data-quality figures, and
+/// the detector becomes BACK_TEST_COMPLETE, or FAILED with the reason. Any other status is left
+/// alone, so a repeated event changes nothing. Returns the status after. Only a storage
+/// failure is an error (retried).
+pub async fn run_backtest<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    arn: &str,
+) -> Result<String, PipelineError> {
+    let status_of = |doc: Option<Value>| {
+        doc.as_ref()
+            .and_then(|d| d["Status"].as_str())
+            .unwrap_or("DELETED")
+            .to_string()
+    };
+    let status = status_of(store.get(Kind::Detector, arn).await?);
+    if status != "BACK_TEST_ACTIVATING" {
+        return Ok(status);
+    }
+    let failed = |reason: String| async move {
+        set_status(
+            store,
+            arn,
+            "FAILED",
+            Some(("BACK_TEST_ACTIVATION_FAILURE", &reason)),
+        )
+        .await
+    };
+    let d = match load(store, arn).await {
+        Ok(d) => d,
+        Err(PipelineError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            failed(e.to_string()).await?;
+            return Ok("FAILED".into());
+        }
+    };
+    for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
+        store.delete(Kind::Group, &key).await?;
+    }
+    let options = crate::backtest::BacktestOptions {
+        namespace: arn.to_string(),
+        ..Default::default()
+    };
+    let listed = match crate::backtest::source_path(&d.metric_set) {
+        Ok(path) => objects
+            .list(&path)
+            .await
+            .map_err(|e| crate::backtest::BacktestError::NoData(e.to_string()).to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let files = match listed {
+        Ok(files) => files,
+        Err(reason) => {
+            failed(reason).await?;
+            return Ok("FAILED".into());
+        }
+    };
+    let mut opened = Vec::with_capacity(files.len());
+    for f in &files {
+        opened.push((f.clone(), objects.open(f).await.map_err(|e| e.to_string())));
+    }
+    match crate::backtest::run_objects(&d.metric_set, opened, files.len(), &options, &mut |_| {}) {
+        Ok(report) => {
+            for g in &report.groups {
+                let mut g = g.clone();
+                g.keep_series(crate::group::MAX_STORED_SERIES);
+                let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
+                let doc =
+                    serde_json::to_value(&g).map_err(|e| PipelineError::Config(e.to_string()))?;
+                store.put(Kind::Group, &key, doc).await?;
+            }
+            let quality = json!({
+                "train": report.train,
+                "inference": report.inference,
+                "quality": report.quality,
+                "metricSetName": report.metric_set_name,
+            });
+            store.put(Kind::Quality, arn, quality).await?;
+            set_status_from(store, arn, "BACK_TEST_ACTIVATING", "BACK_TEST_COMPLETE").await?;
+        }
+        Err(e) => failed(e.to_string()).await?,
+    }
+    Ok(status_of(store.get(Kind::Detector, arn).await?))
+}
+
 /// Stores a detector's model: the series' states as of `history_end`, spread over shards of
 /// at most [`SHARD_SERIES`] series, and the runtime. (Activation calls it after learning from
 /// history; the scale bench seeds a model with it.)

@@ -71,30 +71,51 @@ pub fn spec(d: &Detector) -> ScheduleSpec {
     }
 }
 
-/// The one-time schedule that has the ingest function learn a detector from its historical
-/// data, a minute after `now` (activation runs there, not inside the API call, so a long
-/// history has the function's 15 minutes instead of API Gateway's 29 seconds). Its name is
-/// the detector's (cut to fit the scheduler's 64 characters) and `-activate`.
-pub fn activation_spec(d: &Detector, now: i64) -> ScheduleSpec {
+/// Work the ingest function does once for a detector, outside the API call (a long history
+/// has the function's 15 minutes instead of API Gateway's 29 seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Once {
+    /// Learn from the historical data (ActivateAnomalyDetector).
+    Activate,
+    /// Run the backtest (BackTestAnomalyDetector).
+    Backtest,
+}
+
+impl Once {
+    /// The event field that asks for it, and the schedule name's suffix.
+    fn word(self) -> &'static str {
+        match self {
+            Once::Activate => "activate",
+            Once::Backtest => "backtest",
+        }
+    }
+}
+
+/// The one-time schedule that has the ingest function do `work` for a detector a minute after
+/// `now`. Its name is the detector's (cut to fit the scheduler's 64 characters) and
+/// `-activate` or `-backtest`.
+pub fn once_spec(d: &Detector, work: Once, now: i64) -> ScheduleSpec {
     let name = d.arn.rsplit(':').next().unwrap_or(&d.arn);
     let at = chrono::DateTime::from_timestamp(now + 60, 0).unwrap_or_default();
+    let mut input = json!({ "anomalyDetectorArn": d.arn });
+    input[work.word()] = json!(true);
     ScheduleSpec {
-        name: activation_name(name),
+        name: once_name(name, work),
         expression: format!("at({})", at.format("%Y-%m-%dT%H:%M:%S")),
         timezone: "UTC".into(),
-        input: json!({ "anomalyDetectorArn": d.arn, "activate": true }).to_string(),
-        description: format!("Seismo: learn {name} from its historical data, once"),
+        input: input.to_string(),
+        description: format!("Seismo: {} {name}, once", work.word()),
         once: true,
     }
 }
 
-/// The name of a detector's activation schedule.
-pub fn activation_name(detector_name: &str) -> String {
+/// The name of a detector's one-time schedule for `work`.
+pub fn once_name(detector_name: &str, work: Once) -> String {
     let cut = detector_name
         .char_indices()
         .nth(55)
         .map_or(detector_name, |(i, _)| &detector_name[..i]);
-    format!("{cut}-activate")
+    format!("{cut}-{}", work.word())
 }
 
 /// Keeps schedules in memory (for `seismo serve`, which runs intervals in process, and tests).
@@ -154,12 +175,15 @@ mod tests {
     }
 
     #[test]
-    fn activation_schedule_names_fit_the_scheduler() {
-        assert_eq!(activation_name("shop"), "shop-activate");
+    fn one_time_schedule_names_fit_the_scheduler() {
+        assert_eq!(once_name("shop", Once::Activate), "shop-activate");
+        assert_eq!(once_name("shop", Once::Backtest), "shop-backtest");
         // Detector names have up to 63 characters; schedule names at most 64.
         let long = "d".repeat(63);
-        let name = activation_name(&long);
-        assert_eq!(name.len(), 64);
-        assert!(name.ends_with("-activate"));
+        for work in [Once::Activate, Once::Backtest] {
+            let name = once_name(&long, work);
+            assert_eq!(name.len(), 64);
+            assert!(name.starts_with(&long[..55]), "{name}");
+        }
     }
 }
