@@ -58,27 +58,25 @@ pub async fn ingest<S: Store>(
 ) -> Result<Value, HandlerError> {
     let event: Result<IngestEvent, _> = serde_json::from_value(event)
         .map_err(|e| PipelineError::Event(format!("not an ingest event: {e}")));
-    if let Ok(IngestEvent {
-        anomaly_detector_arn,
-        activate: true,
-        ..
-    }) = &event
+    // A one-time schedule's work: the status after it (only a storage failure is retried).
+    if let Ok(e) = &event
+        && (e.activate || e.backtest)
     {
-        return match pipeline::run_activation(store, objects, anomaly_detector_arn).await {
-            Ok(status) => Ok(json!({ "activation": status })),
-            Err(e) => Err(HandlerError(e.to_string())),
+        let arn = &e.anomaly_detector_arn;
+        let (field, run) = if e.activate {
+            (
+                "activation",
+                pipeline::run_activation(store, objects, arn).await,
+            )
+        } else {
+            (
+                "backtest",
+                pipeline::run_backtest(store, objects, arn).await,
+            )
         };
-    }
-    if let Ok(IngestEvent {
-        anomaly_detector_arn,
-        backtest: true,
-        ..
-    }) = &event
-    {
-        return match pipeline::run_backtest(store, objects, anomaly_detector_arn).await {
-            Ok(status) => Ok(json!({ "backtest": status })),
-            Err(e) => Err(HandlerError(e.to_string())),
-        };
+        return run
+            .map(|status| json!({ field: status }))
+            .map_err(|e| HandlerError(e.to_string()));
     }
     let run = async {
         let event = event?;

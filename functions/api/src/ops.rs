@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use seismo_shared::group::GroupReport;
 use seismo_shared::model::{CreateMetricSetRequest, Frequency};
-use seismo_shared::pipeline::schedule::{Once, once_name};
+use seismo_shared::pipeline::schedule::{Once, ScheduleSpec, once_name};
 use seismo_shared::pipeline::{self, PipelineError};
 use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
@@ -429,38 +429,39 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             "the detector has no metric set",
         ));
     }
+    let now = chrono::Utc::now().timestamp();
+    start_once(api, arn, "ACTIVATING", "ACTIVATION_FAILURE", |d| {
+        vec![
+            pipeline::schedule::spec(d),
+            pipeline::schedule::once_spec(d, Once::Activate, now),
+        ]
+    })
+    .await
+}
+
+/// Starts work that a one-time schedule has the ingest function do: the detector's status
+/// becomes `status` and `specs` are created. A metric set that cannot be loaded, or a schedule
+/// that cannot be created, leaves it FAILED with `failure` and the reason.
+async fn start_once<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    status: &str,
+    failure: &str,
+    specs: impl FnOnce(&pipeline::Detector) -> Vec<ScheduleSpec>,
+) -> Result<Value, ApiError> {
     let loaded = match pipeline::load(&api.store, arn).await {
         Ok(d) => d,
         Err(PipelineError::Store(e)) => return Err(e.into()),
         Err(e) => {
-            set_status(
-                api,
-                arn,
-                "FAILED",
-                Some(("ACTIVATION_FAILURE", e.to_string())),
-            )
-            .await?;
+            set_status(api, arn, "FAILED", Some((failure, e.to_string()))).await?;
             return Ok(json!({}));
         }
     };
-    set_status(api, arn, "ACTIVATING", None).await?;
-    let now = chrono::Utc::now().timestamp();
-    let specs = [
-        pipeline::schedule::spec(&loaded),
-        pipeline::schedule::once_spec(&loaded, Once::Activate, now),
-    ];
-    for spec in &specs {
-        if let Err(e) = api.schedules.put(spec).await {
-            set_status(
-                api,
-                arn,
-                "FAILED",
-                Some((
-                    "ACTIVATION_FAILURE",
-                    "the schedule could not be created".into(),
-                )),
-            )
-            .await?;
+    set_status(api, arn, status, None).await?;
+    for spec in specs(&loaded) {
+        if let Err(e) = api.schedules.put(&spec).await {
+            let reason = "the schedule could not be created".to_string();
+            set_status(api, arn, "FAILED", Some((failure, reason))).await?;
             return Err(ApiError::Internal(format!("scheduler: {e}")));
         }
     }
@@ -700,37 +701,15 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
             "the detector has no metric set",
         ));
     }
-    let loaded = match pipeline::load(&api.store, arn).await {
-        Ok(d) => d,
-        Err(PipelineError::Store(e)) => return Err(e.into()),
-        Err(e) => {
-            set_status(
-                api,
-                arn,
-                "FAILED",
-                Some(("BACK_TEST_ACTIVATION_FAILURE", e.to_string())),
-            )
-            .await?;
-            return Ok(json!({}));
-        }
-    };
-    set_status(api, arn, "BACK_TEST_ACTIVATING", None).await?;
     let now = chrono::Utc::now().timestamp();
-    let spec = pipeline::schedule::once_spec(&loaded, Once::Backtest, now);
-    if let Err(e) = api.schedules.put(&spec).await {
-        set_status(
-            api,
-            arn,
-            "FAILED",
-            Some((
-                "BACK_TEST_ACTIVATION_FAILURE",
-                "the schedule could not be created".into(),
-            )),
-        )
-        .await?;
-        return Err(ApiError::Internal(format!("scheduler: {e}")));
-    }
-    Ok(json!({}))
+    start_once(
+        api,
+        arn,
+        "BACK_TEST_ACTIVATING",
+        "BACK_TEST_ACTIVATION_FAILURE",
+        |d| vec![pipeline::schedule::once_spec(d, Once::Backtest, now)],
+    )
+    .await
 }
 
 async fn groups<S: Store>(api: &Api<S>, arn: &str) -> Result<Vec<GroupReport>, ApiError> {
