@@ -456,16 +456,17 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
             .map(|s| s.as_str().to_string())
             .unwrap_or_default()
     };
+    let get_schedule = |name: &'static str| {
+        stack
+            .scheduler
+            .client()
+            .get_schedule()
+            .group_name("seismo")
+            .name(name)
+            .send()
+    };
     assert_eq!(status().await, "ACTIVATING");
-    let once = stack
-        .scheduler
-        .client()
-        .get_schedule()
-        .group_name("seismo")
-        .name("shop-activate")
-        .send()
-        .await
-        .unwrap();
+    let once = get_schedule("shop-activate").await.unwrap();
     assert!(
         once.schedule_expression().unwrap().starts_with("at("),
         "{once:?}"
@@ -489,15 +490,7 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         assert_eq!(out, json!({"activation": "ACTIVE"}));
     }
     assert_eq!(status().await, "ACTIVE");
-    let schedule = stack
-        .scheduler
-        .client()
-        .get_schedule()
-        .group_name("seismo")
-        .name("shop")
-        .send()
-        .await
-        .unwrap();
+    let schedule = get_schedule("shop").await.unwrap();
     assert_eq!(schedule.schedule_expression(), Some("cron(5 * * * ? *)"));
     let target = schedule.target().unwrap();
     assert!(target.arn().ends_with(":function:seismo-ingest"));
@@ -825,14 +818,7 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .send()
         .await
         .unwrap();
-    let gone = stack
-        .scheduler
-        .client()
-        .get_schedule()
-        .group_name("seismo")
-        .name("shop")
-        .send()
-        .await;
+    let gone = get_schedule("shop").await;
     assert!(gone.is_err());
 
     // A backtest returns at once too; its one-time schedule's event has ingest run it.
@@ -843,15 +829,7 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .await
         .unwrap();
     assert_eq!(status().await, "BACK_TEST_ACTIVATING");
-    let once = stack
-        .scheduler
-        .client()
-        .get_schedule()
-        .group_name("seismo")
-        .name("shop-backtest")
-        .send()
-        .await
-        .unwrap();
+    let once = get_schedule("shop-backtest").await.unwrap();
     let input: Value = serde_json::from_str(once.target().unwrap().input().unwrap()).unwrap();
     assert_eq!(input, sample("ingest/backtest.json"));
     let out = handlers::ingest(&stack.store, &stack.objects, &stack.detect_queue.1, input)
@@ -872,14 +850,7 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .send()
         .await
         .unwrap();
-    let left = stack
-        .scheduler
-        .client()
-        .get_schedule()
-        .group_name("seismo")
-        .name("shop-backtest")
-        .send()
-        .await;
+    let left = get_schedule("shop-backtest").await;
     assert!(left.is_err(), "deletion removes the one-time schedules");
     assert!(
         snapshot(&stack.store, &arn)
