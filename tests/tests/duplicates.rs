@@ -1,7 +1,8 @@
 //! A detect run that loses the swap of its shard's state to another run of the same interval
 //! (SQS delivers a message twice, or a retry overlaps a slow first attempt) leaves nothing
 //! behind: its state object is deleted, the other run's state stands, and the interval is
-//! grouped once with no values or scores left over.
+//! grouped once with no values or scores left over. An activation that races a delete of its
+//! detector leaves no model behind either.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -142,4 +143,86 @@ async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
         objects.list(&format!("{ROOT}/{arn}/")).await.unwrap(),
         state_objects
     );
+}
+
+/// A store on which the detector is deleted (DeleteAnomalyDetector in another call) just as an
+/// activation stores the model's runtime.
+struct DeletedMidway {
+    inner: WithObjects<MemoryStore>,
+    detector: String,
+}
+
+impl Store for DeletedMidway {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        self.inner.get(kind, key).await
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.inner.create(kind, key, value).await
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        if kind == Kind::Pipeline && key.ends_with("/runtime") {
+            // The delete: the detector's document and what was stored so far.
+            self.inner.delete(Kind::Detector, &self.detector).await?;
+            pipeline::forget(&self.inner, &self.detector).await?;
+        }
+        self.inner.put(kind, key, value).await
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        self.inner.replace(kind, key, expected, value).await
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.inner.delete(kind, key).await
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.inner.list(kind, prefix).await
+    }
+
+    fn large_values(&self) -> Option<&LargeValues> {
+        self.inner.large_values()
+    }
+}
+
+#[tokio::test]
+async fn a_detector_deleted_while_it_learns_leaves_no_model_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let state_dir = tempfile::tempdir().unwrap();
+    let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir.path()));
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let store = DeletedMidway {
+        inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
+        detector: arn.into(),
+    };
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "ACTIVATING" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+
+    let status = pipeline::run_activation(&store, &data, arn).await.unwrap();
+    assert_eq!(status, "DELETED");
+    let kept = store
+        .list(Kind::Pipeline, &format!("{arn}/"))
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+    let state_objects = objects
+        .list(&format!("{ROOT}/{arn}/"))
+        .await
+        .unwrap_or_default();
+    assert!(state_objects.is_empty(), "{state_objects:?}");
 }

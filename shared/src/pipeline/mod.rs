@@ -328,6 +328,10 @@ pub async fn run_activation<S: Store>(
         }
     }
     let after = store.get(Kind::Detector, arn).await?;
+    if after.is_none() {
+        // Deleted while it learned: the model stored meanwhile goes too.
+        forget(store, arn).await?;
+    }
     Ok(after
         .as_ref()
         .and_then(|d| d["Status"].as_str())
@@ -420,7 +424,15 @@ pub async fn run_backtest<S: Store>(
         }
         Err(e) => failed(e.to_string()).await?,
     }
-    Ok(status_of(store.get(Kind::Detector, arn).await?))
+    let after = store.get(Kind::Detector, arn).await?;
+    if after.is_none() {
+        // Deleted while the backtest ran: its results go too.
+        for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
+            store.delete(Kind::Group, &key).await?;
+        }
+        store.delete(Kind::Quality, arn).await?;
+    }
+    Ok(status_of(after))
 }
 
 /// Stores a detector's model: the series' states as of `history_end`, spread over shards of
