@@ -145,11 +145,12 @@ async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
     );
 }
 
-/// A store on which the detector is deleted (DeleteAnomalyDetector in another call) just as an
-/// activation stores the model's runtime.
+/// A store on which the detector is deleted (DeleteAnomalyDetector in another call) just as a
+/// document of `kind` is stored (an activation's runtime, a backtest's data quality).
 struct DeletedMidway {
     inner: WithObjects<MemoryStore>,
     detector: String,
+    kind: Kind,
 }
 
 impl Store for DeletedMidway {
@@ -162,7 +163,7 @@ impl Store for DeletedMidway {
     }
 
     async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        if kind == Kind::Pipeline && key.ends_with("/runtime") {
+        if kind == self.kind && kind != Kind::Detector {
             // The delete: the detector's document and what was stored so far.
             self.inner.delete(Kind::Detector, &self.detector).await?;
             pipeline::forget(&self.inner, &self.detector).await?;
@@ -193,27 +194,39 @@ impl Store for DeletedMidway {
     }
 }
 
+/// A detector in `status` with the generated metric set, on a store that deletes it just as a
+/// document of `kind` is stored.
+async fn deleted_midway(
+    status: &str,
+    kind: Kind,
+    state_dir: &std::path::Path,
+) -> (DeletedMidway, Arc<dyn Objects>) {
+    let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir));
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let store = DeletedMidway {
+        inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
+        detector: arn.into(),
+        kind,
+    };
+    let doc = json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": status });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    (store, objects)
+}
+
 #[tokio::test]
 async fn a_detector_deleted_while_it_learns_leaves_no_model_behind() {
     let dir = tempfile::tempdir().unwrap();
     generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
     let data = LocalObjects::new(dir.path());
     let state_dir = tempfile::tempdir().unwrap();
-    let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir.path()));
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let store = DeletedMidway {
-        inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
-        detector: arn.into(),
-    };
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "ACTIVATING" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let (store, objects) = deleted_midway("ACTIVATING", Kind::Pipeline, state_dir.path()).await;
+    let arn = store.detector.clone();
 
-    let status = pipeline::run_activation(&store, &data, arn).await.unwrap();
+    let status = pipeline::run_activation(&store, &data, &arn).await.unwrap();
     assert_eq!(status, "DELETED");
     let kept = store
         .list(Kind::Pipeline, &format!("{arn}/"))
@@ -225,4 +238,20 @@ async fn a_detector_deleted_while_it_learns_leaves_no_model_behind() {
         .await
         .unwrap_or_default();
     assert!(state_objects.is_empty(), "{state_objects:?}");
+}
+
+#[tokio::test]
+async fn a_detector_deleted_while_it_backtests_leaves_no_results_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let state_dir = tempfile::tempdir().unwrap();
+    let (store, _) = deleted_midway("BACK_TEST_ACTIVATING", Kind::Quality, state_dir.path()).await;
+    let arn = store.detector.clone();
+
+    let status = pipeline::run_backtest(&store, &data, &arn).await.unwrap();
+    assert_eq!(status, "DELETED");
+    let groups = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
+    assert!(groups.is_empty(), "{} groups left", groups.len());
+    assert!(store.get(Kind::Quality, &arn).await.unwrap().is_none());
 }
