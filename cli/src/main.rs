@@ -372,7 +372,14 @@ fn serve<S: seismo_api::Store>(
     opts: ServeOptions,
     where_: &str,
 ) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    // At least two workers: the tick's learning and backtests are CPU work, and the API must
+    // keep answering meanwhile even on one core.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

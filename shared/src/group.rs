@@ -273,12 +273,16 @@ impl Grouper {
                 let Some(g) = open.as_mut().filter(|g| g.end == start) else {
                     continue;
                 };
-                let series = observations.iter().filter(|o| o.measure == m).map(|o| {
+                let of_measure = || observations.iter().filter(|o| o.measure == m);
+                let series = of_measure().map(|o| {
                     let s = o.scored;
                     (o.dimensions, s.value, s.expected, s.sigma)
                 });
-                g.interval_causes
-                    .extend(localize_series(&self.dimensions, series));
+                // A cause counts only if it covers a series anomalous in the interval.
+                let causes = localize_series(&self.dimensions, series);
+                g.interval_causes.extend(causes.into_iter().filter(|c| {
+                    of_measure().any(|o| o.scored.anomalous && covers(c, o.dimensions))
+                }));
             }
         }
         for (m, touched) in touched.into_iter().enumerate() {
@@ -405,13 +409,14 @@ impl Grouper {
         // An interval's own cause that no cause of the sums overlaps explains something they
         // do not.
         if g.start < g.end {
-            let extra: Vec<Pairs> = g
-                .interval_causes
-                .iter()
-                .filter(|h| causes.iter().all(|c| disjoint(c, h)))
-                .cloned()
-                .collect();
-            causes.extend(extra);
+            // The most general first; each must overlap none kept before it.
+            let mut extra: Vec<&Pairs> = g.interval_causes.iter().collect();
+            extra.sort_by_key(|h| h.len());
+            for h in extra {
+                if causes.iter().all(|c| disjoint(c, h)) {
+                    causes.push(h.clone());
+                }
+            }
         }
         let mut explained = vec![BTreeMap::new(); self.dimensions.len()];
         let mut affected = BTreeSet::new();

@@ -40,6 +40,9 @@ pub struct IngestEvent {
     /// Run the detector's backtest (it is BACK_TEST_ACTIVATING) instead of ingesting.
     #[serde(default)]
     pub backtest: bool,
+    /// Which request for such a run this event is (an outdated one does nothing).
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 fn epoch(field: &str, text: &str) -> Result<i64, PipelineError> {
@@ -62,17 +65,13 @@ pub async fn ingest<S: Store>(
     if let Ok(e) = &event
         && (e.activate || e.backtest)
     {
-        let arn = &e.anomaly_detector_arn;
+        let (arn, token) = (&e.anomaly_detector_arn, e.token.as_deref());
         let (field, run) = if e.activate {
-            (
-                "activation",
-                pipeline::run_activation(store, objects, arn).await,
-            )
+            let run = pipeline::run_activation(store, objects, arn, token).await;
+            ("activation", run)
         } else {
-            (
-                "backtest",
-                pipeline::run_backtest(store, objects, arn).await,
-            )
+            let run = pipeline::run_backtest(store, objects, arn, token).await;
+            ("backtest", run)
         };
         return run
             .map(|status| json!({ field: status }))

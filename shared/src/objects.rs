@@ -29,7 +29,7 @@ pub type ObjectReader = Box<dyn Read + Send>;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A suffix no other write uses: the time in nanoseconds, the process and a counter.
-pub(crate) fn unique_suffix() -> String {
+pub fn unique_suffix() -> String {
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

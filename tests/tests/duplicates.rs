@@ -226,7 +226,10 @@ async fn a_detector_deleted_while_it_learns_leaves_no_model_behind() {
     let (store, objects) = deleted_midway("ACTIVATING", Kind::Pipeline, state_dir.path()).await;
     let arn = store.detector.clone();
 
-    let status = pipeline::run_activation(&store, &data, &arn).await.unwrap();
+    pipeline::ask_run(&store.inner, &arn, "t", 0).await.unwrap();
+    let status = pipeline::run_activation(&store, &data, &arn, Some("t"))
+        .await
+        .unwrap();
     assert_eq!(status, "DELETED");
     let kept = store
         .list(Kind::Pipeline, &format!("{arn}/"))
@@ -249,7 +252,10 @@ async fn a_detector_deleted_while_it_backtests_leaves_no_results_behind() {
     let (store, _) = deleted_midway("BACK_TEST_ACTIVATING", Kind::Quality, state_dir.path()).await;
     let arn = store.detector.clone();
 
-    let status = pipeline::run_backtest(&store, &data, &arn).await.unwrap();
+    pipeline::ask_run(&store.inner, &arn, "t", 0).await.unwrap();
+    let status = pipeline::run_backtest(&store, &data, &arn, Some("t"))
+        .await
+        .unwrap();
     assert_eq!(status, "DELETED");
     let groups = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
     assert!(groups.is_empty(), "{} groups left", groups.len());

@@ -359,16 +359,15 @@ pub(crate) async fn delete_detector<S: Store>(
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    if matches!(status(&doc), "BACK_TEST_ACTIVATING" | "DEACTIVATING") {
+    if status(&doc) == "DEACTIVATING" {
         return Err(ApiError::conflict(
             "AnomalyDetector",
             arn,
-            format!(
-                "the detector is {}; try again when it settles",
-                status(&doc)
-            ),
+            "the detector is DEACTIVATING; try again when it settles",
         ));
     }
+    // First: an activation or backtest running meanwhile sees it and removes what it stored.
+    set_status(api, arn, "DELETING", None).await?;
     for ms in metric_sets_of(api, arn).await? {
         if let Some(ms_arn) = ms.get("MetricSetArn").and_then(Value::as_str) {
             api.store.delete(Kind::MetricSet, ms_arn).await?;
@@ -412,7 +411,6 @@ fn name_of(arn: &str) -> &str {
 pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    // ACTIVATING is not refused: asking again schedules the learning again.
     if matches!(
         status(&doc),
         "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
@@ -423,6 +421,7 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             format!("the detector is {} already", status(&doc)),
         ));
     }
+    refuse_running(api, arn, &doc, "ACTIVATING").await?;
     if metric_sets_of(api, arn).await?.is_empty() {
         return Err(ApiError::field(
             "AnomalyDetectorArn",
@@ -430,24 +429,52 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
         ));
     }
     let now = chrono::Utc::now().timestamp();
-    start_once(api, arn, "ACTIVATING", "ACTIVATION_FAILURE", |d| {
+    start_once(api, arn, "ACTIVATING", "ACTIVATION_FAILURE", |d, token| {
         vec![
             pipeline::schedule::spec(d),
-            pipeline::schedule::once_spec(d, Once::Activate, now),
+            pipeline::schedule::once_spec(d, Once::Activate, now, token),
         ]
     })
     .await
 }
 
+/// Refuses to ask again for a one-time run (`running`: ACTIVATING or BACK_TEST_ACTIVATING) while
+/// the one asked for may still be going; one asked for longer ago than the ingest function
+/// can run (20 minutes) is lost (a crash, a timeout) and may be asked for again.
+async fn refuse_running<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    doc: &Value,
+    running: &str,
+) -> Result<(), ApiError> {
+    if status(doc) != running {
+        return Ok(());
+    }
+    let asked = pipeline::run_requested_at(&api.store, arn).await?;
+    let now = chrono::Utc::now().timestamp();
+    match asked {
+        Some(t) if now - t < pipeline::RUN_LOST_AFTER => Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {running} since {}; ask again if it has not finished 20 minutes after",
+                seismo_shared::model::timestamp_string(t)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Starts work that a one-time schedule has the ingest function do: the detector's status
-/// becomes `status` and `specs` are created. A metric set that cannot be loaded, or a schedule
-/// that cannot be created, leaves it FAILED with `failure` and the reason.
+/// becomes `status`, the run is recorded with a token its event carries (so only this run
+/// starts) and `specs` are created. A metric set that cannot be loaded, or a schedule that
+/// cannot be created, leaves it FAILED with `failure` and the reason.
 async fn start_once<S: Store>(
     api: &Api<S>,
     arn: &str,
     status: &str,
     failure: &str,
-    specs: impl FnOnce(&pipeline::Detector) -> Vec<ScheduleSpec>,
+    specs: impl FnOnce(&pipeline::Detector, &str) -> Vec<ScheduleSpec>,
 ) -> Result<Value, ApiError> {
     let loaded = match pipeline::load(&api.store, arn).await {
         Ok(d) => d,
@@ -457,8 +484,11 @@ async fn start_once<S: Store>(
             return Ok(json!({}));
         }
     };
+    let now = chrono::Utc::now().timestamp();
+    let token = seismo_shared::objects::unique_suffix();
+    pipeline::ask_run(&api.store, arn, &token, now).await?;
     set_status(api, arn, status, None).await?;
-    for spec in specs(&loaded) {
+    for spec in specs(&loaded, &token) {
         if let Err(e) = api.schedules.put(&spec).await {
             let reason = "the schedule could not be created".to_string();
             set_status(api, arn, "FAILED", Some((failure, reason))).await?;
@@ -683,9 +713,10 @@ async fn set_status<S: Store>(
 pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
+    refuse_running(api, arn, &doc, "BACK_TEST_ACTIVATING").await?;
     if !matches!(
         status(&doc),
-        "INACTIVE" | "BACK_TEST_COMPLETE" | "FAILED" | "DEACTIVATED"
+        "INACTIVE" | "BACK_TEST_COMPLETE" | "FAILED" | "DEACTIVATED" | "BACK_TEST_ACTIVATING"
     ) {
         return Err(ApiError::field(
             "AnomalyDetectorArn",
@@ -707,7 +738,7 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
         arn,
         "BACK_TEST_ACTIVATING",
         "BACK_TEST_ACTIVATION_FAILURE",
-        |d| vec![pipeline::schedule::once_spec(d, Once::Backtest, now)],
+        |d, token| vec![pipeline::schedule::once_spec(d, Once::Backtest, now, token)],
     )
     .await
 }

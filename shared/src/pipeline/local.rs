@@ -106,10 +106,10 @@ pub async fn tick<S: Store>(
     for (arn, doc) in store.list(Kind::Detector, "").await? {
         let mut status = doc["Status"].as_str().unwrap_or_default().to_string();
         if status == "ACTIVATING" {
-            status = run_activation(store, objects, &arn).await?;
+            status = run_activation(store, objects, &arn, None).await?;
         }
         if status == "BACK_TEST_ACTIVATING" {
-            run_backtest(store, objects, &arn).await?;
+            run_backtest(store, objects, &arn, None).await?;
             continue;
         }
         if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {

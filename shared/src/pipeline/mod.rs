@@ -301,14 +301,63 @@ pub async fn activate<S: Store>(
     Ok(runtime)
 }
 
+/// How long a one-time run (an activation, a backtest) asked for may take before it is taken
+/// for lost (the ingest function's 15 minutes, and margin) and may be asked for again.
+pub const RUN_LOST_AFTER: i64 = 1_200;
+
+/// Records that the API asked for a one-time run of a detector: its token (which the run's
+/// event carries) and when. Another request replaces it, so a run asked for earlier does not
+/// start.
+pub async fn ask_run<S: Store>(
+    store: &S,
+    arn: &str,
+    token: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let doc = json!({ "token": token, "requestedAt": now });
+    store.put(Kind::Pipeline, &format!("{arn}/run"), doc).await
+}
+
+/// When the detector's current one-time run was asked for.
+pub async fn run_requested_at<S: Store>(store: &S, arn: &str) -> Result<Option<i64>, StoreError> {
+    let doc = store.get(Kind::Pipeline, &format!("{arn}/run")).await?;
+    Ok(doc.and_then(|d| d["requestedAt"].as_i64()))
+}
+
+/// Claims the run asked for with `token` (`None`: whichever was asked for last): true for
+/// exactly one caller, so a duplicate or outdated event does nothing.
+async fn claim_run<S: Store>(
+    store: &S,
+    arn: &str,
+    token: Option<&str>,
+) -> Result<bool, StoreError> {
+    let claim = crate::objects::unique_suffix();
+    let after = update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
+        Ok::<_, StoreError>(
+            current
+                .filter(|c| c["claim"].is_null())
+                .filter(|c| token.is_none_or(|t| c["token"] == t))
+                .map(|c| {
+                    let mut next = c.clone();
+                    next["claim"] = json!(claim);
+                    next
+                }),
+        )
+    })
+    .await?;
+    Ok(after.is_some_and(|d| d["claim"] == claim.as_str()))
+}
+
 /// Runs the activation of a detector that is ACTIVATING (the API set it and scheduled this):
 /// learns from its history and leaves it LEARNING or ACTIVE, or FAILED with the reason when
-/// the history cannot be read or learned. Any other status is left alone, so a repeated event
-/// changes nothing. Returns the status after. Only a storage failure is an error (retried).
+/// the history cannot be read or learned. Only the run asked for last with `token` (any, when
+/// `None`) runs, once: another status, a duplicate or an outdated event changes nothing.
+/// Returns the status after. Only a storage failure is an error (retried).
 pub async fn run_activation<S: Store>(
     store: &S,
     objects: &dyn Objects,
     arn: &str,
+    token: Option<&str>,
 ) -> Result<String, PipelineError> {
     let current = store.get(Kind::Detector, arn).await?;
     let status = current
@@ -316,7 +365,7 @@ pub async fn run_activation<S: Store>(
         .and_then(|d| d["Status"].as_str())
         .unwrap_or("DELETED")
         .to_string();
-    if status != "ACTIVATING" {
+    if status != "ACTIVATING" || !claim_run(store, arn, token).await? {
         return Ok(status);
     }
     match activate(store, objects, arn).await {
@@ -328,7 +377,7 @@ pub async fn run_activation<S: Store>(
         }
     }
     let after = store.get(Kind::Detector, arn).await?;
-    if after.is_none() {
+    if after.as_ref().is_none_or(|d| d["Status"] == "DELETING") {
         // Deleted while it learned: the model stored meanwhile goes too.
         forget(store, arn).await?;
     }
@@ -343,13 +392,15 @@ pub async fn run_activation<S: Store>(
 /// this): every file under the metric set's historical path (or its template's fixed prefix)
 /// is read through `objects`, the first 70% of the timeline trains the models and the rest is
 /// scored; the groups replace the detector's earlier ones, with the data-quality figures, and
-/// the detector becomes BACK_TEST_COMPLETE, or FAILED with the reason. Any other status is left
-/// alone, so a repeated event changes nothing. Returns the status after. Only a storage
-/// failure is an error (retried).
+/// the detector becomes BACK_TEST_COMPLETE, or FAILED with the reason. Only the run asked for
+/// last with `token` (any, when `None`) runs, once: another status, a duplicate or an outdated
+/// event changes nothing. Returns the status after. Only a storage failure is an error
+/// (retried).
 pub async fn run_backtest<S: Store>(
     store: &S,
     objects: &dyn Objects,
     arn: &str,
+    token: Option<&str>,
 ) -> Result<String, PipelineError> {
     let status_of = |doc: Option<Value>| {
         doc.as_ref()
@@ -358,7 +409,7 @@ pub async fn run_backtest<S: Store>(
             .to_string()
     };
     let status = status_of(store.get(Kind::Detector, arn).await?);
-    if status != "BACK_TEST_ACTIVATING" {
+    if status != "BACK_TEST_ACTIVATING" || !claim_run(store, arn, token).await? {
         return Ok(status);
     }
     let failed = |reason: String| async move {
@@ -425,7 +476,7 @@ pub async fn run_backtest<S: Store>(
         Err(e) => failed(e.to_string()).await?,
     }
     let after = store.get(Kind::Detector, arn).await?;
-    if after.is_none() {
+    if after.as_ref().is_none_or(|d| d["Status"] == "DELETING") {
         // Deleted while the backtest ran: its results go too.
         for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
             store.delete(Kind::Group, &key).await?;

@@ -91,13 +91,12 @@ impl Once {
     }
 }
 
-/// The one-time schedule that has the ingest function do `work` for a detector a minute after
-/// `now`. Its name is the detector's (cut to fit the scheduler's 64 characters) and
-/// `-activate` or `-backtest`.
-pub fn once_spec(d: &Detector, work: Once, now: i64) -> ScheduleSpec {
+/// The one-time schedule (named by [`once_name`]) that has the ingest function do `work` for a
+/// detector a minute after `now`; its event carries the request's `token`.
+pub fn once_spec(d: &Detector, work: Once, now: i64, token: &str) -> ScheduleSpec {
     let name = d.arn.rsplit(':').next().unwrap_or(&d.arn);
     let at = chrono::DateTime::from_timestamp(now + 60, 0).unwrap_or_default();
-    let mut input = json!({ "anomalyDetectorArn": d.arn });
+    let mut input = json!({ "anomalyDetectorArn": d.arn, "token": token });
     input[work.word()] = json!(true);
     ScheduleSpec {
         name: once_name(name, work),
@@ -109,13 +108,24 @@ pub fn once_spec(d: &Detector, work: Once, now: i64) -> ScheduleSpec {
     }
 }
 
-/// The name of a detector's one-time schedule for `work`.
+/// The name of a detector's one-time schedule for `work`: `NAME.activate` or `NAME.backtest`
+/// (detector names cannot hold a `.`, so it is no other detector's schedule); a name too long
+/// for the scheduler's 64 characters keeps its first 45 and a hash of the whole.
 pub fn once_name(detector_name: &str, work: Once) -> String {
-    let cut = detector_name
+    let word = work.word();
+    if detector_name.len() + 1 + word.len() <= 64 {
+        return format!("{detector_name}.{word}");
+    }
+    let hash = detector_name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    let cut = &detector_name[..detector_name
         .char_indices()
-        .nth(55)
-        .map_or(detector_name, |(i, _)| &detector_name[..i]);
-    format!("{cut}-{}", work.word())
+        .nth(45)
+        .map_or(detector_name.len(), |(i, _)| i)];
+    format!("{cut}.{:08x}.{word}", hash as u32)
 }
 
 /// Keeps schedules in memory (for `seismo serve`, which runs intervals in process, and tests).
@@ -175,15 +185,18 @@ mod tests {
     }
 
     #[test]
-    fn one_time_schedule_names_fit_the_scheduler() {
-        assert_eq!(once_name("shop", Once::Activate), "shop-activate");
-        assert_eq!(once_name("shop", Once::Backtest), "shop-backtest");
-        // Detector names have up to 63 characters; schedule names at most 64.
-        let long = "d".repeat(63);
+    fn one_time_schedule_names_fit_the_scheduler_and_are_no_detectors() {
+        assert_eq!(once_name("shop", Once::Activate), "shop.activate");
+        assert_eq!(once_name("shop", Once::Backtest), "shop.backtest");
+        // A detector may be named like another's one-time schedule with a dash; never a dot.
+        assert_ne!(once_name("shop", Once::Activate), "shop-activate");
+        // Detector names have up to 63 characters; schedule names at most 64. Two long names
+        // that share their first 45 characters get different schedules.
+        let (a, b) = ("d".repeat(63), format!("{}e", "d".repeat(62)));
         for work in [Once::Activate, Once::Backtest] {
-            let name = once_name(&long, work);
-            assert_eq!(name.len(), 64);
-            assert!(name.starts_with(&long[..55]), "{name}");
+            let (na, nb) = (once_name(&a, work), once_name(&b, work));
+            assert!(na.len() <= 64 && nb.len() <= 64, "{na} {nb}");
+            assert_ne!(na, nb);
         }
     }
 }
