@@ -180,6 +180,19 @@ pub fn run_objects(
         count += 1;
         progress(Progress::Reading { done: count, total });
     }
+    run_read(ms, &schema, aggregator, count, options, progress)
+}
+
+/// Runs a backtest over what `aggregator` read from `count` objects (a caller that opens them
+/// one at a time, as the ingest function does, so only one is open at once).
+pub fn run_read(
+    ms: &CreateMetricSetRequest,
+    schema: &Schema,
+    aggregator: Aggregator<'_>,
+    count: usize,
+    options: &BacktestOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BacktestReport, BacktestError> {
     if count == 0 {
         return Err(BacktestError::NoData(format!(
             "nothing under {}",

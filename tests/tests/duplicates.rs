@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use seismo_shared::generate::{self, GenerateOptions};
-use seismo_shared::objects::{LocalObjects, Objects};
+use seismo_shared::objects::{BoxFuture, LocalObjects, Objects};
 use seismo_shared::pipeline::{self, DetectTask, When, blob};
 use seismo_shared::store::{Kind, LargeValues, MemoryStore, Store, StoreError, WithObjects};
 use serde_json::{Value, json};
@@ -260,4 +260,111 @@ async fn a_detector_deleted_while_it_backtests_leaves_no_results_behind() {
     let groups = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
     assert!(groups.is_empty(), "{} groups left", groups.len());
     assert!(store.get(Kind::Quality, &arn).await.unwrap().is_none());
+}
+
+/// Local objects that count how many readers are open at once.
+#[derive(Debug)]
+struct Counting {
+    inner: LocalObjects,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountedReader {
+    inner: seismo_shared::objects::ObjectReader,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::io::Read for CountedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl Drop for CountedReader {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Objects for Counting {
+    fn list<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, seismo_shared::objects::ObjectError>> {
+        self.inner.list(path)
+    }
+
+    fn open<'a>(
+        &'a self,
+        object: &'a str,
+    ) -> BoxFuture<
+        'a,
+        Result<seismo_shared::objects::ObjectReader, seismo_shared::objects::ObjectError>,
+    > {
+        Box::pin(async move {
+            let inner = self.inner.open(object).await?;
+            let now = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let reader = CountedReader {
+                inner,
+                open: self.open.clone(),
+            };
+            Ok(Box::new(reader) as seismo_shared::objects::ObjectReader)
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        object: &'a str,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), seismo_shared::objects::ObjectError>> {
+        self.inner.put(object, bytes)
+    }
+
+    fn delete<'a>(
+        &'a self,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<(), seismo_shared::objects::ObjectError>> {
+        self.inner.delete(object)
+    }
+}
+
+#[tokio::test]
+async fn a_backtest_holds_one_object_open_at_a_time() {
+    // The ingest function may hold 1,024 files open: a long history has more objects than that.
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let data = Counting {
+        inner: LocalObjects::new(dir.path()),
+        open: Arc::default(),
+        most: Arc::default(),
+    };
+    let state_dir = tempfile::tempdir().unwrap();
+    // (Deleted on storing a kind a backtest never stores: nothing is deleted.)
+    let (store, _) =
+        deleted_midway("BACK_TEST_ACTIVATING", Kind::Execution, state_dir.path()).await;
+    let arn = store.detector.clone();
+    // No historical path: the backtest reads the live files, one per hour (504).
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    ms["MetricSource"]["S3SourceConfig"]
+        .as_object_mut()
+        .unwrap()
+        .remove("HistoricalDataPathList");
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(&arn));
+    store.inner.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    pipeline::ask_run(&store.inner, &arn, "t", 0).await.unwrap();
+    let status = pipeline::run_backtest(&store, &data, &arn, Some("t"))
+        .await
+        .unwrap();
+    assert_eq!(status, "BACK_TEST_COMPLETE");
+    let quality = store.get(Kind::Quality, &arn).await.unwrap().unwrap();
+    assert!(
+        quality["quality"]["files"].as_u64().unwrap() > 400,
+        "{quality}"
+    );
+    assert_eq!(data.most.load(Ordering::SeqCst), 1);
+    let groups = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
+    assert!(!groups.is_empty());
 }

@@ -450,11 +450,20 @@ pub async fn run_backtest<S: Store>(
             return Ok("FAILED".into());
         }
     };
-    let mut opened = Vec::with_capacity(files.len());
+    // One object open at a time (an S3 object is a temporary file while it is read).
+    let mut aggregator = Aggregator::new(&d.schema);
     for f in &files {
-        opened.push((f.clone(), objects.open(f).await.map_err(|e| e.to_string())));
+        aggregator.read_object(f, objects.open(f).await.map_err(|e| e.to_string()));
     }
-    match crate::backtest::run_objects(&d.metric_set, opened, files.len(), &options, &mut |_| {}) {
+    let report = crate::backtest::run_read(
+        &d.metric_set,
+        &d.schema,
+        aggregator,
+        files.len(),
+        &options,
+        &mut |_| {},
+    );
+    match report {
         Ok(report) => {
             for g in &report.groups {
                 let mut g = g.clone();
