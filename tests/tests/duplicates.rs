@@ -15,16 +15,36 @@ use serde_json::{Value, json};
 
 const ROOT: &str = "s3://seismo-state/state";
 
-/// A store on which another run swaps in its own state for the same interval just before this
-/// run's first swap of a shard's state head.
-struct Racing {
-    inner: WithObjects<MemoryStore>,
-    /// The interval whose swap is raced.
-    at: i64,
-    raced: AtomicBool,
+/// What the test store does besides storing.
+enum Hook {
+    /// Another run swaps in its own state for the interval `at` just before this run's first
+    /// swap of a shard's state head.
+    RaceStateSwap { at: i64, raced: AtomicBool },
+    /// The detector is deleted (DeleteAnomalyDetector in another call) just as a document of
+    /// `kind` is stored (an activation's state, a backtest's data quality).
+    DeleteDetectorOn { detector: String, kind: Kind },
 }
 
-impl Store for Racing {
+/// A store with a [`Hook`].
+struct Hooked {
+    inner: WithObjects<MemoryStore>,
+    hook: Hook,
+}
+
+impl Hooked {
+    fn raced(&self) -> bool {
+        matches!(&self.hook, Hook::RaceStateSwap { raced, .. } if raced.load(Ordering::SeqCst))
+    }
+
+    fn detector(&self) -> String {
+        match &self.hook {
+            Hook::DeleteDetectorOn { detector, .. } => detector.clone(),
+            Hook::RaceStateSwap { .. } => String::new(),
+        }
+    }
+}
+
+impl Store for Hooked {
     async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
         self.inner.get(kind, key).await
     }
@@ -34,6 +54,13 @@ impl Store for Racing {
     }
 
     async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        if let Hook::DeleteDetectorOn { detector, kind: on } = &self.hook
+            && kind == *on
+        {
+            // The delete: the detector's document and what was stored so far.
+            self.inner.delete(Kind::Detector, detector).await?;
+            pipeline::forget(&self.inner, detector).await?;
+        }
         self.inner.put(kind, key, value).await
     }
 
@@ -44,9 +71,10 @@ impl Store for Racing {
         expected: Option<&Value>,
         value: Value,
     ) -> Result<(), StoreError> {
-        if key.ends_with("/state/0")
-            && value["at"].as_i64() == Some(self.at)
-            && !self.raced.swap(true, Ordering::SeqCst)
+        if let Hook::RaceStateSwap { at, raced } = &self.hook
+            && key.ends_with("/state/0")
+            && value["at"].as_i64() == Some(*at)
+            && !raced.swap(true, Ordering::SeqCst)
         {
             // The other run: the same state under its own key, swapped in first.
             let ours = value["blob"].as_str().unwrap();
@@ -85,10 +113,12 @@ async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
     let data = LocalObjects::new(dir.path());
     let state_dir = tempfile::tempdir().unwrap();
     let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir.path()));
-    let store = Racing {
+    let store = Hooked {
         inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
-        at: interval,
-        raced: AtomicBool::new(false),
+        hook: Hook::RaceStateSwap {
+            at: interval,
+            raced: AtomicBool::new(false),
+        },
     };
     let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
     let doc =
@@ -110,7 +140,7 @@ async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
         shard: 0,
     };
     let done = pipeline::detect(&store, &task).await.unwrap();
-    assert!(store.raced.load(Ordering::SeqCst), "the race happened");
+    assert!(store.raced(), "the race happened");
     assert!(!done.scored, "the other run's swap stands");
     assert!(done.notify.is_some(), "the interval is grouped");
 
@@ -145,68 +175,21 @@ async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
     );
 }
 
-/// A store on which the detector is deleted (DeleteAnomalyDetector in another call) just as a
-/// document of `kind` is stored (an activation's runtime, a backtest's data quality).
-struct DeletedMidway {
-    inner: WithObjects<MemoryStore>,
-    detector: String,
-    kind: Kind,
-}
-
-impl Store for DeletedMidway {
-    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
-        self.inner.get(kind, key).await
-    }
-
-    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        self.inner.create(kind, key, value).await
-    }
-
-    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        if kind == self.kind && kind != Kind::Detector {
-            // The delete: the detector's document and what was stored so far.
-            self.inner.delete(Kind::Detector, &self.detector).await?;
-            pipeline::forget(&self.inner, &self.detector).await?;
-        }
-        self.inner.put(kind, key, value).await
-    }
-
-    async fn replace(
-        &self,
-        kind: Kind,
-        key: &str,
-        expected: Option<&Value>,
-        value: Value,
-    ) -> Result<(), StoreError> {
-        self.inner.replace(kind, key, expected, value).await
-    }
-
-    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        self.inner.delete(kind, key).await
-    }
-
-    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.inner.list(kind, prefix).await
-    }
-
-    fn large_values(&self) -> Option<&LargeValues> {
-        self.inner.large_values()
-    }
-}
-
 /// A detector in `status` with the generated metric set, on a store that deletes it just as a
 /// document of `kind` is stored.
 async fn deleted_midway(
     status: &str,
     kind: Kind,
     state_dir: &std::path::Path,
-) -> (DeletedMidway, Arc<dyn Objects>) {
+) -> (Hooked, Arc<dyn Objects>) {
     let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir));
     let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let store = DeletedMidway {
+    let store = Hooked {
         inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
-        detector: arn.into(),
-        kind,
+        hook: Hook::DeleteDetectorOn {
+            detector: arn.into(),
+            kind,
+        },
     };
     let doc = json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": status });
     store.put(Kind::Detector, arn, doc).await.unwrap();
@@ -224,7 +207,7 @@ async fn a_detector_deleted_while_it_learns_leaves_no_model_behind() {
     let data = LocalObjects::new(dir.path());
     let state_dir = tempfile::tempdir().unwrap();
     let (store, objects) = deleted_midway("ACTIVATING", Kind::Pipeline, state_dir.path()).await;
-    let arn = store.detector.clone();
+    let arn = store.detector();
 
     pipeline::ask_run(&store.inner, &arn, "t", 0).await.unwrap();
     let status = pipeline::run_activation(&store, &data, &arn, Some("t"))
@@ -250,7 +233,7 @@ async fn a_detector_deleted_while_it_backtests_leaves_no_results_behind() {
     let data = LocalObjects::new(dir.path());
     let state_dir = tempfile::tempdir().unwrap();
     let (store, _) = deleted_midway("BACK_TEST_ACTIVATING", Kind::Quality, state_dir.path()).await;
-    let arn = store.detector.clone();
+    let arn = store.detector();
 
     pipeline::ask_run(&store.inner, &arn, "t", 0).await.unwrap();
     let status = pipeline::run_backtest(&store, &data, &arn, Some("t"))
@@ -344,7 +327,7 @@ async fn a_backtest_holds_one_object_open_at_a_time() {
     // (Deleted on storing a kind a backtest never stores: nothing is deleted.)
     let (store, _) =
         deleted_midway("BACK_TEST_ACTIVATING", Kind::Execution, state_dir.path()).await;
-    let arn = store.detector.clone();
+    let arn = store.detector();
     // No historical path: the backtest reads the live files, one per hour (504).
     let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
     ms["AnomalyDetectorArn"] = json!(arn);

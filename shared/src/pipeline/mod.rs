@@ -359,12 +359,7 @@ pub async fn run_activation<S: Store>(
     arn: &str,
     token: Option<&str>,
 ) -> Result<String, PipelineError> {
-    let current = store.get(Kind::Detector, arn).await?;
-    let status = current
-        .as_ref()
-        .and_then(|d| d["Status"].as_str())
-        .unwrap_or("DELETED")
-        .to_string();
+    let status = status_of(store.get(Kind::Detector, arn).await?);
     if status != "ACTIVATING" || !claim_run(store, arn, token).await? {
         return Ok(status);
     }
@@ -376,16 +371,20 @@ pub async fn run_activation<S: Store>(
             set_status(store, arn, "FAILED", Some(("ACTIVATION_FAILURE", &reason))).await?;
         }
     }
-    let after = store.get(Kind::Detector, arn).await?;
-    if after.as_ref().is_none_or(|d| d["Status"] == "DELETING") {
+    let after = status_of(store.get(Kind::Detector, arn).await?);
+    if matches!(after.as_str(), "DELETED" | "DELETING") {
         // Deleted while it learned: the model stored meanwhile goes too.
         forget(store, arn).await?;
     }
-    Ok(after
-        .as_ref()
+    Ok(after)
+}
+
+/// A detector document's status, `DELETED` when there is none.
+fn status_of(doc: Option<Value>) -> String {
+    doc.as_ref()
         .and_then(|d| d["Status"].as_str())
         .unwrap_or("DELETED")
-        .to_string())
+        .to_string()
 }
 
 /// Runs the backtest of a detector that is BACK_TEST_ACTIVATING (the API set it and scheduled
@@ -402,12 +401,6 @@ pub async fn run_backtest<S: Store>(
     arn: &str,
     token: Option<&str>,
 ) -> Result<String, PipelineError> {
-    let status_of = |doc: Option<Value>| {
-        doc.as_ref()
-            .and_then(|d| d["Status"].as_str())
-            .unwrap_or("DELETED")
-            .to_string()
-    };
     let status = status_of(store.get(Kind::Detector, arn).await?);
     if status != "BACK_TEST_ACTIVATING" || !claim_run(store, arn, token).await? {
         return Ok(status);
@@ -484,15 +477,15 @@ pub async fn run_backtest<S: Store>(
         }
         Err(e) => failed(e.to_string()).await?,
     }
-    let after = store.get(Kind::Detector, arn).await?;
-    if after.as_ref().is_none_or(|d| d["Status"] == "DELETING") {
+    let after = status_of(store.get(Kind::Detector, arn).await?);
+    if matches!(after.as_str(), "DELETED" | "DELETING") {
         // Deleted while the backtest ran: its results go too.
         for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
             store.delete(Kind::Group, &key).await?;
         }
         store.delete(Kind::Quality, arn).await?;
     }
-    Ok(status_of(after))
+    Ok(after)
 }
 
 /// Stores a detector's model: the series' states as of `history_end`, spread over shards of
