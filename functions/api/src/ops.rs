@@ -428,13 +428,18 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             "the detector has no metric set",
         ));
     }
-    let now = chrono::Utc::now().timestamp();
-    start_once(api, arn, "ACTIVATING", "ACTIVATION_FAILURE", |d, token| {
-        vec![
-            pipeline::schedule::spec(d),
-            pipeline::schedule::once_spec(d, Once::Activate, now, token),
-        ]
-    })
+    start_once(
+        api,
+        arn,
+        "ACTIVATING",
+        "ACTIVATION_FAILURE",
+        |d, now, token| {
+            vec![
+                pipeline::schedule::spec(d),
+                pipeline::schedule::once_spec(d, Once::Activate, now, token),
+            ]
+        },
+    )
     .await
 }
 
@@ -474,7 +479,7 @@ async fn start_once<S: Store>(
     arn: &str,
     status: &str,
     failure: &str,
-    specs: impl FnOnce(&pipeline::Detector, &str) -> Vec<ScheduleSpec>,
+    specs: impl FnOnce(&pipeline::Detector, i64, &str) -> Vec<ScheduleSpec>,
 ) -> Result<Value, ApiError> {
     let loaded = match pipeline::load(&api.store, arn).await {
         Ok(d) => d,
@@ -488,7 +493,7 @@ async fn start_once<S: Store>(
     let token = seismo_shared::objects::unique_suffix();
     pipeline::ask_run(&api.store, arn, &token, now).await?;
     set_status(api, arn, status, None).await?;
-    for spec in specs(&loaded, &token) {
+    for spec in specs(&loaded, now, &token) {
         if let Err(e) = api.schedules.put(&spec).await {
             let reason = "the schedule could not be created".to_string();
             set_status(api, arn, "FAILED", Some((failure, reason))).await?;
@@ -732,13 +737,12 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
             "the detector has no metric set",
         ));
     }
-    let now = chrono::Utc::now().timestamp();
     start_once(
         api,
         arn,
         "BACK_TEST_ACTIVATING",
         "BACK_TEST_ACTIVATION_FAILURE",
-        |d, token| vec![pipeline::schedule::once_spec(d, Once::Backtest, now, token)],
+        |d, now, token| vec![pipeline::schedule::once_spec(d, Once::Backtest, now, token)],
     )
     .await
 }

@@ -348,33 +348,30 @@ async fn claim_run<S: Store>(
     Ok(after.is_some_and(|d| d["claim"] == claim.as_str()))
 }
 
-/// Runs the activation of a detector that is ACTIVATING (the API set it and scheduled this):
-/// learns from its history and leaves it LEARNING or ACTIVE, or FAILED with the reason when
-/// the history cannot be read or learned. Only the run asked for last with `token` (any, when
-/// `None`) runs, once: another status, a duplicate or an outdated event changes nothing.
-/// Returns the status after. Only a storage failure is an error (retried).
-pub async fn run_activation<S: Store>(
+/// Runs the one-time work asked for while the detector is `running` (the API set that status
+/// and scheduled this). Only the run asked for last with `token` (any, when `None`) runs, once:
+/// another status, a duplicate or an outdated event changes nothing. A detector deleted while
+/// it ran loses what the run stored. Returns the status after. Only a storage failure is an
+/// error (retried).
+async fn run_once<S: Store, F: Future<Output = Result<(), PipelineError>>>(
     store: &S,
-    objects: &dyn Objects,
     arn: &str,
     token: Option<&str>,
+    running: &str,
+    work: impl FnOnce() -> F,
 ) -> Result<String, PipelineError> {
     let status = status_of(store.get(Kind::Detector, arn).await?);
-    if status != "ACTIVATING" || !claim_run(store, arn, token).await? {
+    if status != running || !claim_run(store, arn, token).await? {
         return Ok(status);
     }
-    match activate(store, objects, arn).await {
-        Ok(_) => {}
-        Err(PipelineError::Store(e)) => return Err(e.into()),
-        Err(e) => {
-            let reason = e.to_string();
-            set_status(store, arn, "FAILED", Some(("ACTIVATION_FAILURE", &reason))).await?;
-        }
-    }
+    work().await?;
     let after = status_of(store.get(Kind::Detector, arn).await?);
     if matches!(after.as_str(), "DELETED" | "DELETING") {
-        // Deleted while it learned: the model stored meanwhile goes too.
         forget(store, arn).await?;
+        for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
+            store.delete(Kind::Group, &key).await?;
+        }
+        store.delete(Kind::Quality, arn).await?;
     }
     Ok(after)
 }
@@ -387,105 +384,100 @@ fn status_of(doc: Option<Value>) -> String {
         .to_string()
 }
 
-/// Runs the backtest of a detector that is BACK_TEST_ACTIVATING (the API set it and scheduled
-/// this): every file under the metric set's historical path (or its template's fixed prefix)
-/// is read through `objects`, the first 70% of the timeline trains the models and the rest is
-/// scored; the groups replace the detector's earlier ones, with the data-quality figures, and
-/// the detector becomes BACK_TEST_COMPLETE, or FAILED with the reason. Only the run asked for
-/// last with `token` (any, when `None`) runs, once: another status, a duplicate or an outdated
-/// event changes nothing. Returns the status after. Only a storage failure is an error
-/// (retried).
+/// Runs the activation of a detector that is ACTIVATING (see [`run_once`]): learns from its
+/// history and leaves it LEARNING or ACTIVE, or FAILED with the reason when the history cannot
+/// be read or learned.
+pub async fn run_activation<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    arn: &str,
+    token: Option<&str>,
+) -> Result<String, PipelineError> {
+    run_once(store, arn, token, "ACTIVATING", || async {
+        match activate(store, objects, arn).await {
+            Ok(_) => Ok(()),
+            Err(PipelineError::Store(e)) => Err(e.into()),
+            Err(e) => {
+                let reason = e.to_string();
+                set_status(store, arn, "FAILED", Some(("ACTIVATION_FAILURE", &reason))).await?;
+                Ok(())
+            }
+        }
+    })
+    .await
+}
+
+/// Runs the backtest of a detector that is BACK_TEST_ACTIVATING (see [`run_once`]): every file
+/// under the metric set's historical path (or its template's fixed prefix) is read through
+/// `objects`, the first 70% of the timeline trains the models and the rest is scored; the
+/// groups replace the detector's earlier ones, with the data-quality figures, and the detector
+/// becomes BACK_TEST_COMPLETE, or FAILED with the reason.
 pub async fn run_backtest<S: Store>(
     store: &S,
     objects: &dyn Objects,
     arn: &str,
     token: Option<&str>,
 ) -> Result<String, PipelineError> {
-    let status = status_of(store.get(Kind::Detector, arn).await?);
-    if status != "BACK_TEST_ACTIVATING" || !claim_run(store, arn, token).await? {
-        return Ok(status);
-    }
-    let failed = |reason: String| async move {
-        set_status(
-            store,
-            arn,
-            "FAILED",
-            Some(("BACK_TEST_ACTIVATION_FAILURE", &reason)),
-        )
-        .await
-    };
-    let d = match load(store, arn).await {
-        Ok(d) => d,
-        Err(PipelineError::Store(e)) => return Err(e.into()),
-        Err(e) => {
-            failed(e.to_string()).await?;
-            return Ok("FAILED".into());
-        }
-    };
+    run_once(store, arn, token, "BACK_TEST_ACTIVATING", || async {
+        let failure = match backtest_now(store, objects, arn).await {
+            Ok(()) => return Ok(()),
+            Err(PipelineError::Store(e)) => return Err(e.into()),
+            Err(e) => e.to_string(),
+        };
+        let failed = Some(("BACK_TEST_ACTIVATION_FAILURE", failure.as_str()));
+        set_status(store, arn, "FAILED", failed).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The backtest itself: its groups and data quality stored, the detector BACK_TEST_COMPLETE.
+/// Anything but a storage error is the reason it failed.
+async fn backtest_now<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    arn: &str,
+) -> Result<(), PipelineError> {
+    let d = load(store, arn).await?;
     for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
         store.delete(Kind::Group, &key).await?;
     }
+    let path = crate::backtest::source_path(&d.metric_set)
+        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    // One object open at a time (an S3 object is a temporary file while it is read).
+    let mut aggregator = Aggregator::new(&d.schema);
+    let files = read_path(objects, &path, &mut aggregator)
+        .await
+        .map_err(PipelineError::Config)?;
     let options = crate::backtest::BacktestOptions {
         namespace: arn.to_string(),
         ..Default::default()
     };
-    let listed = match crate::backtest::source_path(&d.metric_set) {
-        Ok(path) => objects
-            .list(&path)
-            .await
-            .map_err(|e| crate::backtest::BacktestError::NoData(e.to_string()).to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let files = match listed {
-        Ok(files) => files,
-        Err(reason) => {
-            failed(reason).await?;
-            return Ok("FAILED".into());
-        }
-    };
-    // One object open at a time (an S3 object is a temporary file while it is read).
-    let mut aggregator = Aggregator::new(&d.schema);
-    for f in &files {
-        aggregator.read_object(f, objects.open(f).await.map_err(|e| e.to_string()));
-    }
     let report = crate::backtest::run_read(
         &d.metric_set,
         &d.schema,
         aggregator,
-        files.len(),
+        files,
         &options,
         &mut |_| {},
-    );
-    match report {
-        Ok(report) => {
-            for g in &report.groups {
-                let mut g = g.clone();
-                g.keep_series(crate::group::MAX_STORED_SERIES);
-                let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
-                let doc =
-                    serde_json::to_value(&g).map_err(|e| PipelineError::Config(e.to_string()))?;
-                store.put(Kind::Group, &key, doc).await?;
-            }
-            let quality = json!({
-                "train": report.train,
-                "inference": report.inference,
-                "quality": report.quality,
-                "metricSetName": report.metric_set_name,
-            });
-            store.put(Kind::Quality, arn, quality).await?;
-            set_status_from(store, arn, "BACK_TEST_ACTIVATING", "BACK_TEST_COMPLETE").await?;
-        }
-        Err(e) => failed(e.to_string()).await?,
+    )
+    .map_err(|e| PipelineError::Config(e.to_string()))?;
+    for g in &report.groups {
+        let mut g = g.clone();
+        g.keep_series(crate::group::MAX_STORED_SERIES);
+        let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
+        let doc = serde_json::to_value(&g).map_err(|e| PipelineError::Config(e.to_string()))?;
+        store.put(Kind::Group, &key, doc).await?;
     }
-    let after = status_of(store.get(Kind::Detector, arn).await?);
-    if matches!(after.as_str(), "DELETED" | "DELETING") {
-        // Deleted while the backtest ran: its results go too.
-        for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
-            store.delete(Kind::Group, &key).await?;
-        }
-        store.delete(Kind::Quality, arn).await?;
-    }
-    Ok(after)
+    let quality = json!({
+        "train": report.train,
+        "inference": report.inference,
+        "quality": report.quality,
+        "metricSetName": report.metric_set_name,
+    });
+    store.put(Kind::Quality, arn, quality).await?;
+    set_status_from(store, arn, "BACK_TEST_ACTIVATING", "BACK_TEST_COMPLETE").await?;
+    Ok(())
 }
 
 /// Stores a detector's model: the series' states as of `history_end`, spread over shards of
