@@ -124,7 +124,7 @@ pub fn source_files(
     if files.is_empty() {
         return Err(BacktestError::NoData(format!(
             "nothing under {path} (resolved to {})",
-            resolver.local_path(&path).display()
+            resolver.local_path(&path).unwrap_or_default().display()
         )));
     }
     Ok(files)

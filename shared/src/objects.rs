@@ -92,7 +92,9 @@ impl Objects for LocalObjects {
         Box::pin(async move {
             // Listed objects are local paths already; `s3://` names are resolved.
             let path = if object.starts_with("s3://") {
-                self.resolver.local_path(object)
+                self.resolver
+                    .local_path(object)
+                    .map_err(|e| io_error(object, e))?
             } else {
                 std::path::PathBuf::from(object)
             };
@@ -107,7 +109,10 @@ impl Objects for LocalObjects {
         bytes: Vec<u8>,
     ) -> BoxFuture<'a, Result<(), ObjectError>> {
         Box::pin(async move {
-            let path = self.resolver.local_path(object);
+            let path = self
+                .resolver
+                .local_path(object)
+                .map_err(|e| io_error(object, e))?;
             let dir = path
                 .parent()
                 .ok_or_else(|| ObjectError::Other(format!("{object}: no folder")))?;
@@ -122,7 +127,11 @@ impl Objects for LocalObjects {
 
     fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>> {
         Box::pin(async move {
-            match std::fs::remove_file(self.resolver.local_path(object)) {
+            let path = self
+                .resolver
+                .local_path(object)
+                .map_err(|e| io_error(object, e))?;
+            match std::fs::remove_file(path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(io_error(object, e)),

@@ -61,27 +61,34 @@ impl LocalResolver {
         }
     }
 
-    /// The local path a data path names (a file, a folder or a key prefix).
-    pub fn local_path(&self, path: &str) -> PathBuf {
+    /// The local path a data path names (a file, a folder or a key prefix). An `s3://` path
+    /// stays inside its bucket's folder: a `..` segment is refused (permission denied).
+    pub fn local_path(&self, path: &str) -> std::io::Result<PathBuf> {
         if let Some(rest) = path.strip_prefix("s3://") {
-            return self.buckets_dir.join(rest.trim_start_matches('/'));
+            if rest.split('/').any(|segment| segment == "..") {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("{path}: a .. segment would leave the buckets folder"),
+                ));
+            }
+            return Ok(self.buckets_dir.join(rest.trim_start_matches('/')));
         }
         if let Some(rest) = path.strip_prefix("file://") {
-            return PathBuf::from(rest);
+            return Ok(PathBuf::from(rest));
         }
         let p = Path::new(path);
-        if p.is_absolute() {
+        Ok(if p.is_absolute() {
             p.to_path_buf()
         } else {
             self.buckets_dir.join(p)
-        }
+        })
     }
 
     /// Every file under a path with S3 semantics: the object itself, every object under the
     /// "folder", or every object whose key starts with the prefix. Sorted, so reads are
     /// repeatable. An empty list means nothing is there.
     pub fn list(&self, path: &str) -> std::io::Result<Vec<PathBuf>> {
-        let local = self.local_path(path);
+        let local = self.local_path(path)?;
         let mut out = Vec::new();
         if local.is_file() {
             out.push(local);

@@ -220,6 +220,12 @@ pub fn metric_set(ms: &CreateMetricSetRequest) -> Result<(), ValidationError> {
         );
     }
 
+    if ms.dimension_filter_list.as_ref().is_some_and(Vec::is_empty) {
+        c.fail(
+            "DimensionFilterList",
+            "empty; give 1-5 filters or leave it out",
+        );
+    }
     for (i, f) in ms.dimension_filter_list.iter().flatten().enumerate() {
         let field = format!("DimensionFilterList[{i}]");
         match &f.name {

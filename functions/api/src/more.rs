@@ -529,6 +529,11 @@ pub(crate) async fn update_metric_set<S: Store>(
         c.finish()?;
         let ms: CreateMetricSetRequest = validate::parse(doc, "")?;
         validate::metric_set(&ms)?;
+        if let Some(s3) = &ms.metric_source.s3_source_config {
+            let mut c = Check::default();
+            crate::ops::s3_paths_only(&mut c, "MetricSource.S3SourceConfig", s3);
+            c.finish()?;
+        }
         if doc.get("MetricSetFrequency") != Some(&detector_frequency) {
             return Err(ApiError::field(
                 "MetricSetFrequency",
@@ -602,10 +607,31 @@ async fn first_file<S: Store>(
         .open(object)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || seismo_shared::sample::head_of(reader))
+    let name = object.clone();
+    let head = tokio::task::spawn_blocking(move || seismo_shared::sample::head_of(reader))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match head {
+        Ok(head) => Ok(head),
+        // The file's own fault (a truncated or corrupt gzip): the caller's to fix, not a retry.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::InvalidInput
+                    | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            let file = name.rsplit('/').next().unwrap_or(&name);
+            Err(ApiError::field(
+                &format!("{field}.{member}"),
+                format!(
+                    "{file} under {path} cannot be read: it is a truncated or corrupt gzip file"
+                ),
+            ))
+        }
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
 }
 
 fn layout(descriptor: &Value) -> Result<seismo_shared::data::FileFormat, ApiError> {
@@ -670,6 +696,7 @@ pub(crate) async fn get_sample_data<S: Store>(
     }
     let zone = seismo_shared::time::Zone::UTC;
     validate::s3_source_config(&mut c, "S3SourceConfig", &config, zone, true);
+    crate::ops::s3_paths_only(&mut c, "S3SourceConfig", &config);
     c.finish()?;
     let descriptor = s3.get("FileFormatDescriptor").filter(|v| v.is_object());
     let layout = layout(descriptor.unwrap_or(&Value::Null))?;
@@ -708,6 +735,7 @@ pub(crate) async fn detect_metric_set_config<S: Store>(
     let mut c = Check::default();
     let zone = seismo_shared::time::Zone::UTC;
     validate::s3_source_config(&mut c, field, &config, zone, false);
+    crate::ops::s3_paths_only(&mut c, field, &config);
     c.finish()?;
     detector(api, arn).await?;
     let (bytes, gzip) = first_file(api, s3, "AutoDetectionMetricSource.S3SourceConfig").await?;

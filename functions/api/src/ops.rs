@@ -311,6 +311,13 @@ pub(crate) async fn update_detector<S: Store>(
     }
     check_kms(&mut c, req)?;
     c.finish()?;
+    // The metric set's frequency is the detector's: a new one would score its data at the
+    // wrong interval.
+    let metric_set_frequencies: Vec<String> = metric_sets_of(api, arn)
+        .await?
+        .iter()
+        .filter_map(|m| m["MetricSetFrequency"].as_str().map(str::to_string))
+        .collect();
     let missing = || ApiError::not_found("AnomalyDetector", arn);
     modify(api, Kind::Detector, arn, None, missing, |doc| {
         let mut c = Check::default();
@@ -326,6 +333,16 @@ pub(crate) async fn update_detector<S: Store>(
         {
             let state = status(doc).to_string();
             match f.as_str().map(str::parse::<Frequency>) {
+                Some(Ok(new)) if metric_set_frequencies.iter().any(|m| m != new.as_str()) => {
+                    c.fail(
+                        "AnomalyDetectorConfig.AnomalyDetectorFrequency",
+                        format!(
+                            "{} differs from the metric set's {}; the metric set's MetricSetFrequency must change with it (delete and create it again)",
+                            new.as_str(),
+                            metric_set_frequencies.join(", ")
+                        ),
+                    )
+                }
                 Some(Ok(_))
                     if matches!(
                         state.as_str(),
@@ -443,6 +460,32 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
     .await
 }
 
+/// Paths the API takes name S3 objects: `s3://` only (`file://` and plain paths are for the
+/// command line's own metric sets), and no `.` or `..` segment (`seismo serve` keeps buckets
+/// as folders, and such a segment would step out of them).
+pub(crate) fn s3_paths_only(
+    c: &mut Check,
+    prefix: &str,
+    s3: &seismo_shared::model::S3SourceConfig,
+) {
+    let lists = [
+        ("TemplatedPathList", &s3.templated_path_list),
+        ("HistoricalDataPathList", &s3.historical_data_path_list),
+    ];
+    for (member, list) in lists {
+        for (i, p) in list.iter().flatten().enumerate() {
+            let field = format!("{prefix}.{member}[{i}]");
+            match p.strip_prefix("s3://") {
+                None => c.fail(field, "must be an s3:// path"),
+                Some(rest) if rest.split('/').any(|seg| seg == ".." || seg == ".") => {
+                    c.fail(field, "must not have a . or .. segment")
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
 /// Refuses to ask again for a one-time run (`running`: ACTIVATING or BACK_TEST_ACTIVATING) while
 /// the one asked for may still be going; one asked for longer ago than the ingest function
 /// can run (20 minutes) is lost (a crash, a timeout) and may be asked for again.
@@ -554,32 +597,8 @@ pub(crate) async fn create_metric_set<S: Store>(
     let ms: CreateMetricSetRequest = validate::parse(req, "")?;
     validate::metric_set(&ms)?;
     let mut c = Check::default();
-    let s3 = ms.metric_source.s3_source_config.as_ref();
-    for (i, p) in s3
-        .and_then(|s| s.templated_path_list.as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if !p.starts_with("s3://") {
-            c.fail(
-                format!("MetricSource.S3SourceConfig.TemplatedPathList[{i}]"),
-                "must be an s3:// path",
-            );
-        }
-    }
-    for (i, p) in s3
-        .and_then(|s| s.historical_data_path_list.as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if !p.starts_with("s3://") {
-            c.fail(
-                format!("MetricSource.S3SourceConfig.HistoricalDataPathList[{i}]"),
-                "must be an s3:// path",
-            );
-        }
+    if let Some(s3) = &ms.metric_source.s3_source_config {
+        s3_paths_only(&mut c, "MetricSource.S3SourceConfig", s3);
     }
     let doc = detector(api, detector_arn).await?;
     let detector_frequency = doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"]
@@ -945,8 +964,18 @@ pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<
 
 pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    optional_arn(req, "MetricSetArn")?;
+    let asked = optional_arn(req, "MetricSetArn")?;
     detector(api, arn).await?;
+    // A metric set named must be this detector's (its only one).
+    if let Some(ms) = asked {
+        let ours = metric_sets_of(api, arn)
+            .await?
+            .iter()
+            .any(|m| m["MetricSetArn"] == ms);
+        if !ours {
+            return Err(ApiError::not_found("MetricSet", ms));
+        }
+    }
     let Some(q) = api.store.get(Kind::Quality, arn).await? else {
         return Ok(json!({ "AnomalyDetectorDataQualityMetricList": [] }));
     };

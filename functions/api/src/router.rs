@@ -228,6 +228,15 @@ async fn untag<S: Store>(
     if keys.is_empty() {
         return Err(ApiError::field("TagKeys", "required: at least one tag key"));
     }
+    // The model's limits: 1-50 keys of 1-128 characters.
+    let mut c = seismo_shared::validate::Check::default();
+    if keys.len() > 50 {
+        c.fail("TagKeys", format!("{} keys; 1-50 are allowed", keys.len()));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        c.length(&format!("TagKeys[{i}]"), k, 1, 128);
+    }
+    c.finish()?;
     let not_found = || ApiError::not_found("Resource", &arn);
     ops::modify(
         api.as_ref(),

@@ -451,3 +451,198 @@ async fn concurrent_writers_never_lose_an_update() {
             .starts_with('v')
     );
 }
+
+/// A ValidationException naming `field`, or the answer.
+fn assert_names(answer: &(StatusCode, String, Value), field: &str) {
+    let (status, kind, body) = answer;
+    assert_eq!(
+        (*status, kind.as_str()),
+        (StatusCode::BAD_REQUEST, "ValidationException"),
+        "{field}: {body}"
+    );
+    let named = body["Fields"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x["Name"] == field));
+    assert!(named, "{field} not named in {body}");
+}
+
+#[tokio::test]
+async fn paths_name_s3_objects_inside_the_buckets_folder_and_bad_files_are_the_callers() {
+    // Buckets as folders, and a file beside them that no request may read.
+    let root = std::env::temp_dir().join(format!("seismo-paths-{}", std::process::id()));
+    let buckets = root.join("buckets");
+    std::fs::create_dir_all(buckets.join("b/history")).unwrap();
+    std::fs::create_dir_all(buckets.join("b/gz")).unwrap();
+    std::fs::write(root.join("secret.csv"), "user,password\nroot,hunter2\n").unwrap();
+    std::fs::write(
+        buckets.join("b/history/part.csv"),
+        "ts,region,revenue\n2026-01-01 00:00:00,EU,1\n",
+    )
+    .unwrap();
+    // The first bytes of a gzip file: a truncated upload.
+    std::fs::write(
+        buckets.join("b/gz/part.csv.gz"),
+        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x4b, 0x4c],
+    )
+    .unwrap();
+    let r = app(Arc::new(Api::new(MemoryStore::new(), buckets.clone())));
+    let sample = |path: &str| {
+        json!({"S3SourceConfig": {
+            "RoleArn": "arn:aws:iam::000000000000:role/r",
+            "HistoricalDataPathList": [path],
+            "FileFormatDescriptor": {"CsvFormatDescriptor": {"ContainsHeader": true, "Delimiter": ","}}
+        }})
+    };
+    let (status, _, body) = call(&r, "GetSampleData", sample("s3://b/history/")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["HeaderValues"], json!(["ts", "region", "revenue"]));
+
+    let field = "S3SourceConfig.HistoricalDataPathList[0]";
+    let secret = root.join("secret.csv");
+    for path in [
+        format!("file://{}", secret.display()),
+        "s3://b/../../secret.csv".to_string(),
+        "s3://b/history/../../../secret.csv".to_string(),
+    ] {
+        let answer = call(&r, "GetSampleData", sample(&path)).await;
+        assert!(!answer.2.to_string().contains("hunter2"), "{path} was read");
+        assert_names(&answer, field);
+    }
+    let answer = call(&r, "GetSampleData", sample("s3://b/gz/")).await;
+    assert_names(&answer, "S3SourceConfig.HistoricalDataPathList");
+    let message = answer.2["Message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("truncated or corrupt gzip"), "{message}");
+    assert!(!message.contains(&*root.to_string_lossy()), "{message}");
+
+    // Stored configuration: refused on create and on update, and the update changes nothing.
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    let traversal = json!("s3://b/../../secret.csv");
+    let bad = with(
+        metric_set_body(),
+        "/MetricSource/S3SourceConfig/HistoricalDataPathList",
+        json!([traversal]),
+    );
+    let answer = call(&r, "CreateMetricSet", bad).await;
+    assert_names(
+        &answer,
+        "MetricSource.S3SourceConfig.HistoricalDataPathList[0]",
+    );
+    let (status, _, created) = call(&r, "CreateMetricSet", metric_set_body()).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let ms = created["MetricSetArn"].clone();
+    let before = call(&r, "DescribeMetricSet", json!({"MetricSetArn": ms}))
+        .await
+        .2;
+    let mut source = before["MetricSource"].clone();
+    source["S3SourceConfig"]["TemplatedPathList"] = json!([format!("file://{}", secret.display())]);
+    let answer = call(
+        &r,
+        "UpdateMetricSet",
+        json!({"MetricSetArn": ms, "MetricSource": source}),
+    )
+    .await;
+    assert_names(&answer, "MetricSource.S3SourceConfig.TemplatedPathList[0]");
+    let after = call(&r, "DescribeMetricSet", json!({"MetricSetArn": ms}))
+        .await
+        .2;
+    assert_eq!(before, after);
+
+    // The object port itself refuses to step out of the buckets folder.
+    let objects = seismo_shared::objects::LocalObjects::new(buckets);
+    use seismo_shared::objects::Objects as _;
+    assert!(objects.list("s3://b/../../secret.csv").await.is_err());
+    assert!(objects.open("s3://b/../../secret.csv").await.is_err());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn a_detectors_frequency_quality_metrics_tags_and_filters_are_checked() {
+    let r = router();
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    let (_, _, created) = call(&r, "CreateMetricSet", metric_set_body()).await;
+    let ms = created["MetricSetArn"].clone();
+    // The metric set is hourly: the detector cannot become daily under it.
+    let daily = json!({"AnomalyDetectorArn": DETECTOR,
+                       "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": "P1D"}});
+    let answer = call(&r, "UpdateAnomalyDetector", daily).await;
+    assert_names(&answer, "AnomalyDetectorConfig.AnomalyDetectorFrequency");
+    let d = call(
+        &r,
+        "DescribeAnomalyDetector",
+        json!({"AnomalyDetectorArn": DETECTOR}),
+    )
+    .await
+    .2;
+    assert_eq!(
+        d["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"],
+        "PT1H"
+    );
+
+    // Data quality of a metric set that is not the detector's: not found.
+    let ours = json!({"AnomalyDetectorArn": DETECTOR, "MetricSetArn": ms});
+    assert_eq!(
+        call(&r, "GetDataQualityMetrics", ours).await.0,
+        StatusCode::OK
+    );
+    let other = json!({"AnomalyDetectorArn": DETECTOR,
+                       "MetricSetArn": "arn:aws:lookoutmetrics:us-east-1:000000000000:MetricSet/x/y"});
+    let (status, kind, _) = call(&r, "GetDataQualityMetrics", other).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::BAD_REQUEST, "ResourceNotFoundException")
+    );
+
+    // Untagging: 1-50 keys of 1-128 characters.
+    let untag = |query: String| {
+        let r = r.clone();
+        async move {
+            let uri = format!("/tags/{}?{query}", DETECTOR.replace(':', "%3A"));
+            let response = r
+                .oneshot(Request::delete(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let many = (0..51)
+        .map(|i| format!("tagKeys=k{i}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    for (query, field) in [
+        ("tagKeys=".to_string(), "TagKeys[0]"),
+        (format!("tagKeys={}", "k".repeat(129)), "TagKeys[0]"),
+        (many, "TagKeys"),
+    ] {
+        let (status, body) = untag(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["Fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x["Name"] == field)),
+            "{body}"
+        );
+    }
+    assert_eq!(untag("tagKeys=team".into()).await.0, StatusCode::NO_CONTENT);
+
+    // An empty filter list is refused (the model's minimum is one).
+    call(
+        &r,
+        "CreateAnomalyDetector",
+        with(detector_body(), "/AnomalyDetectorName", json!("d2")),
+    )
+    .await;
+    let body = with(
+        with(metric_set_body(), "/DimensionFilterList", json!([])),
+        "/AnomalyDetectorArn",
+        json!(DETECTOR.replace(":d", ":d2")),
+    );
+    assert_names(
+        &call(&r, "CreateMetricSet", body).await,
+        "DimensionFilterList",
+    );
+}
