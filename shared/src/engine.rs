@@ -400,6 +400,12 @@ const OUTLIER_Z: f64 = 4.6;
 
 /// How far (in sigmas) a clear outlier's residual counts in the scale.
 const OUTLIER_SCALE_CLIP: f64 = 3.0;
+/// A value beyond this many times the series' typical magnitude (at least 1) is absurd: an
+/// overflowed counter, or a placeholder for "missing" such as the largest double.
+const ABSURD: f64 = 1e6;
+/// How many times its typical magnitude an absurd value moves the series' typical magnitude
+/// toward (so a sustained change of units is followed within tens of points).
+const ABSURD_PULL: f64 = 100.0;
 
 /// Values the recent-level predictor takes the median of.
 const RECENT: usize = 8;
@@ -823,10 +829,19 @@ impl SeriesState {
             weight,
             predictions,
         } = step;
+        // An absurd value is scored but learned as missing, so one cannot poison the history
+        // (a single largest double once kept a series alarming for weeks); it only pulls the
+        // typical magnitude, by at most tenfold.
+        let absurd = self.observed > 0 && x.abs() > ABSURD * self.typical.max(1.0);
         self.observed = self.observed.saturating_add(1);
-        self.signed |= x < 0.0;
+        self.signed |= x < 0.0 && !absurd;
         let memory = (config.short_season * 7).max(28) as f64;
-        self.typical += (x.abs() - self.typical) / (self.observed as f64).min(memory);
+        let magnitude = if absurd {
+            ABSURD_PULL * self.typical.max(1.0)
+        } else {
+            x.abs()
+        };
+        self.typical += (magnitude - self.typical) / (self.observed as f64).min(memory);
         // A clear outlier is kept out of the seasonal history (as "is an anomaly" feedback
         // does), so one bad week does not shape what that hour is expected to be for four; the
         // level correction still sees it, so a sustained shift is followed. Only a first one:
@@ -837,7 +852,7 @@ impl SeriesState {
             self.values.lag(config.season).is_none()
                 || (config.short_season > 1 && self.values.lag(config.short_season).is_none())
         };
-        let outlier = !scored.learning && judged.abs() >= OUTLIER_Z && !repeats();
+        let outlier = absurd || (!scored.learning && judged.abs() >= OUTLIER_Z && !repeats());
         // Which predictor has been right lately is judged on ordinary points: a few days every
         // predictor misses (a promotion over a weekend) must not hand the series to whichever
         // missed them least.
@@ -852,7 +867,7 @@ impl SeriesState {
         }
         // The weekly history keeps the value with the yearly season taken out, so a season
         // expected again does not raise the weeks after it.
-        let departure = if weekly > 0.0 {
+        let departure = if weekly > 0.0 && !absurd {
             x / weekly - 1.0
         } else {
             f64::NAN
@@ -863,6 +878,11 @@ impl SeriesState {
             x / (1.0 + yearly)
         };
         self.push_values(config, value, departure);
+        if absurd {
+            self.level.push(f64::NAN);
+            self.scale.push(f64::NAN);
+            return;
+        }
         self.level.push(x - seasonal);
         // Anomalies must not widen the band: clip their residual at its edge, and a clear
         // outlier's at 3 sigma (an incident of a few hours is more than the 5% of a week the
@@ -1344,6 +1364,27 @@ mod tests {
                 want_anomalies: 1,
             },
             Case {
+                name: "seasonal with the largest double once, mid-history",
+                values: (0..n)
+                    .map(|t| Some(if t == n / 2 { f64::MAX } else { seasonal(t) }))
+                    .collect(),
+                want_anomalies: 1,
+            },
+            Case {
+                name: "seasonal with 1e45 once, mid-history",
+                values: (0..n)
+                    .map(|t| Some(if t == n / 2 { 1e45 } else { seasonal(t) }))
+                    .collect(),
+                want_anomalies: 1,
+            },
+            Case {
+                name: "seasonal with minus the largest double once, mid-history",
+                values: (0..n)
+                    .map(|t| Some(if t == n / 2 { -f64::MAX } else { seasonal(t) }))
+                    .collect(),
+                want_anomalies: 1,
+            },
+            Case {
                 name: "flat with one step",
                 values: (0..n)
                     .map(|t| Some(if t == n - 10 { 50.0 } else { 42.0 }))
@@ -1354,7 +1395,10 @@ mod tests {
         for case in cases {
             let (_, out) = run(case.values);
             let anomalies = out.iter().flatten().filter(|s| s.anomalous).count();
-            assert_eq!(anomalies, case.want_anomalies, "case {}", case.name);
+            let at: Vec<usize> = (0..out.len())
+                .filter(|&i| out[i].is_some_and(|s| s.anomalous))
+                .collect();
+            assert_eq!(anomalies, case.want_anomalies, "case {}: {at:?}", case.name);
             for s in out.iter().flatten() {
                 assert!(
                     s.severity.is_finite() && (0.0..=100.0).contains(&s.severity),
@@ -1387,6 +1431,34 @@ mod tests {
             .filter(|s| s.anomalous)
             .count();
         assert_eq!(weekend_alarms, 1);
+    }
+
+    #[test]
+    fn an_absurd_value_is_not_learned_but_a_change_of_units_is() {
+        let n = 24 * 7 * 6;
+        // The largest double during the cold start (a placeholder for "missing"): nothing
+        // alarms afterwards, and the week after expects the usual hour.
+        let (_, out) = run((0..n).map(|t| Some(if t == 100 { f64::MAX } else { seasonal(t) })));
+        let alarms: Vec<usize> = (300..n)
+            .filter(|&i| out[i].is_some_and(|s| s.anomalous))
+            .collect();
+        assert!(alarms.is_empty(), "{alarms:?}");
+        let week_after = out[100 + 24 * 7].unwrap();
+        assert!(
+            (week_after.expected - seasonal(100)).abs() < 5.0,
+            "{week_after:?}"
+        );
+
+        // Bytes instead of gigabytes from some hour on: alarms, then the new scale is learned
+        // within days, not never (as a thousandfold change, which is not absurd, is: its
+        // alarms end in the fifth day, while a week of the new scale has not yet been seen).
+        let from = n - 24 * 10;
+        let (_, out) = run((0..n).map(|t| Some(seasonal(t) * if t >= from { 1e9 } else { 1.0 })));
+        assert!(out[from].unwrap().anomalous);
+        let late = (from + 24 * 5..n)
+            .filter(|&i| out[i].is_some_and(|s| s.anomalous))
+            .count();
+        assert_eq!(late, 0);
     }
 
     #[test]
