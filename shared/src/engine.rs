@@ -403,8 +403,9 @@ const OUTLIER_SCALE_CLIP: f64 = 3.0;
 /// A value beyond this many times the series' typical magnitude (at least 1) is absurd: an
 /// overflowed counter, or a placeholder for "missing" such as the largest double.
 const ABSURD: f64 = 1e6;
-/// How many times its typical magnitude an absurd value moves the series' typical magnitude
-/// toward (so a sustained change of units is followed within tens of points).
+/// An absurd value moves the series' typical magnitude toward this many times itself instead
+/// (as one average of the memory: about 1.6 times per hourly point), so a sustained change of
+/// units stops being absurd within tens of points and is learned.
 const ABSURD_PULL: f64 = 100.0;
 
 /// Values the recent-level predictor takes the median of.
@@ -831,7 +832,7 @@ impl SeriesState {
         } = step;
         // An absurd value is scored but learned as missing, so one cannot poison the history
         // (a single largest double once kept a series alarming for weeks); it only pulls the
-        // typical magnitude, by at most tenfold.
+        // typical magnitude (see [`ABSURD_PULL`]).
         let absurd = self.observed > 0 && x.abs() > ABSURD * self.typical.max(1.0);
         self.observed = self.observed.saturating_add(1);
         self.signed |= x < 0.0 && !absurd;
