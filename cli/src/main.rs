@@ -230,8 +230,22 @@ fn sample_options(s: &SampleArgs) -> GenerateOptions {
 fn read_metric_set(path: &Path) -> Result<CreateMetricSetRequest> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a CreateMetricSet request", path.display()))
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not JSON (line {}, column {}): {}",
+            path.display(),
+            e.line(),
+            e.column(),
+            e.to_string().split(" at line ").next().unwrap_or_default()
+        )
+    })?;
+    // As the API would answer: every member at fault named, unknown ones too.
+    seismo_shared::validate::parse_strict(&json, "").map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid CreateMetricSet request: {e}",
+            path.display()
+        )
+    })
 }
 
 fn backtest_command(args: &BacktestArgs) -> Result<()> {

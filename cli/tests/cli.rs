@@ -114,21 +114,41 @@ fn a_broken_metric_set_is_refused_naming_the_field() {
     let not_json = write(dir.path(), "nope.json", "{ this is not json");
     let out = seismo(&["backtest", "--metric-set", &not_json]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("is not a CreateMetricSet request"));
+    assert!(text(&out.stderr).contains("is not JSON (line 1, column 3)"));
 
-    let bad_enum = write(
-        dir.path(),
-        "enum.json",
-        &std::fs::read_to_string(&ms)
-            .unwrap()
-            .replace("SUM", "MEDIAN"),
-    );
-    let out = seismo(&["backtest", "--metric-set", &bad_enum]);
-    assert!(
-        text(&out.stderr).contains("MEDIAN"),
-        "{}",
-        text(&out.stderr)
-    );
+    // Each in the user's terms, with the member's path, never serde's own words.
+    let original = std::fs::read_to_string(&ms).unwrap();
+    for (name, edit, says) in [
+        (
+            "enum",
+            original.replace("SUM", "MEDIAN"),
+            r#"MetricList[0].AggregationFunction: "MEDIAN" is not one of AVG, SUM"#,
+        ),
+        (
+            "type",
+            original.replace("999999", r#""300""#),
+            r#"Offset: must be an integer, not the string "300""#,
+        ),
+        (
+            "list",
+            original.replace(r#"{"ColumnName": "ts"}"#, r#"["ts"]"#),
+            "TimestampColumn: must be an object, not a list",
+        ),
+        (
+            "typo",
+            original.replace(r#""Offset""#, r#""Timezone": "UTC", "Ofset""#),
+            "Ofset: unknown member",
+        ),
+    ] {
+        let path = write(dir.path(), &format!("{name}.json"), &edit);
+        let out = seismo(&["backtest", "--metric-set", &path]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{name}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        for internal in ["expected struct", "unknown variant", "invalid type", "i64"] {
+            assert!(!stderr.contains(internal), "{name}: {stderr}");
+        }
+    }
 }
 
 #[test]

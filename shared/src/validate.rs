@@ -446,45 +446,215 @@ pub fn s3_source_config(
     }
 }
 
-/// Reads a request member into its typed shape. A value of the wrong type, a missing required
-/// member or a value outside an enum is a ValidationException naming the member's path under
-/// `prefix` (`MetricList[0].AggregationFunction`), never a bare parse error.
-pub fn parse<T: serde::de::DeserializeOwned>(
+/// Reads a request member into its typed shape. A value of the wrong type (a list where an
+/// object belongs included), a missing required member or a value outside an enum is a
+/// ValidationException naming the member's path under `prefix`
+/// (`MetricList[0].AggregationFunction`) in the caller's terms, never a bare parse error.
+/// Members the shape does not have are ignored, as the service did.
+pub fn parse<T: serde::de::DeserializeOwned + serde::Serialize>(
     value: &serde_json::Value,
     prefix: &str,
 ) -> Result<T, ValidationError> {
-    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-        let mut path = e.path().to_string();
-        if path == "." {
-            path.clear();
-        }
-        let message = e.inner().to_string();
-        // "missing field `X`": the member is X inside the path.
-        if let Some(missing) = message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.strip_suffix('`'))
-        {
-            path = if path.is_empty() {
-                missing.to_string()
-            } else {
-                format!("{path}.{missing}")
+    parse_members(value, prefix, false)
+}
+
+/// [`parse`], and a member the shape does not have is an error too (a configuration file's
+/// `"TimeZone"` for `"Timezone"` would otherwise run silently in UTC).
+pub fn parse_strict<T: serde::de::DeserializeOwned + serde::Serialize>(
+    value: &serde_json::Value,
+    prefix: &str,
+) -> Result<T, ValidationError> {
+    parse_members(value, prefix, true)
+}
+
+fn parse_members<T: serde::de::DeserializeOwned + serde::Serialize>(
+    value: &serde_json::Value,
+    prefix: &str,
+    strict: bool,
+) -> Result<T, ValidationError> {
+    let under = |path: &str| match (prefix.is_empty(), path.is_empty() || path == ".") {
+        (true, true) => "request".to_string(),
+        (false, true) => prefix.to_string(),
+        (true, false) => path.to_string(),
+        (false, false) => format!("{prefix}.{path}"),
+    };
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path| unknown.push(ignored_path(&path));
+    let parsed: Result<T, _> =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut note));
+    let mut c = Check::default();
+    let t = match parsed {
+        Ok(t) => t,
+        Err(e) => {
+            let (member, message) = serde_message(&e.inner().to_string());
+            let path = e.path().to_string();
+            let path = match member {
+                Some(m) if path.is_empty() || path == "." => m,
+                Some(m) => format!("{path}.{m}"),
+                None => path,
             };
+            c.fail(under(&path), message);
+            return Err(c
+                .finish()
+                .err()
+                .unwrap_or_else(|| ValidationError::cannot_parse("unreadable request")));
         }
-        let name = match (prefix.is_empty(), path.is_empty()) {
-            (true, _) => path,
-            (false, true) => prefix.to_string(),
-            (false, false) => format!("{prefix}.{path}"),
-        };
-        let message = message
-            .replace("invalid type: ", "")
-            .replace("integer `", "the number `");
-        let mut c = Check::default();
-        c.fail(name, message);
-        match c.finish() {
-            Err(e) => e,
-            Ok(()) => ValidationError::cannot_parse("unreadable request"),
+    };
+    // serde reads an object from a list of its members in order: refused, as the service did.
+    if let Ok(back) = serde_json::to_value(&t) {
+        lists_for_objects(value, &back, String::new(), &mut |path| {
+            c.fail(under(&path), "must be an object, not a list")
+        });
+    }
+    if strict {
+        for path in unknown {
+            c.fail(
+                under(&path),
+                "unknown member (check its spelling against the API's)",
+            );
         }
-    })
+    }
+    c.finish().map(|()| t)
+}
+
+/// A path serde_ignored reports, as a member path (`MetricList[0].Name`).
+fn ignored_path(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = ignored_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
+    }
+}
+
+/// Where the request gave a list and its parsed shape is an object.
+fn lists_for_objects(
+    given: &serde_json::Value,
+    parsed: &serde_json::Value,
+    path: String,
+    found: &mut impl FnMut(String),
+) {
+    use serde_json::Value;
+    match (given, parsed) {
+        (Value::Array(_), Value::Object(_)) => found(path),
+        (Value::Object(g), Value::Object(p)) => {
+            for (k, v) in g {
+                if let Some(pv) = p.get(k) {
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    lists_for_objects(v, pv, child, found);
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(p)) => {
+            for (i, (v, pv)) in g.iter().zip(p).enumerate() {
+                lists_for_objects(v, pv, format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// serde's message in the caller's terms, and the member it names when it names one (a
+/// missing field).
+fn serde_message(message: &str) -> (Option<String>, String) {
+    // "... at line 1 column 5" says nothing about a JSON value already parsed.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string();
+    if let Some(m) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return (Some(m.to_string()), "required".to_string());
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `")
+        && let Some((value, expected)) = rest.split_once("`, expected ")
+    {
+        let allowed: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split(['`', ',', ' '])
+            .filter(|w| !w.is_empty() && *w != "or")
+            .collect();
+        return (
+            None,
+            format!("{value:?} is not one of {}", allowed.join(", ")),
+        );
+    }
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        && let Some((got, expected)) = rest.split_once(", expected ")
+    {
+        let wanted = describe_expected(expected);
+        let got = describe_given(got);
+        return (None, format!("must be {wanted}, not {got}"));
+    }
+    if message.starts_with("invalid length") {
+        return (None, "must be an object, not a list".to_string());
+    }
+    (None, message)
+}
+
+/// What serde expected, in the caller's terms.
+fn describe_expected(expected: &str) -> String {
+    let e = expected.trim();
+    if e.starts_with("struct ") || e == "a map" || e.starts_with("map") {
+        "an object".into()
+    } else if e.starts_with("a sequence") || e.starts_with("sequence") {
+        "a list".into()
+    } else if e.starts_with("a string") || e.starts_with("string") {
+        "a string".into()
+    } else if e.starts_with("a boolean") || e == "bool" {
+        "true or false".into()
+    } else if matches!(e, "i8" | "i16" | "i32" | "i64" | "isize") {
+        "an integer".into()
+    } else if matches!(e, "u8" | "u16" | "u32" | "u64" | "usize") {
+        "a non-negative integer".into()
+    } else if matches!(e, "f32" | "f64") {
+        "a number".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// What the request gave, as serde names it, in the caller's terms.
+fn describe_given(got: &str) -> String {
+    let g = got.trim();
+    let quoted = |prefix: &str| {
+        g.strip_prefix(prefix)
+            .map(|v| v.trim_matches('`').to_string())
+    };
+    if let Some(v) = quoted("integer ").or_else(|| quoted("floating point ")) {
+        format!("the number {v}")
+    } else if let Some(v) = g.strip_prefix("string ") {
+        format!("the string {v}")
+    } else if let Some(v) = quoted("boolean ") {
+        v
+    } else if g == "map" {
+        "an object".into()
+    } else if g == "sequence" {
+        "a list".into()
+    } else if g == "unit" || g == "null" {
+        "null".into()
+    } else {
+        g.to_string()
+    }
 }
 
 fn charset(c: &mut Check, field: &str, value: Option<&str>) {

@@ -285,6 +285,25 @@ async fn each_bad_value_names_its_field() {
             json!({"AnomalyDetectorArn": DETECTOR}),
             "AutoDetectionMetricSource.S3SourceConfig",
         ),
+        // serde would read an object from a list of its members: refused.
+        (
+            "CreateMetricSet",
+            with(
+                metric_set_body(),
+                "/MetricList",
+                json!([["revenue", "SUM"]]),
+            ),
+            "MetricList[0]",
+        ),
+        (
+            "CreateMetricSet",
+            with(
+                metric_set_body(),
+                "/TimestampColumn",
+                json!(["ts", "yyyy-MM-dd HH:mm:ss"]),
+            ),
+            "TimestampColumn",
+        ),
     ];
     for (op, body, field) in cases {
         let (status, kind, body) = call(&r, op, body.clone()).await;
@@ -293,6 +312,17 @@ async fn each_bad_value_names_its_field() {
             (StatusCode::BAD_REQUEST, "ValidationException"),
             "{op} {field}: {body}"
         );
+        // In the caller's terms: no Rust or serde wording.
+        let message = body["Message"].as_str().unwrap_or_default();
+        for internal in [
+            "expected struct",
+            "unknown variant",
+            "invalid type",
+            "i64",
+            "u32",
+        ] {
+            assert!(!message.contains(internal), "{op} {field}: {message}");
+        }
         let named = body["Fields"]
             .as_array()
             .is_some_and(|f| f.iter().any(|x| x["Name"] == field));
