@@ -113,8 +113,90 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
         Ok(_) => Err(ValidationError::cannot_parse("the body must be a JSON object").into()),
-        Err(e) => Err(ValidationError::cannot_parse(format!("the body is not JSON: {e}")).into()),
+        Err(e) => Err(ValidationError::cannot_parse(format!(
+            "the body is not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+        .into()),
     }
+}
+
+/// Each operation's required members (the model's `required`, body members only).
+const REQUIRED: &[(&str, &[&str])] = &[
+    ("ActivateAnomalyDetector", &["AnomalyDetectorArn"]),
+    ("BackTestAnomalyDetector", &["AnomalyDetectorArn"]),
+    (
+        "CreateAlert",
+        &["AlertName", "AnomalyDetectorArn", "Action"],
+    ),
+    (
+        "CreateAnomalyDetector",
+        &["AnomalyDetectorName", "AnomalyDetectorConfig"],
+    ),
+    (
+        "CreateMetricSet",
+        &[
+            "AnomalyDetectorArn",
+            "MetricSetName",
+            "MetricList",
+            "MetricSource",
+        ],
+    ),
+    ("DeactivateAnomalyDetector", &["AnomalyDetectorArn"]),
+    ("DeleteAlert", &["AlertArn"]),
+    ("DeleteAnomalyDetector", &["AnomalyDetectorArn"]),
+    ("DescribeAlert", &["AlertArn"]),
+    (
+        "DescribeAnomalyDetectionExecutions",
+        &["AnomalyDetectorArn"],
+    ),
+    ("DescribeAnomalyDetector", &["AnomalyDetectorArn"]),
+    ("DescribeMetricSet", &["MetricSetArn"]),
+    (
+        "DetectMetricSetConfig",
+        &["AnomalyDetectorArn", "AutoDetectionMetricSource"],
+    ),
+    ("GetAnomalyGroup", &["AnomalyGroupId", "AnomalyDetectorArn"]),
+    ("GetDataQualityMetrics", &["AnomalyDetectorArn"]),
+    (
+        "GetFeedback",
+        &["AnomalyDetectorArn", "AnomalyGroupTimeSeriesFeedback"],
+    ),
+    (
+        "ListAnomalyGroupRelatedMetrics",
+        &["AnomalyDetectorArn", "AnomalyGroupId"],
+    ),
+    (
+        "ListAnomalyGroupSummaries",
+        &["AnomalyDetectorArn", "SensitivityThreshold"],
+    ),
+    (
+        "ListAnomalyGroupTimeSeries",
+        &["AnomalyDetectorArn", "AnomalyGroupId", "MetricName"],
+    ),
+    (
+        "PutFeedback",
+        &["AnomalyDetectorArn", "AnomalyGroupTimeSeriesFeedback"],
+    ),
+    ("UpdateAlert", &["AlertArn"]),
+    ("UpdateAnomalyDetector", &["AnomalyDetectorArn"]),
+    ("UpdateMetricSet", &["MetricSetArn"]),
+];
+
+/// Every required member missing from a request, named at once (the operation then checks
+/// values, and nested members, itself).
+fn required_members(operation: &str, req: &Value) -> Result<(), ApiError> {
+    let Some((_, members)) = REQUIRED.iter().find(|(op, _)| *op == operation) else {
+        return Ok(());
+    };
+    let mut c = seismo_shared::validate::Check::default();
+    for m in *members {
+        if req.get(*m).is_none_or(Value::is_null) {
+            c.fail(*m, "required");
+        }
+    }
+    Ok(c.finish()?)
 }
 
 async fn dispatch<S: Store>(
@@ -123,6 +205,7 @@ async fn dispatch<S: Store>(
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let req = body(&bytes)?;
+    required_members(&operation, &req)?;
     let api = api.as_ref();
     let out = match operation.as_str() {
         "CreateAnomalyDetector" => ops::create_detector(api, &req).await?,

@@ -282,7 +282,7 @@ async fn each_bad_value_names_its_field() {
         ),
         (
             "DetectMetricSetConfig",
-            json!({"AnomalyDetectorArn": DETECTOR}),
+            json!({"AnomalyDetectorArn": DETECTOR, "AutoDetectionMetricSource": {}}),
             "AutoDetectionMetricSource.S3SourceConfig",
         ),
         // serde would read an object from a list of its members: refused.
@@ -675,4 +675,41 @@ async fn a_detectors_frequency_quality_metrics_tags_and_filters_are_checked() {
         &call(&r, "CreateMetricSet", body).await,
         "DimensionFilterList",
     );
+}
+
+#[tokio::test]
+async fn every_missing_required_member_is_named_at_once() {
+    let r = router();
+    for (op, members) in [
+        (
+            "CreateAlert",
+            &["AlertName", "AnomalyDetectorArn", "Action"][..],
+        ),
+        (
+            "CreateMetricSet",
+            &[
+                "AnomalyDetectorArn",
+                "MetricSetName",
+                "MetricList",
+                "MetricSource",
+            ][..],
+        ),
+        (
+            "ListAnomalyGroupTimeSeries",
+            &["AnomalyDetectorArn", "AnomalyGroupId", "MetricName"][..],
+        ),
+    ] {
+        let (status, kind, body) = call(&r, op, json!({})).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::BAD_REQUEST, "ValidationException")
+        );
+        let named: Vec<&str> = body["Fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["Name"].as_str())
+            .collect();
+        assert_eq!(named, members, "{op}: {body}");
+    }
 }
