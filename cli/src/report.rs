@@ -86,6 +86,13 @@ pub(crate) fn table(r: &BacktestReport) -> String {
                 .join(", ")
         );
     }
+    if q.stray_rows > 0 {
+        let _ = writeln!(
+            out,
+            "  {} rows left out: their timestamps lie far from the rest of the data (a mistyped year?)",
+            q.stray_rows
+        );
+    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,

@@ -189,6 +189,29 @@ fn unusable_data_is_reported_not_a_crash() {
         "{}",
         text(&out.stderr)
     );
+
+    // Good timestamps, but every row lacks a dimension the metric set names: no series, an
+    // error that says why (it exited 0 with "0 series").
+    std::fs::write(
+        dir.path().join("b/h/data.csv"),
+        "ts,x\n2026-01-01 00:00:00,1\n2026-01-01 01:00:00,2\n",
+    )
+    .unwrap();
+    let no_dimension = write(
+        dir.path(),
+        "ms3.json",
+        &std::fs::read_to_string(&ms).unwrap().replace(
+            r#""TimestampColumn""#,
+            r#""DimensionList": ["region"], "TimestampColumn""#,
+        ),
+    );
+    let out = seismo(&["backtest", "--metric-set", &no_dimension]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("none usable") && stderr.contains("columns not in the files: region"),
+        "{stderr}"
+    );
 }
 
 #[test]

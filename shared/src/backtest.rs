@@ -130,6 +130,25 @@ pub fn source_files(
     Ok(files)
 }
 
+/// Intervals a backtest or an activation reads at most (9.5 years of 5-minute data).
+pub const MAX_TIMELINE: i64 = 1_000_000;
+
+/// Why no series came out of the rows read, in the user's terms.
+pub fn no_usable_rows(files: usize, q: &crate::data::DataQuality) -> String {
+    let mut why = vec![format!("{} invalid", q.invalid_rows)];
+    if q.rows_filtered > 0 {
+        why.push(format!(
+            "{} removed by DimensionFilterList",
+            q.rows_filtered
+        ));
+    }
+    if !q.missing_columns.is_empty() {
+        let columns: Vec<&str> = q.missing_columns.iter().map(String::as_str).collect();
+        why.push(format!("columns not in the files: {}", columns.join(", ")));
+    }
+    format!("{files} files read; rows: none usable ({})", why.join("; "))
+}
+
 /// The path a backtest reads: the historical path when given, else the templated path's fixed
 /// prefix (the part before the first `{{`).
 pub fn source_path(ms: &CreateMetricSetRequest) -> Result<String, BacktestError> {
@@ -201,15 +220,18 @@ pub fn run_read(
     }
     let (data, quality) = aggregator.finish_with_quality();
     validate::metric_quota(ms, quality.time_series as usize).map_err(BacktestError::Quota)?;
-    let (Some(first), Some(last)) = (data.first(), data.last()) else {
-        return Err(BacktestError::NoData(format!(
-            "{} files, {} rows, none usable ({} invalid; missing columns: {:?})",
-            count,
-            quality.rows_processed + quality.invalid_rows,
-            quality.invalid_rows,
-            quality.missing_columns
-        )));
+    let has_series = data.iter().any(|d| !d.series.is_empty());
+    let (Some(first), Some(last), true) = (data.first(), data.last(), has_series) else {
+        return Err(BacktestError::NoData(no_usable_rows(count, &quality)));
     };
+    let span = (last.start - first.start) / schema.frequency.seconds().max(1);
+    if span > MAX_TIMELINE {
+        return Err(BacktestError::NoData(format!(
+            "the data spans {span} intervals ({} to {}), more than {MAX_TIMELINE}: check the timestamps at either end",
+            crate::model::timestamp_string(first.start),
+            crate::model::timestamp_string(last.start)
+        )));
+    }
     let timeline = intervals(first.start, last.start, schema.frequency, schema.zone);
     if timeline.len() < 2 {
         return Err(BacktestError::NoData(format!(

@@ -159,6 +159,9 @@ pub struct DataQuality {
     pub empty_files: u64,
     /// Files that could not be read, with the reason.
     pub unreadable_files: Vec<String>,
+    /// Rows left out because their timestamps lie far from the rest of the data (beyond a gap
+    /// longer than all the data on the other side: a mistyped year); counted as invalid too.
+    pub stray_rows: u64,
 }
 
 impl DataQuality {
@@ -185,7 +188,56 @@ impl DataQuality {
         self.empty_files += other.empty_files;
         self.unreadable_files
             .extend(other.unreadable_files.iter().cloned());
+        self.stray_rows += other.stray_rows;
     }
+}
+
+/// At most this share of the rows may be left out as stray.
+const STRAY_SHARE: f64 = 0.01;
+/// A gap of fewer intervals than this never makes data stray.
+const STRAY_GAP: i64 = 100;
+
+/// How many intervals at each end of `data` (oldest first) are stray: together at most 1% of
+/// the rows, behind a gap longer than all the data on the other side of it and than 100
+/// intervals. One row dated 2036 (or 9999) in a year of data would otherwise stretch the
+/// timeline over a decade (or exhaust memory) and put the whole year in training.
+fn strays(data: &[IntervalData], step: i64) -> (usize, usize) {
+    let n = data.len();
+    if n < 2 {
+        return (0, 0);
+    }
+    let rows = |d: &IntervalData| d.quality.rows_processed.max(1) as f64;
+    let total: f64 = data.iter().map(rows).sum();
+    let most = total * STRAY_SHARE;
+    let min_gap = STRAY_GAP.saturating_mul(step.max(1));
+    // The newest end: the largest stray tail.
+    let (mut tail, mut acc) = (0, 0.0);
+    for k in (1..n).rev() {
+        acc += rows(&data[k]);
+        if acc > most {
+            break;
+        }
+        let gap = data[k].start.saturating_sub(data[k - 1].start);
+        let rest = data[k - 1].start.saturating_sub(data[0].start);
+        if gap > rest.max(min_gap) {
+            tail = n - k;
+        }
+    }
+    // The oldest end, of what is left.
+    let last = n - tail - 1;
+    let (mut head, mut acc) = (0, 0.0);
+    for k in 1..=last {
+        acc += rows(&data[k - 1]);
+        if acc > most {
+            break;
+        }
+        let gap = data[k].start.saturating_sub(data[k - 1].start);
+        let rest = data[last].start.saturating_sub(data[k].start);
+        if gap > rest.max(min_gap) {
+            head = k;
+        }
+    }
+    (head, tail)
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -386,6 +438,15 @@ impl<'a> Aggregator<'a> {
                     let wrong_width = r.len() != header.len();
                     self.accept(&columns, field, wrong_width);
                 }
+                // The file cannot be read on (a truncated or corrupt gzip): unreadable, with
+                // the rows before kept, as for JSON Lines.
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    self.rows_seen -= 1;
+                    return Err(match e.kind() {
+                        csv::ErrorKind::Io(io) => io.to_string(),
+                        _ => e.to_string(),
+                    });
+                }
                 // A malformed record (for example an unterminated quote): skip and count.
                 Err(_) => self.quality.invalid_rows += 1,
             }
@@ -417,6 +478,10 @@ impl<'a> Aggregator<'a> {
                 .map_err(|e| e.to_string())?;
             if n == 0 {
                 break;
+            }
+            // A byte-order mark before the first object is not part of it.
+            if rows == 0 && line.starts_with(b"\xef\xbb\xbf") {
+                line.drain(..3);
             }
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -563,15 +628,27 @@ impl<'a> Aggregator<'a> {
 
     /// The aggregated intervals and everything read as one set of figures (the file figures
     /// plus every interval's, overflowed sums included).
+    /// Stray intervals (see [`strays`]) are left out, their rows counted as stray and invalid.
     pub fn finish_with_quality(self) -> (Vec<IntervalData>, DataQuality) {
         let mut total = self.quality.clone();
-        let data = self.finish();
+        let step = self.schema.frequency.seconds();
+        let mut data = self.finish();
+        let (head, tail) = strays(&data, step);
+        let kept = head..data.len() - tail;
         let mut series = BTreeSet::new();
-        for d in &data {
+        for (i, d) in data.iter().enumerate() {
             total.add(&d.quality);
-            series.extend(d.series.keys());
+            if kept.contains(&i) {
+                series.extend(d.series.keys());
+            } else {
+                total.stray_rows += d.quality.rows_processed;
+                total.invalid_rows += d.quality.rows_processed;
+                total.partial_rows -= d.quality.partial_rows;
+            }
         }
         total.time_series = series.len() as u64;
+        data.truncate(kept.end);
+        data.drain(..kept.start);
         (data, total)
     }
 
@@ -674,6 +751,104 @@ mod tests {
         2021-02-14 00:50:00,EU,web,5,200\n\
         2021-02-14 00:20:00,US,web,7,50\n\
         2021-02-14 01:00:00,EU,web,1,10\n";
+
+    /// Hourly rows of one series over `hours`, then `extra` lines.
+    fn hourly(hours: i64, extra: &str) -> String {
+        let mut csv = String::from("ts,region,channel,revenue,latency\n");
+        for h in 0..hours {
+            let t = chrono::DateTime::from_timestamp(T0 + h * H, 0).unwrap();
+            csv += &format!(
+                "{},EU,web,{},1\n",
+                t.format("%Y-%m-%d %H:%M:%S"),
+                100 + h % 7
+            );
+        }
+        csv + extra
+    }
+
+    #[test]
+    fn a_row_far_from_the_rest_is_stray_not_a_stretched_timeline() {
+        let ms = metric_set(json!({}));
+        for (name, extra, kept_from, kept_to) in [
+            (
+                "a mistyped year ahead",
+                "2036-01-01 00:00:00,EU,web,5,1\n",
+                T0,
+                T0 + 959 * H,
+            ),
+            (
+                "the last possible year",
+                "9999-12-31 23:00:00,EU,web,5,1\n",
+                T0,
+                T0 + 959 * H,
+            ),
+            (
+                "a year behind",
+                "2011-02-14 00:00:00,EU,web,5,1\n",
+                T0,
+                T0 + 959 * H,
+            ),
+        ] {
+            let (data, q) = read(&ms, hourly(960, extra).as_bytes());
+            assert_eq!(
+                (data.first().unwrap().start, data.last().unwrap().start),
+                (kept_from, kept_to),
+                "{name}"
+            );
+            assert_eq!(
+                (q.stray_rows, q.invalid_rows, q.time_series),
+                (1, 1, 1),
+                "{name}"
+            );
+        }
+        // A pause in the data is not stray: the week after a two-day gap is kept, and so is a
+        // short series' last point after a gap shorter than 100 intervals.
+        let mut rows = hourly(24 * 7, "");
+        for h in 24 * 9..24 * 16 {
+            let t = chrono::DateTime::from_timestamp(T0 + h * H, 0).unwrap();
+            rows += &format!("{},EU,web,1,1\n", t.format("%Y-%m-%d %H:%M:%S"));
+        }
+        let (data, q) = read(&ms, rows.as_bytes());
+        assert_eq!((data.len(), q.stray_rows), (24 * 14, 0));
+        let (data, q) = read(
+            &ms,
+            hourly(50, "2021-02-18 00:00:00,EU,web,5,1\n").as_bytes(),
+        );
+        assert_eq!((data.len(), q.stray_rows), (51, 0));
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_gzip_csv_is_unreadable_not_quietly_short() {
+        let ms = metric_set(json!({}));
+        let schema = Schema::from_metric_set(&ms).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(hourly(2000, "").as_bytes()).unwrap();
+        let whole = gz.finish().unwrap();
+        let mut corrupt = whole.clone();
+        let middle = corrupt.len() / 2;
+        corrupt[middle..middle + 16].fill(0xa5);
+        for (name, bytes) in [
+            ("truncated", &whole[..whole.len() / 2]),
+            ("corrupt", &corrupt[..]),
+        ] {
+            let mut agg = Aggregator::new(&schema);
+            agg.read_object("part.csv.gz", Ok(bytes));
+            let (_, q) = agg.finish_with_quality();
+            assert_eq!(q.unreadable_files.len(), 1, "{name}: {q:?}");
+            assert!(q.unreadable_files[0].starts_with("part.csv.gz: "), "{name}");
+            assert!(q.rows_processed < 2000, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_json_lines_file_with_a_byte_order_mark_keeps_its_first_row() {
+        let ms = metric_set(json!({"MetricSource": {"S3SourceConfig": {
+            "FileFormatDescriptor": {"CsvFormatDescriptor": null, "JsonFormatDescriptor": {}}}}}));
+        let lines = "\u{feff}{\"ts\": \"2021-02-14 00:10:00\", \"region\": \"EU\", \"channel\": \"web\", \"revenue\": 3, \"latency\": 1}\n";
+        let (data, q) = read(&ms, lines.as_bytes());
+        assert_eq!((q.rows_processed, q.invalid_rows), (1, 0));
+        assert_eq!(value(&data, T0, &["EU", "web"], 0), Some(3.0));
+    }
 
     #[test]
     fn sum_and_avg_per_interval_and_combination() {

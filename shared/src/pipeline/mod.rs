@@ -267,6 +267,17 @@ pub async fn activate<S: Store>(
         return Err(PipelineError::Config(format!("historical data: {reason}")));
     }
     let (data, _quality) = aggregator.finish_with_quality();
+    if let (Some(first), Some(last)) = (data.first(), data.last()) {
+        let span = (last.start - first.start) / d.schema.frequency.seconds().max(1);
+        if span > crate::backtest::MAX_TIMELINE {
+            return Err(PipelineError::Config(format!(
+                "historical data: the data spans {span} intervals ({} to {}), more than {}: check the timestamps at either end",
+                timestamp_string(first.start),
+                timestamp_string(last.start),
+                crate::backtest::MAX_TIMELINE
+            )));
+        }
+    }
     let warmup = d.schema.frequency.cold_start_intervals();
     let mut states: BTreeMap<Vec<String>, Vec<SeriesState>> = BTreeMap::new();
     let (mut learned, mut history_end) = (0, None);
