@@ -265,7 +265,12 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
     if let Some(d) = detector_arn {
         detector(api, d).await?;
     }
-    let (items, next) = paginate(alerts_of(api, detector_arn).await?, max, token.as_deref());
+    let (items, next) = paginate(
+        alerts_of(api, detector_arn).await?,
+        max,
+        token.as_deref(),
+        "alerts",
+    )?;
     let mut out = Vec::new();
     for a in items {
         let mut s = Map::new();
@@ -440,7 +445,7 @@ pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
             (k, shown)
         })
         .collect();
-    let (items, next) = paginate(all, max, token.as_deref());
+    let (items, next) = paginate(all, max, token.as_deref(), "feedback")?;
     Ok(json!({ "AnomalyGroupTimeSeriesFeedback": items, "NextToken": next }))
 }
 
@@ -476,7 +481,7 @@ pub(crate) async fn describe_executions<S: Store>(
             (k, out)
         })
         .collect();
-    let (items, next) = paginate(all, max, token.as_deref());
+    let (items, next) = paginate(all, max, token.as_deref(), "executions")?;
     Ok(json!({ "ExecutionList": items, "NextToken": next }))
 }
 

@@ -93,18 +93,57 @@ pub(crate) fn page(req: &Value) -> Result<(usize, Option<String>), ApiError> {
     Ok((max, token))
 }
 
-/// One page of `items` (sorted by key) after `token`, and the next token.
+/// One page of `items` (sorted by key) after `token`, and the next token. Tokens are the last
+/// key of a page, sealed with the listing they belong to (`scope`): a token from another
+/// listing, or anything this API did not give, is a ValidationException, not an empty page or
+/// a page from somewhere else.
 pub(crate) fn paginate(
     items: Vec<(String, Value)>,
     max: usize,
     token: Option<&str>,
-) -> (Vec<Value>, Option<String>) {
+    scope: &str,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let after = token.map(|t| open_token(t, scope)).transpose()?;
     let rest: Vec<(String, Value)> = items
         .into_iter()
-        .filter(|(k, _)| token.is_none_or(|t| k.as_str() > t))
+        .filter(|(k, _)| after.as_deref().is_none_or(|t| k.as_str() > t))
         .collect();
-    let next = (rest.len() > max).then(|| rest[max - 1].0.clone());
-    (rest.into_iter().take(max).map(|(_, v)| v).collect(), next)
+    let next = (rest.len() > max).then(|| seal_token(&rest[max - 1].0, scope));
+    Ok((rest.into_iter().take(max).map(|(_, v)| v).collect(), next))
+}
+
+/// FNV-1a: a checksum, so a token is recognised (not a secret).
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn seal_token(key: &str, scope: &str) -> String {
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}.{:016x}", fnv(&[scope, key]))
+}
+
+fn open_token(token: &str, scope: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::field("NextToken", "not a token this listing gave");
+    let (hex, sum) = token.split_once('.').ok_or_else(bad)?;
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    let key = String::from_utf8(bytes).map_err(|_| bad())?;
+    if sum != format!("{:016x}", fnv(&[scope, &key])) {
+        return Err(bad());
+    }
+    Ok(key)
 }
 
 /// Tags: 1-50, keys 1-128 characters, values up to 256.
@@ -250,7 +289,7 @@ pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Resul
     let (max, token) = page(req)?;
     let prefix = api.arn("AnomalyDetector:");
     let all = api.store.list(Kind::Detector, &prefix).await?;
-    let (items, next) = paginate(all, max, token.as_deref());
+    let (items, next) = paginate(all, max, token.as_deref(), "detectors")?;
     let mut summaries = Vec::new();
     for d in items {
         let mut s = Map::new();
@@ -678,7 +717,7 @@ pub(crate) async fn list_metric_sets<S: Store>(
                 .await?
         }
     };
-    let (items, next) = paginate(all, max, token.as_deref());
+    let (items, next) = paginate(all, max, token.as_deref(), "metric-sets")?;
     let summaries: Vec<Value> = items
         .iter()
         .map(|m| {
@@ -826,7 +865,7 @@ pub(crate) async fn list_group_summaries<S: Store>(
             )
         })
         .collect();
-    let (items, next) = paginate(keyed, max, token.as_deref());
+    let (items, next) = paginate(keyed, max, token.as_deref(), "groups")?;
     Ok(json!({
         "AnomalyGroupSummaryList": items,
         "AnomalyGroupStatistics": {
@@ -914,7 +953,7 @@ pub(crate) async fn list_group_time_series<S: Store>(
             )
         })
         .collect();
-    let (items, next) = paginate(series, max, token.as_deref());
+    let (items, next) = paginate(series, max, token.as_deref(), "series")?;
     Ok(json!({
         "AnomalyGroupId": g.anomaly_group.anomaly_group_id,
         "MetricName": metric,
@@ -958,7 +997,7 @@ pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<
             )
         })
         .collect();
-    let (items, next) = paginate(items, max, token.as_deref());
+    let (items, next) = paginate(items, max, token.as_deref(), "related")?;
     Ok(json!({ "InterMetricImpactList": items, "NextToken": next }))
 }
 

@@ -3,6 +3,7 @@
 //! string too long or too short or off its pattern, a number out of range, a value outside its
 //! enum, a list too long or empty, a value of the wrong JSON type), and the answer must be a
 //! ValidationException (400) naming that member by its path (`MetricList[0].MetricName`).
+//! (`NextToken` must be a token the listing gave: validation.rs pages through real ones.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,10 +72,7 @@ fn requests() -> Vec<(&'static str, Value)> {
             }),
         ),
         ("DescribeAnomalyDetector", json!({"AnomalyDetectorArn": D})),
-        (
-            "ListAnomalyDetectors",
-            json!({"MaxResults": 10, "NextToken": "t"}),
-        ),
+        ("ListAnomalyDetectors", json!({"MaxResults": 10})),
         (
             "UpdateAnomalyDetector",
             json!({
@@ -106,7 +104,7 @@ fn requests() -> Vec<(&'static str, Value)> {
         ("DescribeMetricSet", json!({"MetricSetArn": MS})),
         (
             "ListMetricSets",
-            json!({"AnomalyDetectorArn": D, "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "MaxResults": 10}),
         ),
         (
             "UpdateMetricSet",
@@ -130,7 +128,7 @@ fn requests() -> Vec<(&'static str, Value)> {
         ("DescribeAlert", json!({"AlertArn": ALERT})),
         (
             "ListAlerts",
-            json!({"AnomalyDetectorArn": D, "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "MaxResults": 10}),
         ),
         (
             "UpdateAlert",
@@ -142,7 +140,7 @@ fn requests() -> Vec<(&'static str, Value)> {
         ("DeleteAlert", json!({"AlertArn": ALERT})),
         (
             "ListAnomalyGroupSummaries",
-            json!({"AnomalyDetectorArn": D, "SensitivityThreshold": 50, "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "SensitivityThreshold": 50, "MaxResults": 10}),
         ),
         (
             "GetAnomalyGroup",
@@ -150,11 +148,11 @@ fn requests() -> Vec<(&'static str, Value)> {
         ),
         (
             "ListAnomalyGroupTimeSeries",
-            json!({"AnomalyDetectorArn": D, "AnomalyGroupId": GROUP, "MetricName": "revenue", "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "AnomalyGroupId": GROUP, "MetricName": "revenue", "MaxResults": 10}),
         ),
         (
             "ListAnomalyGroupRelatedMetrics",
-            json!({"AnomalyDetectorArn": D, "AnomalyGroupId": GROUP, "RelationshipTypeFilter": "CAUSE_OF_INPUT_ANOMALY_GROUP", "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "AnomalyGroupId": GROUP, "RelationshipTypeFilter": "CAUSE_OF_INPUT_ANOMALY_GROUP", "MaxResults": 10}),
         ),
         (
             "PutFeedback",
@@ -162,7 +160,7 @@ fn requests() -> Vec<(&'static str, Value)> {
         ),
         (
             "GetFeedback",
-            json!({"AnomalyDetectorArn": D, "AnomalyGroupTimeSeriesFeedback": {"AnomalyGroupId": GROUP, "TimeSeriesId": "abc"}, "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "AnomalyGroupTimeSeriesFeedback": {"AnomalyGroupId": GROUP, "TimeSeriesId": "abc"}, "MaxResults": 10}),
         ),
         (
             "GetDataQualityMetrics",
@@ -170,7 +168,7 @@ fn requests() -> Vec<(&'static str, Value)> {
         ),
         (
             "DescribeAnomalyDetectionExecutions",
-            json!({"AnomalyDetectorArn": D, "Timestamp": "2026-01-01T00:00:00Z", "MaxResults": 10, "NextToken": "t"}),
+            json!({"AnomalyDetectorArn": D, "Timestamp": "2026-01-01T00:00:00Z", "MaxResults": 10}),
         ),
         (
             "GetSampleData",

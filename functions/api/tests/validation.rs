@@ -713,3 +713,62 @@ async fn every_missing_required_member_is_named_at_once() {
         assert_eq!(named, members, "{op}: {body}");
     }
 }
+
+#[tokio::test]
+async fn pages_follow_tokens_and_refuse_any_other_token() {
+    let r = router();
+    for name in ["d", "e", "f"] {
+        let body = with(detector_body(), "/AnomalyDetectorName", json!(name));
+        assert_eq!(
+            call(&r, "CreateAnomalyDetector", body).await.0,
+            StatusCode::OK
+        );
+    }
+    // Page by page, each detector once, in order.
+    let (mut names, mut token) = (Vec::new(), None::<Value>);
+    loop {
+        let mut req = json!({"MaxResults": 1});
+        if let Some(t) = &token {
+            req["NextToken"] = t.clone();
+        }
+        let (status, _, page) = call(&r, "ListAnomalyDetectors", req).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for d in page["AnomalyDetectorSummaryList"].as_array().unwrap() {
+            names.push(d["AnomalyDetectorName"].as_str().unwrap().to_string());
+        }
+        match page.get("NextToken").filter(|t| !t.is_null()) {
+            Some(t) => token = Some(t.clone()),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["d", "e", "f"]);
+
+    // A token of this listing, but from another listing, garbage, or a bare key: refused.
+    let (_, _, first) = call(&r, "ListAnomalyDetectors", json!({"MaxResults": 1})).await;
+    let detectors_token = first["NextToken"].clone();
+    for name in ["a1", "a2"] {
+        let body = with(alert_body(), "/AlertName", json!(name));
+        assert_eq!(call(&r, "CreateAlert", body).await.0, StatusCode::OK);
+    }
+    let (_, _, alerts) = call(
+        &r,
+        "ListAlerts",
+        json!({"AnomalyDetectorArn": DETECTOR, "MaxResults": 1}),
+    )
+    .await;
+    let alerts_token = alerts["NextToken"].clone();
+    assert!(alerts_token.is_string(), "{alerts}");
+    for (op, token) in [
+        ("ListAnomalyDetectors", alerts_token),
+        ("ListAnomalyDetectors", json!("garbage")),
+        ("ListAnomalyDetectors", json!(DETECTOR)),
+        ("ListAnomalyDetectors", json!("-5")),
+        ("ListAlerts", detectors_token),
+    ] {
+        let mut req = json!({"NextToken": token});
+        if op == "ListAlerts" {
+            req["AnomalyDetectorArn"] = json!(DETECTOR);
+        }
+        assert_names(&call(&r, op, req).await, "NextToken");
+    }
+}
