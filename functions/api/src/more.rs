@@ -209,12 +209,28 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
         crate::ops::check_tags(tags)?;
     }
     detector(api, detector_arn).await?;
-    if alerts_of(api, Some(detector_arn)).await?.len() >= ALERTS_PER_DETECTOR {
-        return Err(ApiError::Quota(format!(
-            "a detector has at most {ALERTS_PER_DETECTOR} alerts"
-        )));
-    }
     let arn = api.arn(&format!("Alert:{name}"));
+    let existing: Vec<String> = alerts_of(api, Some(detector_arn))
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    if existing.contains(&arn) {
+        return Err(ApiError::conflict(
+            "Alert",
+            &arn,
+            format!("an alert named {name} already exists"),
+        ));
+    }
+    crate::ops::reserve(
+        api,
+        detector_arn,
+        "alerts",
+        &arn,
+        ALERTS_PER_DETECTOR,
+        &existing,
+    )
+    .await?;
     let t = now();
     let mut doc = json!({
         "AlertArn": arn, "AlertName": name, "AnomalyDetectorArn": detector_arn, "Action": act,
@@ -231,6 +247,8 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     }
     match api.store.create(Kind::Alert, &arn, doc).await {
         Err(StoreError::Exists) => {
+            // Another detector's alert of that name: its place here is not taken.
+            crate::ops::release(api, detector_arn, "alerts", &arn).await?;
             return Err(ApiError::conflict(
                 "Alert",
                 &arn,
@@ -329,9 +347,12 @@ pub(crate) async fn update_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
 }
 
 pub(crate) async fn delete_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
-    let (arn, _) = alert(api, req).await?;
+    let (arn, doc) = alert(api, req).await?;
     api.store.delete(Kind::Alert, &arn).await?;
     api.store.delete(Kind::Tags, &arn).await?;
+    if let Some(detector_arn) = doc["AnomalyDetectorArn"].as_str() {
+        crate::ops::release(api, detector_arn, "alerts", &arn).await?;
+    }
     Ok(json!({}))
 }
 

@@ -193,6 +193,69 @@ pub(crate) async fn modify<S: Store>(
     .ok_or_else(missing)
 }
 
+/// How long a reservation for a resource being created holds without the resource (a create
+/// that crashed between the two writes).
+const RESERVATION_HOLDS: f64 = 60.0;
+
+/// Reserves one of a detector's `max` places for `what` (`alerts`, `metric-sets`) for `arn`,
+/// atomically, so concurrent creates cannot pass the quota together (16 at once once made two
+/// metric sets, 16 alerts eleven). `existing` are the resources that exist now: places held
+/// by anything else lapse after a minute. Over the quota: ServiceQuotaExceededException.
+pub(crate) async fn reserve<S: Store>(
+    api: &Api<S>,
+    detector_arn: &str,
+    what: &str,
+    arn: &str,
+    max: usize,
+    existing: &[String],
+) -> Result<(), ApiError> {
+    let key = format!("{detector_arn}/reserved/{what}");
+    let t = now();
+    seismo_shared::store::update(&api.store, Kind::Pipeline, &key, |current| {
+        let mut held: serde_json::Map<String, Value> = current
+            .and_then(|c| c.as_object().cloned())
+            .unwrap_or_default();
+        held.retain(|a, at| {
+            existing.contains(a) || t - at.as_f64().unwrap_or(0.0) < RESERVATION_HOLDS
+        });
+        for a in existing {
+            held.entry(a.clone()).or_insert(json!(t));
+        }
+        if !held.contains_key(arn) && held.len() >= max {
+            return Err(ApiError::Quota(format!(
+                "a detector has at most {max} {}",
+                what.replace('-', " ")
+            )));
+        }
+        held.insert(arn.to_string(), json!(t));
+        Ok(Some(Value::Object(held)))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Gives a detector's place held for `arn` back (its resource is deleted, or was not created).
+pub(crate) async fn release<S: Store>(
+    api: &Api<S>,
+    detector_arn: &str,
+    what: &str,
+    arn: &str,
+) -> Result<(), ApiError> {
+    let key = format!("{detector_arn}/reserved/{what}");
+    seismo_shared::store::update(&api.store, Kind::Pipeline, &key, |current| {
+        Ok::<_, ApiError>(
+            current
+                .and_then(|c| c.as_object().cloned())
+                .map(|mut held| {
+                    held.remove(arn);
+                    Value::Object(held)
+                }),
+        )
+    })
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
     api.store
         .get(Kind::Detector, arn)
@@ -573,8 +636,29 @@ async fn start_once<S: Store>(
     };
     let now = chrono::Utc::now().timestamp();
     let token = seismo_shared::objects::unique_suffix();
+    // From the status the request was judged on, atomically: of two requests at once, one
+    // starts the run and the other is told the detector changed.
+    let from = crate::ops::status(&loaded.doc).to_string();
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        let current = crate::ops::status(doc).to_string();
+        if current != from {
+            return Err(ApiError::conflict(
+                "AnomalyDetector",
+                arn,
+                format!("the detector became {current} meanwhile"),
+            ));
+        }
+        doc["Status"] = json!(status);
+        doc["LastModificationTime"] = json!(self::now());
+        if let Value::Object(m) = doc {
+            m.remove("FailureType");
+            m.remove("FailureReason");
+        }
+        Ok(())
+    })
+    .await?;
     pipeline::ask_run(&api.store, arn, &token, now).await?;
-    set_status(api, arn, status, None).await?;
     for spec in specs(&loaded, now, &token) {
         if let Err(e) = api.schedules.put(&spec).await {
             let reason = "the schedule could not be created".to_string();
@@ -655,13 +739,29 @@ pub(crate) async fn create_metric_set<S: Store>(
     if let Some(tags) = req.get("Tags") {
         check_tags(tags)?;
     }
-    if metric_sets_of(api, detector_arn).await?.len() >= METRIC_SETS_PER_DETECTOR {
-        return Err(ApiError::Quota(format!(
-            "a detector has at most {METRIC_SETS_PER_DETECTOR} metric set"
-        )));
-    }
     let detector_name = detector_arn.rsplit(':').next().unwrap_or_default();
     let arn = api.arn(&format!("MetricSet/{detector_name}/{}", ms.metric_set_name));
+    let existing: Vec<String> = metric_sets_of(api, detector_arn)
+        .await?
+        .iter()
+        .filter_map(|m| m["MetricSetArn"].as_str().map(str::to_string))
+        .collect();
+    if existing.contains(&arn) {
+        return Err(ApiError::conflict(
+            "MetricSet",
+            &arn,
+            format!("a metric set named {} already exists", ms.metric_set_name),
+        ));
+    }
+    reserve(
+        api,
+        detector_arn,
+        "metric-sets",
+        &arn,
+        METRIC_SETS_PER_DETECTOR,
+        &existing,
+    )
+    .await?;
     let mut stored = serde_json::to_value(&ms).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Value::Object(m) = &mut stored {
         m.remove("Tags");

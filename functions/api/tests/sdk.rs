@@ -149,6 +149,20 @@ async fn create_metric_set(
         lm::config::http::HttpResponse,
     >,
 > {
+    create_metric_set_named(client, detector, "shop-orders").await
+}
+
+async fn create_metric_set_named(
+    client: &lm::Client,
+    detector: &str,
+    name: &str,
+) -> Result<
+    String,
+    lm::error::SdkError<
+        lm::operation::create_metric_set::CreateMetricSetError,
+        lm::config::http::HttpResponse,
+    >,
+> {
     let metric = |n: &str| {
         Metric::builder()
             .metric_name(n)
@@ -159,7 +173,7 @@ async fn create_metric_set(
     client
         .create_metric_set()
         .anomaly_detector_arn(detector)
-        .metric_set_name("shop-orders")
+        .metric_set_name(name)
         .metric_list(metric("orders"))
         .metric_list(metric("revenue"))
         .dimension_list("region")
@@ -491,9 +505,13 @@ async fn errors_have_the_old_service_codes_and_name_the_field() {
     assert_eq!(code(&e), "ValidationException");
     assert!(message(&e).contains("SensitivityThreshold"));
 
-    // One metric set per detector: the second is a quota error.
+    // One metric set per detector: the same again is a conflict, a second a quota error.
     create_metric_set(&client, &arn).await.unwrap();
     let e = create_metric_set(&client, &arn).await.unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+    let e = create_metric_set_named(&client, &arn, "shop-refunds")
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ServiceQuotaExceededException");
 
     // A backtest over no data fails the detector with a reason, never a 500.

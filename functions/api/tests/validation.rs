@@ -772,3 +772,74 @@ async fn pages_follow_tokens_and_refuse_any_other_token() {
         assert_names(&call(&r, op, req).await, "NextToken");
     }
 }
+
+/// Sends `bodies` to `op` at once; the statuses, sorted.
+async fn at_once(r: &axum::Router, op: &'static str, bodies: Vec<Value>) -> Vec<StatusCode> {
+    let attempts: Vec<_> = bodies
+        .into_iter()
+        .map(|b| {
+            let r = r.clone();
+            tokio::spawn(async move { call(&r, op, b).await.0 })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for a in attempts {
+        out.push(a.await.unwrap());
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_and_activations_keep_the_quotas_and_states() {
+    let r = router();
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    let count =
+        |statuses: &[StatusCode], s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+    // One metric set per detector, of 16 different names sent at once.
+    let bodies = (0..16)
+        .map(|i| with(metric_set_body(), "/MetricSetName", json!(format!("m{i}"))))
+        .collect();
+    let statuses = at_once(&r, "CreateMetricSet", bodies).await;
+    assert_eq!(count(&statuses, StatusCode::OK), 1, "{statuses:?}");
+    assert_eq!(
+        count(&statuses, StatusCode::PAYMENT_REQUIRED),
+        15,
+        "{statuses:?}"
+    );
+    let listed = call(
+        &r,
+        "ListMetricSets",
+        json!({"AnomalyDetectorArn": DETECTOR}),
+    )
+    .await
+    .2;
+    assert_eq!(listed["MetricSetSummaryList"].as_array().unwrap().len(), 1);
+
+    // Ten alerts, of 16 sent at once; a deleted one gives its place back at once.
+    let bodies = (0..16)
+        .map(|i| with(alert_body(), "/AlertName", json!(format!("a{i}"))))
+        .collect();
+    let statuses = at_once(&r, "CreateAlert", bodies).await;
+    assert_eq!(count(&statuses, StatusCode::OK), 10, "{statuses:?}");
+    let alerts = call(&r, "ListAlerts", json!({"AnomalyDetectorArn": DETECTOR}))
+        .await
+        .2;
+    let alerts = alerts["AlertSummaryList"].as_array().unwrap().clone();
+    assert_eq!(alerts.len(), 10);
+    let one = alerts[0]["AlertArn"].clone();
+    assert_eq!(
+        call(&r, "DeleteAlert", json!({"AlertArn": one})).await.0,
+        StatusCode::OK
+    );
+    let again = with(alert_body(), "/AlertName", json!("again"));
+    assert_eq!(call(&r, "CreateAlert", again).await.0, StatusCode::OK);
+
+    // Eight activations at once: one starts, the others are told it changed.
+    let bodies = (0..8)
+        .map(|_| json!({"AnomalyDetectorArn": DETECTOR}))
+        .collect();
+    let statuses = at_once(&r, "ActivateAnomalyDetector", bodies).await;
+    assert_eq!(count(&statuses, StatusCode::OK), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::CONFLICT), 7, "{statuses:?}");
+}
