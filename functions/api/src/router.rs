@@ -96,13 +96,49 @@ pub fn app<S: Store>(api: Arc<Api<S>>) -> Router {
             get(list_tags::<S>).post(tag::<S>).delete(untag::<S>),
         )
         .route("/{operation}", post(dispatch::<S>))
-        .with_state(api);
+        .fallback(no_operation)
+        .with_state(api)
+        .layer(axum::middleware::map_response(as_api_error));
     match keys {
         Some(keys) => router.layer(axum::middleware::from_fn(move |req, next| {
             crate::sigv4::check(keys.clone(), req, next)
         })),
         None => router,
     }
+}
+
+/// A path or method the API does not serve.
+async fn no_operation(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ValidationError::cannot_parse(format!(
+        "no operation at {method} {}: operations are POST /OperationName, tags /tags/ResourceArn",
+        uri.path()
+    ))
+    .into()
+}
+
+/// Errors the HTTP layer answers itself (a body over the size limit, a path that is not
+/// UTF-8, a method a route does not take) in the API's form, with its error type, instead of
+/// the framework's plain text.
+async fn as_api_error(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key("x-amzn-ErrorType")
+    {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this path takes another method: operations are POST /OperationName".to_string()
+        }
+        s if s.is_server_error() => return ApiError::Internal(format!("HTTP {s}")).into_response(),
+        _ => "the request's path, query or body cannot be read".to_string(),
+    };
+    let mut out = ApiError::from(ValidationError::cannot_parse(message)).into_response();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        *out.status_mut() = status;
+    }
+    out
 }
 
 /// Parses a body: empty is `{}`; anything but a JSON object is a ValidationException.

@@ -843,3 +843,63 @@ async fn concurrent_creates_and_activations_keep_the_quotas_and_states() {
     assert_eq!(count(&statuses, StatusCode::OK), 1, "{statuses:?}");
     assert_eq!(count(&statuses, StatusCode::CONFLICT), 7, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn what_the_http_layer_refuses_is_answered_in_the_apis_form() {
+    let r = router();
+    let send = |request: Request<Body>| {
+        let r = r.clone();
+        async move {
+            let response = r.oneshot(request).await.unwrap();
+            let status = response.status();
+            let kind = response
+                .headers()
+                .get("x-amzn-ErrorType")
+                .map(|v| v.to_str().unwrap().to_string());
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, kind, body)
+        }
+    };
+    let huge = format!(r#"{{"AnomalyDetectorName": "{}"}}"#, "x".repeat(3 << 20));
+    for (name, request, want) in [
+        (
+            "a body over the limit",
+            Request::post("/CreateAnomalyDetector")
+                .body(Body::from(huge))
+                .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "an operation read with GET",
+            Request::get("/CreateAnomalyDetector")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "the root",
+            Request::post("/").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a path under an operation",
+            Request::post("/DescribeAnomalyDetector/x")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a resource ARN that is not UTF-8",
+            Request::get("/tags/arn%ff%fe").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, kind, body) = send(request).await;
+        assert_eq!(status, want, "{name}: {body}");
+        assert_eq!(kind.as_deref(), Some("ValidationException"), "{name}");
+        let message = body["Message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{name}: {body}");
+        assert!(!message.contains("Failed to buffer"), "{name}: {message}");
+    }
+}
