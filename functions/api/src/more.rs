@@ -194,6 +194,68 @@ async fn alerts_of<S: Store>(
         .collect())
 }
 
+/// An alert's filters name what the detector's metric set has: its measures and dimensions
+/// (an alert filtered on a measure it does not have would never fire), and filter something.
+async fn filters_fit<S: Store>(
+    api: &Api<S>,
+    detector_arn: &str,
+    filters: Option<&Value>,
+) -> Result<(), ApiError> {
+    let Some(filters) = filters.filter(|f| f.is_object()) else {
+        return Ok(());
+    };
+    let mut c = Check::default();
+    let given = |m: &str| filters.get(m).filter(|v| !v.is_null());
+    if given("MetricList").is_none() && given("DimensionFilterList").is_none() {
+        c.fail(
+            "AlertFilters",
+            "give a MetricList, a DimensionFilterList or both (or leave AlertFilters out)",
+        );
+    }
+    // Checked against the metric set when there is one (it may be created after the alert).
+    if let Some(ms) = crate::ops::metric_sets_of(api, detector_arn).await?.first() {
+        let names = |list: &Value, key: Option<&str>| -> Vec<String> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| key.map_or(Some(v), |k| v.get(k)))
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
+        let measures = names(&ms["MetricList"], Some("MetricName"));
+        let dimensions = names(&ms["DimensionList"], None);
+        let metric_list = given("MetricList").cloned().unwrap_or(Value::Null);
+        for (i, m) in names(&metric_list, None).iter().enumerate() {
+            if !measures.contains(m) {
+                c.fail(
+                    format!("AlertFilters.MetricList[{i}]"),
+                    format!(
+                        "{m:?} is not a measure of the metric set ({})",
+                        measures.join(", ")
+                    ),
+                );
+            }
+        }
+        let dimension_filters = given("DimensionFilterList").cloned().unwrap_or(Value::Null);
+        for (i, d) in names(&dimension_filters, Some("DimensionName"))
+            .iter()
+            .enumerate()
+        {
+            if !dimensions.contains(d) {
+                c.fail(
+                    format!("AlertFilters.DimensionFilterList[{i}].DimensionName"),
+                    format!(
+                        "{d:?} is not a dimension of the metric set ({})",
+                        dimensions.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    Ok(c.finish()?)
+}
+
 pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let name = required(req, "AlertName")?;
     let detector_arn = arn_field(req, "AnomalyDetectorArn")?;
@@ -209,6 +271,7 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
         crate::ops::check_tags(tags)?;
     }
     detector(api, detector_arn).await?;
+    filters_fit(api, detector_arn, req.get("AlertFilters")).await?;
     let arn = api.arn(&format!("Alert:{name}"));
     let existing: Vec<String> = alerts_of(api, Some(detector_arn))
         .await?
@@ -319,7 +382,9 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
 }
 
 pub(crate) async fn update_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
-    let (arn, _) = alert(api, req).await?;
+    let (arn, current) = alert(api, req).await?;
+    let detector_arn = current["AnomalyDetectorArn"].as_str().unwrap_or_default();
+    filters_fit(api, detector_arn, req.get("AlertFilters")).await?;
     let missing = || ApiError::not_found("Alert", &arn);
     crate::ops::modify(api, Kind::Alert, &arn, None, missing, |doc| {
         let mut c = Check::default();

@@ -903,3 +903,45 @@ async fn what_the_http_layer_refuses_is_answered_in_the_apis_form() {
         assert!(!message.contains("Failed to buffer"), "{name}: {message}");
     }
 }
+
+#[tokio::test]
+async fn alert_filters_name_what_the_metric_set_has() {
+    let r = router();
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    call(&r, "CreateMetricSet", metric_set_body()).await;
+    let filtered = |filters: Value| with(alert_body(), "/AlertFilters", filters);
+    for (filters, field) in [
+        (
+            json!({"MetricList": ["nope"]}),
+            "AlertFilters.MetricList[0]",
+        ),
+        (
+            json!({"DimensionFilterList": [{"DimensionName": "nope", "DimensionValueList": ["EU"]}]}),
+            "AlertFilters.DimensionFilterList[0].DimensionName",
+        ),
+        (json!({}), "AlertFilters"),
+    ] {
+        assert_names(&call(&r, "CreateAlert", filtered(filters)).await, field);
+    }
+    let fits = filtered(json!({"MetricList": ["revenue"],
+        "DimensionFilterList": [{"DimensionName": "region", "DimensionValueList": ["EU"]}]}));
+    let (status, _, created) = call(&r, "CreateAlert", fits).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let update = json!({"AlertArn": created["AlertArn"], "AlertFilters": {"MetricList": ["nope"]}});
+    assert_names(
+        &call(&r, "UpdateAlert", update).await,
+        "AlertFilters.MetricList[0]",
+    );
+    let stored = call(
+        &r,
+        "DescribeAlert",
+        json!({"AlertArn": created["AlertArn"]}),
+    )
+    .await
+    .2;
+    assert_eq!(
+        stored["Alert"]["AlertFilters"]["MetricList"],
+        json!(["revenue"]),
+        "{stored}"
+    );
+}
