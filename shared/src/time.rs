@@ -139,8 +139,17 @@ impl TimestampFormat {
                 ..
             } => {
                 if *has_offset {
+                    // Java's X reads a Z as UTC; chrono's offsets do not.
+                    let utc = raw
+                        .strip_suffix('Z')
+                        .map(|r| [format!("{r}+00:00"), format!("{r}+0000")]);
                     DateTime::parse_from_str(raw, chrono)
                         .ok()
+                        .or_else(|| {
+                            utc.iter()
+                                .flatten()
+                                .find_map(|r| DateTime::parse_from_str(r, chrono).ok())
+                        })
                         .map(|t| t.timestamp())
                         .or_else(|| parse_rfc3339(raw))
                 } else if *has_time {
@@ -400,6 +409,13 @@ mod tests {
                 "yyyy-MM-dd'T'HH:mm:ssXXX",
                 "2021-02-14T05:00:00+01:00",
                 Zone::UTC,
+                "2021-02-14T04:00:00Z",
+            ),
+            (
+                "a Z where the pattern's X offset goes, not ISO",
+                "dd/MM/yyyy HH:mm:ssX",
+                "14/02/2021 04:00:00Z",
+                berlin,
                 "2021-02-14T04:00:00Z",
             ),
             (

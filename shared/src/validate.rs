@@ -424,7 +424,14 @@ pub fn s3_source_config(
                     format!("{q:?} must be one ASCII character"),
                 );
             }
+            let mut seen = BTreeSet::new();
             for (i, h) in csv.header_list.iter().flatten().enumerate() {
+                if !seen.insert(h.as_str()) {
+                    c.fail(
+                        format!("{field}.HeaderList[{i}]"),
+                        format!("{h:?} is named twice"),
+                    );
+                }
                 c.name(&format!("{field}.HeaderList[{i}]"), h);
             }
             if csv.contains_header == Some(false)
@@ -802,6 +809,12 @@ mod tests {
                 "/MetricSource/S3SourceConfig/FileFormatDescriptor/CsvFormatDescriptor/ContainsHeader",
                 json!(false),
             ),
+            (
+                "MetricSource.S3SourceConfig.FileFormatDescriptor.CsvFormatDescriptor.HeaderList[2]",
+                "/MetricSource/S3SourceConfig/FileFormatDescriptor/CsvFormatDescriptor/HeaderList",
+                json!(["ts", "region", "ts"]),
+            ),
+            ("DimensionFilterList", "/DimensionFilterList", json!([])),
             (
                 "MetricSource.S3SourceConfig.FileFormatDescriptor",
                 "/MetricSource/S3SourceConfig/FileFormatDescriptor",
