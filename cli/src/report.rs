@@ -86,6 +86,16 @@ pub(crate) fn table(r: &BacktestReport) -> String {
                 .join(", ")
         );
     }
+    for f in q.unreadable_files.iter().take(5) {
+        let _ = writeln!(out, "  unreadable: {f}");
+    }
+    if q.unreadable_files.len() > 5 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more unreadable files",
+            q.unreadable_files.len() - 5
+        );
+    }
     if q.stray_rows > 0 {
         let _ = writeln!(
             out,

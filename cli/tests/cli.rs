@@ -139,6 +139,11 @@ fn a_broken_metric_set_is_refused_naming_the_field() {
             original.replace(r#""Offset""#, r#""Timezone": "UTC", "Ofset""#),
             "Ofset: unknown member",
         ),
+        (
+            "typo of a required member",
+            original.replace(r#""MetricSetName""#, r#""MetricSetNam""#),
+            "MetricSetName: required; MetricSetNam: unknown member",
+        ),
     ] {
         let path = write(dir.path(), &format!("{name}.json"), &edit);
         let out = seismo(&["backtest", "--metric-set", &path]);

@@ -30,6 +30,9 @@ pub enum BacktestError {
     /// There is nothing (usable) to read.
     #[error("no data: {0}")]
     NoData(String),
+    /// The data spans more intervals than a run reads.
+    #[error("{0}")]
+    TooLong(String),
 }
 
 /// Options of a backtest.
@@ -136,6 +139,12 @@ pub const MAX_TIMELINE: i64 = 1_000_000;
 /// Why no series came out of the rows read, in the user's terms.
 pub fn no_usable_rows(files: usize, q: &crate::data::DataQuality) -> String {
     let mut why = vec![format!("{} invalid", q.invalid_rows)];
+    if !q.unreadable_files.is_empty() {
+        why.push(format!("unreadable: {}", q.unreadable_files.join("; ")));
+    }
+    if q.empty_files > 0 {
+        why.push(format!("{} empty files", q.empty_files));
+    }
     if q.rows_filtered > 0 {
         why.push(format!(
             "{} removed by DimensionFilterList",
@@ -226,7 +235,7 @@ pub fn run_read(
     };
     let span = (last.start - first.start) / schema.frequency.seconds().max(1);
     if span > MAX_TIMELINE {
-        return Err(BacktestError::NoData(format!(
+        return Err(BacktestError::TooLong(format!(
             "the data spans {span} intervals ({} to {}), more than {MAX_TIMELINE}: check the timestamps at either end",
             crate::model::timestamp_string(first.start),
             crate::model::timestamp_string(last.start)

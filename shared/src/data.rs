@@ -192,51 +192,67 @@ impl DataQuality {
     }
 }
 
-/// At most this share of the rows may be left out as stray.
-const STRAY_SHARE: f64 = 0.01;
-/// A gap of fewer intervals than this never makes data stray.
+/// At most this share of the rows may be left out as stray, at each end.
+const STRAY_SHARE: f64 = 0.1;
+/// How far beyond the bulk of the data (the middle 60% of its rows) data is stray: this many
+/// times the bulk's span, and at least [`STRAY_GAP`] intervals.
+const STRAY_RATIO: i64 = 10;
 const STRAY_GAP: i64 = 100;
 
-/// How many intervals at each end of `data` (oldest first) are stray: together at most 1% of
-/// the rows, behind a gap longer than all the data on the other side of it and than 100
-/// intervals. One row dated 2036 (or 9999) in a year of data would otherwise stretch the
-/// timeline over a decade (or exhaust memory) and put the whole year in training.
+/// How many intervals at each end of `data` (oldest first) are stray: beyond ten times the
+/// span of the bulk of the rows (their middle 60%) from it, behind a gap that long, and at
+/// most 10% of the rows. One row dated 2036 (or 9999) in a month of data would otherwise
+/// stretch the timeline over a decade (or exhaust memory) and put the whole month in
+/// training; a series that resumes after an outage, or a sparse start, is not stray.
 fn strays(data: &[IntervalData], step: i64) -> (usize, usize) {
     let n = data.len();
-    if n < 2 {
+    if n < 3 {
         return (0, 0);
     }
-    let rows = |d: &IntervalData| d.quality.rows_processed.max(1) as f64;
-    let total: f64 = data.iter().map(rows).sum();
+    let rows: Vec<f64> = data
+        .iter()
+        .map(|d| d.quality.rows_processed.max(1) as f64)
+        .collect();
+    let total: f64 = rows.iter().sum();
+    // The start of the interval where the rows' running share reaches `p`.
+    let at_share = |p: f64| {
+        let mut acc = 0.0;
+        for (d, r) in data.iter().zip(&rows) {
+            acc += r;
+            if acc >= p * total {
+                return d.start;
+            }
+        }
+        data[n - 1].start
+    };
+    let (lo, hi) = (at_share(0.2), at_share(0.8));
+    let reach = hi
+        .saturating_sub(lo)
+        .saturating_mul(STRAY_RATIO)
+        .max(STRAY_GAP.saturating_mul(step.max(1)));
     let most = total * STRAY_SHARE;
-    let min_gap = STRAY_GAP.saturating_mul(step.max(1));
-    // The newest end: the largest stray tail.
-    let (mut tail, mut acc) = (0, 0.0);
-    for k in (1..n).rev() {
-        acc += rows(&data[k]);
-        if acc > most {
-            break;
+    // The newest end: from the first interval beyond reach, if a gap that long precedes it.
+    let tail = match (1..n).find(|&k| data[k].start > hi.saturating_add(reach)) {
+        Some(k)
+            if data[k].start.saturating_sub(data[k - 1].start) > reach
+                && rows[k..].iter().sum::<f64>() <= most =>
+        {
+            n - k
         }
-        let gap = data[k].start.saturating_sub(data[k - 1].start);
-        let rest = data[k - 1].start.saturating_sub(data[0].start);
-        if gap > rest.max(min_gap) {
-            tail = n - k;
+        _ => 0,
+    };
+    let head = match (0..n - 1)
+        .rev()
+        .find(|&k| data[k].start < lo.saturating_sub(reach))
+    {
+        Some(k)
+            if data[k + 1].start.saturating_sub(data[k].start) > reach
+                && rows[..=k].iter().sum::<f64>() <= most =>
+        {
+            k + 1
         }
-    }
-    // The oldest end, of what is left.
-    let last = n - tail - 1;
-    let (mut head, mut acc) = (0, 0.0);
-    for k in 1..=last {
-        acc += rows(&data[k - 1]);
-        if acc > most {
-            break;
-        }
-        let gap = data[k].start.saturating_sub(data[k - 1].start);
-        let rest = data[last].start.saturating_sub(data[k].start);
-        if gap > rest.max(min_gap) {
-            head = k;
-        }
-    }
+        _ => 0,
+    };
     (head, tail)
 }
 
@@ -801,6 +817,50 @@ mod tests {
                 "{name}"
             );
         }
+        // A mistyped row at each end; a small file; a whole day mistyped.
+        let (data, q) = read(
+            &ms,
+            hourly(
+                480,
+                "2016-01-01 00:00:00,EU,web,5,1\n2036-01-01 00:00:00,EU,web,5,1\n",
+            )
+            .as_bytes(),
+        );
+        assert_eq!((data.len(), q.stray_rows), (480, 2));
+        let (data, q) = read(
+            &ms,
+            hourly(60, "2036-01-01 00:00:00,EU,web,5,1\n").as_bytes(),
+        );
+        assert_eq!((data.len(), q.stray_rows), (60, 1));
+        let mut day = String::new();
+        for h in 0..24 {
+            day += &format!("2036-01-01 {h:02}:00:00,EU,web,5,1\n");
+        }
+        let (data, q) = read(&ms, hourly(24 * 21, &day).as_bytes());
+        assert_eq!((data.len(), q.stray_rows), (24 * 21, 24));
+        // A sparse start (a row a day for 100 days, then 50 series for 10 days) is not stray.
+        let mut sparse = String::from("ts,region,channel,revenue,latency\n");
+        for h in 0..24 * 110 {
+            let t = chrono::DateTime::from_timestamp(T0 + h * H, 0).unwrap();
+            let t = t.format("%Y-%m-%d %H:%M:%S");
+            if h >= 24 * 100 {
+                for r in 0..50 {
+                    sparse += &format!("{t},R{r},web,1,1\n");
+                }
+            } else if h % 24 == 0 {
+                sparse += &format!("{t},R0,web,1,1\n");
+            }
+        }
+        let (data, q) = read(&ms, sparse.as_bytes());
+        assert_eq!((data.len(), q.stray_rows), (100 + 240, 0));
+        // A series that resumes after an outage as long as the data before it is not stray.
+        let mut resumed = hourly(24 * 30, "");
+        for h in 24 * 62..24 * 76 {
+            let t = chrono::DateTime::from_timestamp(T0 + h * H, 0).unwrap();
+            resumed += &format!("{},EU,web,1,1\n", t.format("%Y-%m-%d %H:%M:%S"));
+        }
+        let (data, q) = read(&ms, resumed.as_bytes());
+        assert_eq!((data.len(), q.stray_rows), (24 * 44, 0));
         // A pause in the data is not stray: the week after a two-day gap is kept, and so is a
         // short series' last point after a gap shorter than 100 intervals.
         let mut rows = hourly(24 * 7, "");

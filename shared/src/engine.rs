@@ -833,7 +833,9 @@ impl SeriesState {
         // An absurd value is scored but learned as missing, so one cannot poison the history
         // (a single largest double once kept a series alarming for weeks); it only pulls the
         // typical magnitude (see [`ABSURD_PULL`]).
-        let absurd = self.observed > 0 && x.abs() > ABSURD * self.typical.max(1.0);
+        // The first values too (the typical magnitude starts at 0, so a series of billions
+        // learns from its third or fourth value on).
+        let absurd = x.abs() > ABSURD * self.typical.max(1.0);
         self.observed = self.observed.saturating_add(1);
         self.signed |= x < 0.0 && !absurd;
         let memory = (config.short_season * 7).max(28) as f64;
@@ -1437,18 +1439,27 @@ mod tests {
     #[test]
     fn an_absurd_value_is_not_learned_but_a_change_of_units_is() {
         let n = 24 * 7 * 6;
-        // The largest double during the cold start (a placeholder for "missing"): nothing
-        // alarms afterwards, and the week after expects the usual hour.
-        let (_, out) = run((0..n).map(|t| Some(if t == 100 { f64::MAX } else { seasonal(t) })));
-        let alarms: Vec<usize> = (300..n)
+        // The largest double during the cold start (a placeholder for "missing"), or as the
+        // very first value: nothing alarms afterwards, and two weeks on that hour expects its
+        // usual value.
+        for at in [100, 0] {
+            let (_, out) = run((0..n).map(|t| Some(if t == at { f64::MAX } else { seasonal(t) })));
+            let alarms: Vec<usize> = (300..n)
+                .filter(|&i| out[i].is_some_and(|s| s.anomalous))
+                .collect();
+            assert!(alarms.is_empty(), "at {at}: {alarms:?}");
+            let week_after = out[at + 24 * 14].unwrap();
+            assert!(
+                (week_after.expected - seasonal(at)).abs() < 5.0,
+                "at {at}: {week_after:?}"
+            );
+        }
+        // A series in the billions is learned from its first values on.
+        let (_, out) = run((0..n).map(|t| Some(seasonal(t) * 1e10)));
+        let alarms = (300..n)
             .filter(|&i| out[i].is_some_and(|s| s.anomalous))
-            .collect();
-        assert!(alarms.is_empty(), "{alarms:?}");
-        let week_after = out[100 + 24 * 7].unwrap();
-        assert!(
-            (week_after.expected - seasonal(100)).abs() < 5.0,
-            "{week_after:?}"
-        );
+            .count();
+        assert_eq!(alarms, 0);
 
         // Bytes instead of gigabytes from some hour on: alarms, then the new scale is learned
         // within days, not never (as a thousandfold change, which is not absurd, is: its

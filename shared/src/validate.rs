@@ -501,6 +501,15 @@ fn parse_members<T: serde::de::DeserializeOwned + serde::Serialize>(
                 None => path,
             };
             c.fail(under(&path), message);
+            // A misspelt member is often why another is missing: name both.
+            if strict {
+                for path in unknown {
+                    c.fail(
+                        under(&path),
+                        "unknown member (check its spelling against the API's)",
+                    );
+                }
+            }
             return Err(c
                 .finish()
                 .err()
