@@ -90,11 +90,14 @@ impl LocalResolver {
     pub fn list(&self, path: &str) -> std::io::Result<Vec<PathBuf>> {
         let local = self.local_path(path)?;
         let mut out = Vec::new();
-        if local.is_file() {
+        // A path ending in / names a folder, never a key prefix (as in S3).
+        let folder = path.ends_with('/');
+        if local.is_file() && !folder {
             out.push(local);
         } else if local.is_dir() {
             walk(&local, &mut out)?;
-        } else if let (Some(parent), Some(prefix)) = (local.parent(), local.file_name())
+        } else if !folder
+            && let (Some(parent), Some(prefix)) = (local.parent(), local.file_name())
             && parent.is_dir()
         {
             let prefix = prefix.to_string_lossy().into_owned();
@@ -109,6 +112,12 @@ impl LocalResolver {
                     }
                 }
             }
+        }
+        // An s3:// object is a file inside its bucket's folder: a link out of it is not one.
+        if path.starts_with("s3://")
+            && let Ok(root) = self.buckets_dir.canonicalize()
+        {
+            out.retain(|f| f.canonicalize().is_ok_and(|c| c.starts_with(&root)));
         }
         out.sort();
         Ok(out)
@@ -196,5 +205,33 @@ mod tests {
         assert!(r.list("s3://nobucket/x").unwrap().is_empty());
         let abs = format!("file://{}", live.join("part-1.csv").display());
         assert_eq!(r.list(&abs).unwrap().len(), 1);
+        // A trailing slash names a folder, not a key prefix.
+        assert!(r.list("s3://b/history/").unwrap().is_empty());
+        assert!(r.list("s3://b/liv/").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_s3_path_stays_inside_its_buckets_folder() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.csv"), "x").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = LocalResolver::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("b/in")).unwrap();
+        std::fs::write(dir.path().join("b/in/ok.csv"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("b/in/link")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.csv"),
+            dir.path().join("b/in/file-link.csv"),
+        )
+        .unwrap();
+        let names: Vec<_> = r
+            .list("s3://b/in/")
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["ok.csv"]);
+        assert!(r.list("s3://b/in/link/").unwrap().is_empty());
+        assert!(r.list("s3://b/../../etc/passwd").is_err());
     }
 }

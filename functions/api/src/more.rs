@@ -270,7 +270,7 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     if let Some(tags) = req.get("Tags") {
         crate::ops::check_tags(tags)?;
     }
-    detector(api, detector_arn).await?;
+    crate::ops::live_detector(api, detector_arn).await?;
     filters_fit(api, detector_arn, req.get("AlertFilters")).await?;
     let arn = api.arn(&format!("Alert:{name}"));
     let existing: Vec<String> = alerts_of(api, Some(detector_arn))
@@ -323,6 +323,11 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     if let Some(tags) = req.get("Tags") {
         api.store.put(Kind::Tags, &arn, tags.clone()).await?;
     }
+    if !crate::ops::stays(api, Kind::Detector, detector_arn).await? {
+        api.store.delete(Kind::Alert, &arn).await?;
+        api.store.delete(Kind::Tags, &arn).await?;
+        return Err(ApiError::not_found("AnomalyDetector", detector_arn));
+    }
     Ok(json!({ "AlertArn": arn }))
 }
 
@@ -350,7 +355,7 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
         alerts_of(api, detector_arn).await?,
         max,
         token.as_deref(),
-        "alerts",
+        &crate::ops::list_scope(req, "alerts"),
     )?;
     let mut out = Vec::new();
     for a in items {
@@ -531,7 +536,12 @@ pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
             (k, shown)
         })
         .collect();
-    let (items, next) = paginate(all, max, token.as_deref(), "feedback")?;
+    let (items, next) = paginate(
+        all,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "feedback"),
+    )?;
     Ok(json!({ "AnomalyGroupTimeSeriesFeedback": items, "NextToken": next }))
 }
 
@@ -567,7 +577,12 @@ pub(crate) async fn describe_executions<S: Store>(
             (k, out)
         })
         .collect();
-    let (items, next) = paginate(all, max, token.as_deref(), "executions")?;
+    let (items, next) = paginate(
+        all,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "executions"),
+    )?;
     Ok(json!({ "ExecutionList": items, "NextToken": next }))
 }
 

@@ -112,6 +112,17 @@ pub(crate) fn paginate(
     Ok((rest.into_iter().take(max).map(|(_, v)| v).collect(), next))
 }
 
+/// What a listing's tokens are sealed with: the listing and what it lists (its request
+/// without the paging members), so a token of one detector's groups does not page another's.
+pub(crate) fn list_scope(req: &Value, listing: &str) -> String {
+    let mut what = req.clone();
+    if let Value::Object(m) = &mut what {
+        m.remove("NextToken");
+        m.remove("MaxResults");
+    }
+    format!("{listing}:{what}")
+}
+
 /// FNV-1a: a checksum, so a token is recognised (not a secret).
 fn fnv(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -263,6 +274,26 @@ pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value,
         .ok_or_else(|| ApiError::not_found("AnomalyDetector", arn))
 }
 
+/// Whether a resource is still there after something was written for it: a delete that ran
+/// meanwhile (a detector DELETING, or any resource gone) may have swept before the write, so
+/// the writer removes what it wrote rather than leave it for a later resource of that name.
+pub(crate) async fn stays<S: Store>(api: &Api<S>, kind: Kind, arn: &str) -> Result<bool, ApiError> {
+    Ok(api
+        .store
+        .get(kind, arn)
+        .await?
+        .is_some_and(|d| kind != Kind::Detector || status(&d) != "DELETING"))
+}
+
+/// A detector that is not being deleted (what a new metric set or alert may join).
+pub(crate) async fn live_detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
+    let doc = detector(api, arn).await?;
+    if status(&doc) == "DELETING" {
+        return Err(ApiError::not_found("AnomalyDetector", arn));
+    }
+    Ok(doc)
+}
+
 /// The resource an ARN names must exist (for tags).
 pub(crate) async fn require_resource<S: Store>(api: &Api<S>, arn: &str) -> Result<(), ApiError> {
     let mut c = Check::default();
@@ -352,7 +383,12 @@ pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Resul
     let (max, token) = page(req)?;
     let prefix = api.arn("AnomalyDetector:");
     let all = api.store.list(Kind::Detector, &prefix).await?;
-    let (items, next) = paginate(all, max, token.as_deref(), "detectors")?;
+    let (items, next) = paginate(
+        all,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "detectors"),
+    )?;
     let mut summaries = Vec::new();
     for d in items {
         let mut s = Map::new();
@@ -550,6 +586,7 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
     start_once(
         api,
         arn,
+        &doc,
         "ACTIVATING",
         "ACTIVATION_FAILURE",
         |d, now, token| {
@@ -616,12 +653,14 @@ async fn refuse_running<S: Store>(
 }
 
 /// Starts work that a one-time schedule has the ingest function do: the detector's status
-/// becomes `status`, the run is recorded with a token its event carries (so only this run
+/// becomes `status` (only from the status of `judged`, the document the request was checked
+/// against), the run is recorded with a token its event carries (so only this run
 /// starts) and `specs` are created. A metric set that cannot be loaded, or a schedule that
 /// cannot be created, leaves it FAILED with `failure` and the reason.
 async fn start_once<S: Store>(
     api: &Api<S>,
     arn: &str,
+    judged: &Value,
     status: &str,
     failure: &str,
     specs: impl FnOnce(&pipeline::Detector, i64, &str) -> Vec<ScheduleSpec>,
@@ -638,7 +677,7 @@ async fn start_once<S: Store>(
     let token = seismo_shared::objects::unique_suffix();
     // From the status the request was judged on, atomically: of two requests at once, one
     // starts the run and the other is told the detector changed.
-    let from = crate::ops::status(&loaded.doc).to_string();
+    let from = crate::ops::status(judged).to_string();
     let missing = || ApiError::not_found("AnomalyDetector", arn);
     modify(api, Kind::Detector, arn, None, missing, |doc| {
         let current = crate::ops::status(doc).to_string();
@@ -723,7 +762,7 @@ pub(crate) async fn create_metric_set<S: Store>(
     if let Some(s3) = &ms.metric_source.s3_source_config {
         s3_paths_only(&mut c, "MetricSource.S3SourceConfig", s3);
     }
-    let doc = detector(api, detector_arn).await?;
+    let doc = live_detector(api, detector_arn).await?;
     let detector_frequency = doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"]
         .as_str()
         .unwrap_or_default();
@@ -784,6 +823,11 @@ pub(crate) async fn create_metric_set<S: Store>(
     if let Some(tags) = req.get("Tags") {
         api.store.put(Kind::Tags, &arn, tags.clone()).await?;
     }
+    if !stays(api, Kind::Detector, detector_arn).await? {
+        api.store.delete(Kind::MetricSet, &arn).await?;
+        api.store.delete(Kind::Tags, &arn).await?;
+        return Err(ApiError::not_found("AnomalyDetector", detector_arn));
+    }
     Ok(json!({ "MetricSetArn": arn }))
 }
 
@@ -817,7 +861,12 @@ pub(crate) async fn list_metric_sets<S: Store>(
                 .await?
         }
     };
-    let (items, next) = paginate(all, max, token.as_deref(), "metric-sets")?;
+    let (items, next) = paginate(
+        all,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "metric-sets"),
+    )?;
     let summaries: Vec<Value> = items
         .iter()
         .map(|m| {
@@ -898,6 +947,7 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
     start_once(
         api,
         arn,
+        &doc,
         "BACK_TEST_ACTIVATING",
         "BACK_TEST_ACTIVATION_FAILURE",
         |d, now, token| vec![pipeline::schedule::once_spec(d, Once::Backtest, now, token)],
@@ -965,7 +1015,12 @@ pub(crate) async fn list_group_summaries<S: Store>(
             )
         })
         .collect();
-    let (items, next) = paginate(keyed, max, token.as_deref(), "groups")?;
+    let (items, next) = paginate(
+        keyed,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "groups"),
+    )?;
     Ok(json!({
         "AnomalyGroupSummaryList": items,
         "AnomalyGroupStatistics": {
@@ -1053,7 +1108,12 @@ pub(crate) async fn list_group_time_series<S: Store>(
             )
         })
         .collect();
-    let (items, next) = paginate(series, max, token.as_deref(), "series")?;
+    let (items, next) = paginate(
+        series,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "series"),
+    )?;
     Ok(json!({
         "AnomalyGroupId": g.anomaly_group.anomaly_group_id,
         "MetricName": metric,
@@ -1097,7 +1157,12 @@ pub(crate) async fn list_related<S: Store>(api: &Api<S>, req: &Value) -> Result<
             )
         })
         .collect();
-    let (items, next) = paginate(items, max, token.as_deref(), "related")?;
+    let (items, next) = paginate(
+        items,
+        max,
+        token.as_deref(),
+        &crate::ops::list_scope(req, "related"),
+    )?;
     Ok(json!({ "InterMetricImpactList": items, "NextToken": next }))
 }
 

@@ -329,6 +329,16 @@ async fn tag<S: Store>(
         },
     )
     .await?;
+    // Deleted meanwhile: these tags are nobody's (a later resource of that name must not
+    // inherit them).
+    let mut stays = false;
+    for kind in [Kind::Detector, Kind::MetricSet, Kind::Alert] {
+        stays |= ops::stays(api.as_ref(), kind, &arn).await?;
+    }
+    if !stays {
+        api.store.delete(Kind::Tags, &arn).await?;
+        return Err(ApiError::not_found("Resource", &arn));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -771,6 +771,10 @@ async fn pages_follow_tokens_and_refuse_any_other_token() {
         }
         assert_names(&call(&r, op, req).await, "NextToken");
     }
+    // A token of one detector's alerts does not page another's.
+    let other = DETECTOR.replace(":d", ":e");
+    let req = json!({"AnomalyDetectorArn": other, "NextToken": alerts["NextToken"]});
+    assert_names(&call(&r, "ListAlerts", req).await, "NextToken");
 }
 
 /// Sends `bodies` to `op` at once; the statuses, sorted.
@@ -944,4 +948,79 @@ async fn alert_filters_name_what_the_metric_set_has() {
         json!(["revenue"]),
         "{stored}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_created_while_a_detector_is_deleted_does_not_outlive_it() {
+    let r = router();
+    let tag = |arn: String| {
+        let r = r.clone();
+        async move {
+            let uri = format!("/tags/{}", arn.replace(':', "%3A"));
+            let body = Body::from(json!({"tags": {"stale": "1"}}).to_string());
+            r.oneshot(Request::post(uri).body(body).unwrap())
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for round in 0..50 {
+        let name = format!("r{round}");
+        let arn = DETECTOR.replace(":d", &format!(":{name}"));
+        let body = with(detector_body(), "/AnomalyDetectorName", json!(name));
+        assert_eq!(
+            call(&r, "CreateAnomalyDetector", body).await.0,
+            StatusCode::OK
+        );
+        let alert = with(
+            with(alert_body(), "/AnomalyDetectorArn", json!(arn)),
+            "/AlertName",
+            json!(format!("a{round}")),
+        );
+        let metric_set = with(metric_set_body(), "/AnomalyDetectorArn", json!(arn));
+        // Each on its own task, so they interleave on the runtime's threads.
+        let spawn = |op: &'static str, body: Value| {
+            let r = r.clone();
+            tokio::spawn(async move { call(&r, op, body).await })
+        };
+        let creates = [
+            spawn("CreateMetricSet", metric_set),
+            spawn("CreateAlert", alert),
+        ];
+        let tagged = tokio::spawn(tag(arn.clone()));
+        let deleted = spawn("DeleteAnomalyDetector", json!({"AnomalyDetectorArn": arn}));
+        for c in creates {
+            c.await.unwrap();
+        }
+        tagged.await.unwrap();
+        let deleted = deleted.await.unwrap();
+        assert_eq!(deleted.0, StatusCode::OK, "{}", deleted.2);
+        // Whatever won each race, nothing of the detector is left.
+        let alerts = call(&r, "ListAlerts", json!({})).await.2;
+        let orphans: Vec<&Value> = alerts["AlertSummaryList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["AnomalyDetectorArn"] == arn.as_str())
+            .collect();
+        assert!(orphans.is_empty(), "round {round}: {orphans:?}");
+        let body = with(detector_body(), "/AnomalyDetectorName", json!(name));
+        assert_eq!(
+            call(&r, "CreateAnomalyDetector", body).await.0,
+            StatusCode::OK
+        );
+        let sets = call(&r, "ListMetricSets", json!({"AnomalyDetectorArn": arn}))
+            .await
+            .2;
+        assert_eq!(sets["MetricSetSummaryList"], json!([]), "round {round}");
+        let uri = format!("/tags/{}", arn.replace(':', "%3A"));
+        let response = r
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let tags: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(tags["Tags"].get("stale").is_none(), "round {round}: {tags}");
+    }
 }
