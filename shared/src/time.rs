@@ -204,10 +204,38 @@ fn parse_auto(raw: &str, zone: Zone) -> Option<i64> {
     if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         return zone.local_to_epoch(d.and_hms_opt(0, 0, 0)?);
     }
+    if raw.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_digits(raw, zone);
+    }
     if raw.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return parse_epoch(raw);
     }
     None
+}
+
+/// A number without a format: epoch seconds or milliseconds when that is a time since 2000
+/// and not in the future; otherwise a compact date of its length (`yyyyMMdd`, `yyyyMMddHH`,
+/// `yyyyMMddHHmm`, `yyyyMMddHHmmss`) when it is one, so `2026010500` is 5 AM on 5 January
+/// 2026, not a time in 2034; otherwise epoch.
+fn parse_digits(raw: &str, zone: Zone) -> Option<i64> {
+    const Y2000: i64 = 946_684_800;
+    let epoch = parse_epoch(raw);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(i64::MAX, |d| d.as_secs() as i64);
+    if epoch.is_some_and(|t| (Y2000..=now.saturating_add(86_400)).contains(&t)) {
+        return epoch;
+    }
+    let compact = match raw.len() {
+        8 => NaiveDate::parse_from_str(raw, "%Y%m%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0)),
+        10 => NaiveDateTime::parse_from_str(&format!("{raw}00"), "%Y%m%d%H%M").ok(),
+        12 => NaiveDateTime::parse_from_str(raw, "%Y%m%d%H%M").ok(),
+        14 => NaiveDateTime::parse_from_str(raw, "%Y%m%d%H%M%S").ok(),
+        _ => None,
+    };
+    compact.and_then(|t| zone.local_to_epoch(t)).or(epoch)
 }
 
 /// Translates a Java `DateTimeFormatter`-style pattern into chrono items.
@@ -480,6 +508,20 @@ mod tests {
             assert_eq!(a.parse_value(raw, Zone::UTC), Some(1_613_275_200), "{raw}");
         }
         assert_eq!(a.parse_value("yesterday", Zone::UTC), None);
+        // Compact dates are not read as epoch times in the future or before 2000.
+        for (raw, want) in [
+            ("2021021404", "2021-02-14T04:00:00Z"),
+            ("20210214", "2021-02-14T00:00:00Z"),
+            ("202102140430", "2021-02-14T04:30:00Z"),
+            ("20210214043015", "2021-02-14T04:30:15Z"),
+        ] {
+            assert_eq!(a.parse_value(raw, Zone::UTC), Some(utc(want)), "{raw}");
+        }
+        assert_eq!(
+            a.parse_value("1613275200000", Zone::UTC),
+            Some(1_613_275_200),
+            "milliseconds stay epoch"
+        );
     }
 
     #[test]
