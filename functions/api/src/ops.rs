@@ -323,10 +323,16 @@ pub(crate) async fn create_detector<S: Store>(
     if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
         c.text("AnomalyDetectorDescription", d, 1, 256);
     }
-    let frequency = req
+    let config = req
         .get("AnomalyDetectorConfig")
-        .ok_or_else(|| ApiError::field("AnomalyDetectorConfig", "required"))?
-        .get("AnomalyDetectorFrequency");
+        .ok_or_else(|| ApiError::field("AnomalyDetectorConfig", "required"))?;
+    if !config.is_object() {
+        return Err(ApiError::field(
+            "AnomalyDetectorConfig",
+            "must be an object",
+        ));
+    }
+    let frequency = config.get("AnomalyDetectorFrequency");
     match frequency
         .and_then(Value::as_str)
         .map(str::parse::<Frequency>)
