@@ -351,3 +351,52 @@ async fn a_backtest_holds_one_object_open_at_a_time() {
     let groups = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
     assert!(!groups.is_empty());
 }
+
+#[tokio::test]
+async fn an_interval_whose_shard_ran_ahead_is_still_grouped() {
+    // Detect tasks of two intervals delivered out of order (a standard queue, concurrent
+    // functions, or the retry of a failed first attempt half an hour later): the later one
+    // moves the shard's state past the earlier one, which then cannot be scored, but must
+    // still be grouped and finished, not fail on every retry.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let interval = generated.incidents[0].start;
+    generate::cut_history(dir.path(), interval).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let store = MemoryStore::new();
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    pipeline::activate(&store, &data, arn).await.unwrap();
+    let (early, late) = (interval, interval + 3600);
+    for t in [early, late] {
+        pipeline::ingest(&store, &data, arn, When::Interval(t))
+            .await
+            .unwrap();
+    }
+    let task = |t: i64| DetectTask {
+        anomaly_detector_arn: arn.into(),
+        interval: t,
+        shard: 0,
+    };
+    let ahead = pipeline::detect(&store, &task(late)).await.unwrap();
+    assert!(ahead.scored && ahead.notify.is_some());
+    let behind = pipeline::detect(&store, &task(early)).await.unwrap();
+    assert!(!behind.scored, "the state is past it");
+    assert!(behind.notify.is_some(), "grouped all the same");
+    // Nothing of it is left to retry, and a retry changes nothing.
+    for prefix in ["scored", "progress", "values"] {
+        let left = store
+            .list(Kind::Pipeline, &format!("{arn}/{prefix}/"))
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "{prefix}: {left:?}");
+    }
+    let again = pipeline::detect(&store, &task(early)).await.unwrap();
+    assert_eq!(again.notify, behind.notify);
+}

@@ -605,11 +605,28 @@ async fn read_state<S: Store>(
             feedback_at: NO_FEEDBACK,
         });
     };
+    let mut head = head;
+    // A concurrent run of the shard may swap the head and remove the blob it named between
+    // the two reads: read the head again (a blob still missing then is lost for good).
+    let mut bytes = None;
+    for _ in 0..3 {
+        let blob_key = head["blob"].as_str().unwrap_or_default().to_string();
+        if let Some(b) = blob::get(store, &blob_key).await? {
+            bytes = Some(b);
+            break;
+        }
+        match store
+            .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
+            .await?
+        {
+            Some(now) if now != head => head = now,
+            _ => break,
+        }
+    }
     let at = head["at"].as_i64().filter(|&t| t != i64::MIN);
     let blob_key = head["blob"].as_str().unwrap_or_default();
-    let bytes = blob::get(store, blob_key)
-        .await?
-        .ok_or_else(|| PipelineError::Config(format!("state blob {blob_key} is missing")))?;
+    let bytes =
+        bytes.ok_or_else(|| PipelineError::Config(format!("state blob {blob_key} is missing")))?;
     let series = codec::decode_states(&bytes)
         .map_err(|e| PipelineError::Config(format!("state of shard {shard}: {e}")))?;
     let feedback_at = head["feedbackAt"].as_f64().unwrap_or(NO_FEEDBACK);
@@ -930,6 +947,17 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
             blob::delete(store, &scored_key).await?;
         }
         scored_now = swapped?;
+    } else if grouped(store, arn, interval).await?.is_none()
+        && blob::head(store, &format!("{arn}/scored/{interval}/{}", task.shard))
+            .await?
+            .is_none()
+    {
+        // The shard's state is past this interval (a later interval ran first, or this is a
+        // late retry): it can no longer be scored, so it counts as scored with nothing, and
+        // the interval is still grouped from the other shards instead of failing for good.
+        let scored_key = format!("{arn}/scored/{interval}/{}", task.shard);
+        blob::put(store, &scored_key, &codec::encode_scored(&Vec::new())).await?;
+        tracing::warn!(detector = %arn, interval, shard = task.shard, "skipped: the shard's state is past the interval");
     }
     // Scored, here or by an earlier run: the interval's values are no longer needed.
     blob::delete(store, &values_key).await?;
