@@ -400,3 +400,77 @@ async fn an_interval_whose_shard_ran_ahead_is_still_grouped() {
     let again = pipeline::detect(&store, &task(early)).await.unwrap();
     assert_eq!(again.notify, behind.notify);
 }
+
+/// Publishes after a pause (the network), counting what it sent.
+#[derive(Debug, Default)]
+struct SlowPublisher(std::sync::atomic::AtomicUsize);
+
+impl seismo_shared::pipeline::alert::Publisher for SlowPublisher {
+    fn sns<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+
+    fn lambda<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        self.sns("", "", "")
+    }
+}
+
+#[tokio::test]
+async fn two_notify_runs_at_once_send_each_alert_once() {
+    // Duplicate notify tasks for one interval (an ingest replay re-queues every shard, each of
+    // which queues a notify) run at the same time: each (alert, group) goes out once.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let interval = generated.incidents[0].start;
+    generate::cut_history(dir.path(), interval).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let store = MemoryStore::new();
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let alert_arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:Alert:page";
+    let alert = json!({"AlertArn": alert_arn, "AlertName": "page", "AnomalyDetectorArn": arn,
+        "AlertStatus": "ACTIVE", "AlertSensitivityThreshold": 0,
+        "Action": {"SNSConfiguration": {"SnsTopicArn": "arn:aws:sns:us-east-1:000000000000:t"}}});
+    store.put(Kind::Alert, alert_arn, alert).await.unwrap();
+    pipeline::activate(&store, &data, arn).await.unwrap();
+    pipeline::ingest(&store, &data, arn, When::Interval(interval))
+        .await
+        .unwrap();
+    let task = DetectTask {
+        anomaly_detector_arn: arn.into(),
+        interval,
+        shard: 0,
+    };
+    let work = pipeline::detect(&store, &task)
+        .await
+        .unwrap()
+        .notify
+        .unwrap();
+    assert!(
+        !work.anomaly_group_ids.is_empty(),
+        "the incident is grouped"
+    );
+    let publisher = SlowPublisher::default();
+    let notify = || pipeline::alert::notify(&store, &publisher, &work, "");
+    let (a, b) = tokio::join!(notify(), notify());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let groups = work.anomaly_group_ids.len();
+    assert_eq!(publisher.0.load(Ordering::SeqCst), groups, "{a:?} {b:?}");
+    assert_eq!(
+        (a.sent + b.sent, a.already_sent + b.already_sent),
+        (groups, groups)
+    );
+    // And once more later: nothing.
+    let c = notify().await.unwrap();
+    assert_eq!((c.sent, c.already_sent), (0, groups));
+}

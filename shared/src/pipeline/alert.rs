@@ -217,8 +217,9 @@ pub struct Notified {
 }
 
 /// Sends the interval's groups to every ACTIVE alert of the detector whose threshold and
-/// filters they pass, each (alert, group) once: the send is recorded after it succeeds and
-/// checked before it is tried.
+/// filters they pass, each (alert, group) once: the send is claimed before it is tried (a run
+/// at once with this one sends nothing), recorded after it succeeds, and the claim is given up
+/// when it fails.
 pub async fn notify<S: Store>(
     store: &S,
     publisher: &dyn Publisher,
@@ -243,7 +244,7 @@ pub async fn notify<S: Store>(
         for alert in alerts.iter().filter(|a| passes(a, &group)) {
             let name = alert["AlertName"].as_str().unwrap_or_default();
             let sent_key = format!("{arn}/sent/{name}/{id}");
-            if store.get(Kind::Pipeline, &sent_key).await?.is_some() {
+            if !claim_send(store, &sent_key, alert, id).await? {
                 out.already_sent += 1;
                 continue;
             }
@@ -271,17 +272,59 @@ pub async fn notify<S: Store>(
             match result {
                 Ok(()) => {
                     let record = serde_json::json!({ "alert": alert["AlertArn"], "group": id });
-                    match store.create(Kind::Pipeline, &sent_key, record).await {
-                        Ok(()) | Err(StoreError::Exists) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+                    store.put(Kind::Pipeline, &sent_key, record).await?;
                     out.sent += 1;
                 }
-                Err(e) => out.failed.push(format!("{name}: {e}")),
+                Err(e) => {
+                    // Not sent: the claim goes, so the retry sends.
+                    store.delete(Kind::Pipeline, &sent_key).await?;
+                    out.failed.push(format!("{name}: {e}"));
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// How long a claim to send an alert holds before another run may take it over (a run that
+/// crashed between claiming and recording the send).
+const SEND_LEASE: f64 = 300.0;
+
+/// Claims the send of (alert, group) before it is tried, so two runs at once (duplicate notify
+/// tasks) send it once: true when this run is to send it. A record without a `sending` claim is
+/// a send done.
+async fn claim_send<S: Store>(
+    store: &S,
+    sent_key: &str,
+    alert: &Value,
+    group_id: &str,
+) -> Result<bool, StoreError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let claim =
+        serde_json::json!({ "alert": alert["AlertArn"], "group": group_id, "sending": now });
+    match store.create(Kind::Pipeline, sent_key, claim.clone()).await {
+        Ok(()) => return Ok(true),
+        Err(StoreError::Exists) => {}
+        Err(e) => return Err(e),
+    }
+    let Some(current) = store.get(Kind::Pipeline, sent_key).await? else {
+        return Ok(false);
+    };
+    match current["sending"].as_f64() {
+        Some(at) if now - at > SEND_LEASE => {
+            match store
+                .replace(Kind::Pipeline, sent_key, Some(&current), claim)
+                .await
+            {
+                Ok(()) => Ok(true),
+                Err(StoreError::Changed) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Sends nothing anywhere; keeps what it was given (for `seismo serve` and tests).
