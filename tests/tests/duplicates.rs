@@ -23,6 +23,8 @@ enum Hook {
     /// The detector is deleted (DeleteAnomalyDetector in another call) just as a document of
     /// `kind` is stored (an activation's state, a backtest's data quality).
     DeleteDetectorOn { detector: String, kind: Kind },
+    /// The first change of the detector's document fails (storage down for a moment).
+    FailDetectorWriteOnce { failed: AtomicBool },
 }
 
 /// A store with a [`Hook`].
@@ -39,7 +41,19 @@ impl Hooked {
     fn detector(&self) -> String {
         match &self.hook {
             Hook::DeleteDetectorOn { detector, .. } => detector.clone(),
-            Hook::RaceStateSwap { .. } => String::new(),
+            Hook::RaceStateSwap { .. } | Hook::FailDetectorWriteOnce { .. } => String::new(),
+        }
+    }
+
+    /// Fails this write when it is the first write of the detector's document to fail.
+    fn fail_once(&self, kind: Kind) -> Result<(), StoreError> {
+        match &self.hook {
+            Hook::FailDetectorWriteOnce { failed }
+                if kind == Kind::Detector && !failed.swap(true, Ordering::SeqCst) =>
+            {
+                Err(StoreError::Backend("storage is down for a moment".into()))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -71,6 +85,7 @@ impl Store for Hooked {
         expected: Option<&Value>,
         value: Value,
     ) -> Result<(), StoreError> {
+        self.fail_once(kind)?;
         if let Hook::RaceStateSwap { at, raced } = &self.hook
             && key.ends_with("/state/0")
             && value["at"].as_i64() == Some(*at)
@@ -473,4 +488,43 @@ async fn two_notify_runs_at_once_send_each_alert_once() {
     // And once more later: nothing.
     let c = notify().await.unwrap();
     assert_eq!((c.sent, c.already_sent), (0, groups));
+}
+
+#[tokio::test]
+async fn an_activation_that_failed_on_storage_runs_when_retried() {
+    // The storage fails as the activation sets the detector's status at the end: the event is
+    // retried, and the retry must run the activation, not find it claimed and do nothing
+    // (which left the detector ACTIVATING for twenty minutes).
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let objects: Arc<dyn Objects> =
+        Arc::new(LocalObjects::new(tempfile::tempdir().unwrap().keep()));
+    let store = Hooked {
+        inner: WithObjects::new(MemoryStore::new(), objects, ROOT),
+        hook: Hook::FailDetectorWriteOnce {
+            failed: AtomicBool::new(false),
+        },
+    };
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "ACTIVATING" });
+    store.inner.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    pipeline::ask_run(&store.inner, arn, "t", 0).await.unwrap();
+
+    let first = pipeline::run_activation(&store, &data, arn, Some("t")).await;
+    assert!(first.is_err(), "{first:?}");
+    let retried = pipeline::run_activation(&store, &data, arn, Some("t"))
+        .await
+        .unwrap();
+    assert_eq!(retried, "ACTIVE");
+    // A third delivery of the same event does nothing.
+    let again = pipeline::run_activation(&store, &data, arn, Some("t"))
+        .await
+        .unwrap();
+    assert_eq!(again, "ACTIVE");
 }

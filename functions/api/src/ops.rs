@@ -582,6 +582,16 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             format!("the detector is {} already", status(&doc)),
         ));
     }
+    if matches!(status(&doc), "DEACTIVATING" | "DELETING") {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {}; try again when it settles",
+                status(&doc)
+            ),
+        ));
+    }
     refuse_running(api, arn, &doc, "ACTIVATING").await?;
     if metric_sets_of(api, arn).await?.is_empty() {
         return Err(ApiError::field(
@@ -658,6 +668,36 @@ async fn refuse_running<S: Store>(
     }
 }
 
+/// Moves a detector from status `from` (what a request was judged on) to `to`, atomically:
+/// when another request changed it meanwhile, a ConflictException and nothing changes.
+async fn transition<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), ApiError> {
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        let current = status(doc).to_string();
+        if current != from {
+            return Err(ApiError::conflict(
+                "AnomalyDetector",
+                arn,
+                format!("the detector became {current} meanwhile"),
+            ));
+        }
+        doc["Status"] = json!(to);
+        doc["LastModificationTime"] = json!(now());
+        if let Value::Object(m) = doc {
+            m.remove("FailureType");
+            m.remove("FailureReason");
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
 /// Starts work that a one-time schedule has the ingest function do: the detector's status
 /// becomes `status` (only from the status of `judged`, the document the request was checked
 /// against), the run is recorded with a token its event carries (so only this run
@@ -683,26 +723,7 @@ async fn start_once<S: Store>(
     let token = seismo_shared::objects::unique_suffix();
     // From the status the request was judged on, atomically: of two requests at once, one
     // starts the run and the other is told the detector changed.
-    let from = crate::ops::status(judged).to_string();
-    let missing = || ApiError::not_found("AnomalyDetector", arn);
-    modify(api, Kind::Detector, arn, None, missing, |doc| {
-        let current = crate::ops::status(doc).to_string();
-        if current != from {
-            return Err(ApiError::conflict(
-                "AnomalyDetector",
-                arn,
-                format!("the detector became {current} meanwhile"),
-            ));
-        }
-        doc["Status"] = json!(status);
-        doc["LastModificationTime"] = json!(self::now());
-        if let Value::Object(m) = doc {
-            m.remove("FailureType");
-            m.remove("FailureReason");
-        }
-        Ok(())
-    })
-    .await?;
+    transition(api, arn, crate::ops::status(judged), status).await?;
     pipeline::ask_run(&api.store, arn, &token, now).await?;
     for spec in specs(&loaded, now, &token) {
         if let Err(e) = api.schedules.put(&spec).await {
@@ -718,7 +739,11 @@ async fn start_once<S: Store>(
 pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    if !matches!(status(&doc), "LEARNING" | "ACTIVE" | "FAILED") {
+    // DEACTIVATING again: a deactivation whose schedule could not be deleted is retried.
+    if !matches!(
+        status(&doc),
+        "LEARNING" | "ACTIVE" | "FAILED" | "DEACTIVATING"
+    ) {
         return Err(ApiError::conflict(
             "AnomalyDetector",
             arn,
@@ -728,12 +753,12 @@ pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Va
             ),
         ));
     }
-    set_status(api, arn, "DEACTIVATING", None).await?;
+    transition(api, arn, status(&doc), "DEACTIVATING").await?;
     api.schedules
         .delete(name_of(arn))
         .await
         .map_err(ApiError::Internal)?;
-    set_status(api, arn, "DEACTIVATED", None).await?;
+    transition(api, arn, "DEACTIVATING", "DEACTIVATED").await?;
     Ok(json!({}))
 }
 

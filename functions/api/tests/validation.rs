@@ -1024,3 +1024,57 @@ async fn what_is_created_while_a_detector_is_deleted_does_not_outlive_it() {
         assert!(tags["Tags"].get("stale").is_none(), "round {round}: {tags}");
     }
 }
+
+#[tokio::test]
+async fn a_detector_settling_is_not_activated_and_a_stuck_deactivation_is_retried() {
+    use seismo_shared::store::{Kind, Store};
+    let api = Arc::new(Api::new(MemoryStore::new(), std::env::temp_dir()));
+    let r = app(api.clone());
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    call(&r, "CreateMetricSet", metric_set_body()).await;
+    let set_status = |s: &'static str| {
+        let api = api.clone();
+        async move {
+            let mut doc = api
+                .store
+                .get(Kind::Detector, DETECTOR)
+                .await
+                .unwrap()
+                .unwrap();
+            doc["Status"] = json!(s);
+            api.store.put(Kind::Detector, DETECTOR, doc).await.unwrap();
+        }
+    };
+    let status = || async {
+        call(
+            &r,
+            "DescribeAnomalyDetector",
+            json!({"AnomalyDetectorArn": DETECTOR}),
+        )
+        .await
+        .2["Status"]
+            .clone()
+    };
+    let arn = json!({"AnomalyDetectorArn": DETECTOR});
+    for settling in ["DEACTIVATING", "DELETING"] {
+        set_status(settling).await;
+        let (code, kind, _) = call(&r, "ActivateAnomalyDetector", arn.clone()).await;
+        assert_eq!(
+            (code, kind.as_str()),
+            (StatusCode::CONFLICT, "ConflictException")
+        );
+        assert_eq!(status().await, settling);
+    }
+    // A deactivation left DEACTIVATING (its schedule could not be deleted) is asked again.
+    set_status("DEACTIVATING").await;
+    assert_eq!(
+        call(&r, "DeactivateAnomalyDetector", arn.clone()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(status().await, "DEACTIVATED");
+    assert_eq!(
+        call(&r, "ActivateAnomalyDetector", arn).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(status().await, "ACTIVATING");
+}

@@ -341,7 +341,7 @@ async fn claim_run<S: Store>(
     store: &S,
     arn: &str,
     token: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let claim = crate::objects::unique_suffix();
     let after = update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
         Ok::<_, StoreError>(
@@ -356,7 +356,22 @@ async fn claim_run<S: Store>(
         )
     })
     .await?;
-    Ok(after.is_some_and(|d| d["claim"] == claim.as_str()))
+    Ok(after
+        .is_some_and(|d| d["claim"] == claim.as_str())
+        .then_some(claim))
+}
+
+/// Gives a claimed run back (its work failed on storage), so the retry of its event runs it.
+async fn release_run<S: Store>(store: &S, arn: &str, claim: &str) -> Result<(), StoreError> {
+    update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
+        Ok::<_, StoreError>(current.filter(|c| c["claim"] == claim).map(|c| {
+            let mut next = c.clone();
+            next["claim"] = Value::Null;
+            next
+        }))
+    })
+    .await?;
+    Ok(())
 }
 
 /// Runs the one-time work asked for while the detector is `running` (the API set that status
@@ -372,10 +387,17 @@ async fn run_once<S: Store, F: Future<Output = Result<(), PipelineError>>>(
     work: impl FnOnce() -> F,
 ) -> Result<String, PipelineError> {
     let status = status_of(store.get(Kind::Detector, arn).await?);
-    if status != running || !claim_run(store, arn, token).await? {
+    if status != running {
         return Ok(status);
     }
-    work().await?;
+    let Some(claim) = claim_run(store, arn, token).await? else {
+        return Ok(status);
+    };
+    if let Err(e) = work().await {
+        // Retried: the retry must find the run unclaimed (best effort: storage is failing).
+        let _ = release_run(store, arn, &claim).await;
+        return Err(e);
+    }
     let after = status_of(store.get(Kind::Detector, arn).await?);
     if matches!(after.as_str(), "DELETED" | "DELETING") {
         forget(store, arn).await?;
