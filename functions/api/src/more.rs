@@ -650,6 +650,23 @@ pub(crate) async fn update_metric_set<S: Store>(
         Ok(())
     })
     .await?;
+    // A running detector's schedule fires at interval end + Offset: a new Offset moves it
+    // (left as it was, intervals between the two were never ingested).
+    if active
+        && req
+            .get("Offset")
+            .is_some_and(|o| !o.is_null() && current.get("Offset") != Some(o))
+    {
+        let loaded = seismo_shared::pipeline::load(&api.store, &detector_arn)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if matches!(crate::ops::status(&loaded.doc), "LEARNING" | "ACTIVE") {
+            api.schedules
+                .put(&seismo_shared::pipeline::schedule::spec(&loaded))
+                .await
+                .map_err(|e| ApiError::Internal(format!("scheduler: {e}")))?;
+        }
+    }
     Ok(json!({ "MetricSetArn": arn }))
 }
 

@@ -1078,3 +1078,40 @@ async fn a_detector_settling_is_not_activated_and_a_stuck_deactivation_is_retrie
     );
     assert_eq!(status().await, "ACTIVATING");
 }
+
+#[tokio::test]
+async fn a_new_offset_moves_a_running_detectors_schedule() {
+    use seismo_shared::model::Frequency;
+    use seismo_shared::pipeline::schedule::{MemorySchedules, cron};
+    use seismo_shared::store::{Kind, Store};
+    let schedules = Arc::new(MemorySchedules::new());
+    let api = Arc::new(
+        Api::new(MemoryStore::new(), std::env::temp_dir()).with_schedules(schedules.clone()),
+    );
+    let r = app(api.clone());
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    let (_, _, created) = call(
+        &r,
+        "CreateMetricSet",
+        with(metric_set_body(), "/Offset", json!(300)),
+    )
+    .await;
+    // Running, with its schedule at interval end + 5 minutes.
+    let mut doc = api
+        .store
+        .get(Kind::Detector, DETECTOR)
+        .await
+        .unwrap()
+        .unwrap();
+    doc["Status"] = json!("ACTIVE");
+    api.store.put(Kind::Detector, DETECTOR, doc).await.unwrap();
+    let update = json!({"MetricSetArn": created["MetricSetArn"], "Offset": 1800});
+    assert_eq!(call(&r, "UpdateMetricSet", update).await.0, StatusCode::OK);
+    let specs = schedules.specs();
+    let interval = specs
+        .iter()
+        .find(|s| s.name == "d")
+        .expect("the interval schedule");
+    assert_eq!(interval.expression, cron(Frequency::Pt1h, 1800));
+    assert_ne!(interval.expression, cron(Frequency::Pt1h, 300));
+}
