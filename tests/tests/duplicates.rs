@@ -528,3 +528,56 @@ async fn an_activation_that_failed_on_storage_runs_when_retried() {
         .unwrap();
     assert_eq!(again, "ACTIVE");
 }
+
+#[tokio::test]
+async fn a_daily_firing_on_the_day_clocks_change_ingests_yesterday() {
+    // A daily detector in New York with a three-hour Offset fires at 03:00 local. On the day
+    // clocks go forward that is two hours after midnight, and on the day they go back four:
+    // either way the firing is for the day before.
+    let store = MemoryStore::new();
+    let data = LocalObjects::new(tempfile::tempdir().unwrap().keep());
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:daily";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "daily", "Status": "ACTIVE" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    ms["MetricSetFrequency"] = json!("P1D");
+    ms["Timezone"] = json!("America/New_York");
+    ms["Offset"] = json!(10_800);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    pipeline::install(&store, arn, Default::default(), 0, None)
+        .await
+        .unwrap();
+    let at = |iso: &str| {
+        chrono::DateTime::parse_from_rfc3339(iso)
+            .unwrap()
+            .timestamp()
+    };
+    for (fired, day) in [
+        // 03:00 EDT on 8 March 2026, the day clocks go forward: 7 March (from 05:00 UTC).
+        ("2026-03-08T07:00:00Z", "2026-03-07T05:00:00Z"),
+        // An ordinary day.
+        ("2026-03-10T07:00:00Z", "2026-03-09T04:00:00Z"),
+        // 03:00 EST on 1 November 2026, the day clocks go back: 31 October.
+        ("2026-11-01T08:00:00Z", "2026-10-31T04:00:00Z"),
+    ] {
+        pipeline::ingest(&store, &data, arn, When::FiredAt(at(fired)))
+            .await
+            .unwrap();
+        let exec = store
+            .get(Kind::Execution, &format!("{arn}/{day}"))
+            .await
+            .unwrap();
+        assert!(exec.is_some(), "fired {fired}: no execution for {day}");
+    }
+    assert_eq!(
+        store
+            .list(Kind::Execution, &format!("{arn}/"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}

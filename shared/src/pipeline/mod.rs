@@ -173,8 +173,20 @@ pub enum When {
 /// metric set's Offset before it.
 fn interval_for_firing(d: &Detector, fired: i64) -> Option<i64> {
     let offset = d.metric_set.offset.unwrap_or(0);
-    let current = interval_start(fired - offset, d.schema.frequency, d.schema.zone)?;
-    interval_start(current - 1, d.schema.frequency, d.schema.zone)
+    let zone = d.schema.zone;
+    // A daily schedule runs at a local time, so the Offset is taken off the local time: on
+    // the day clocks go forward, 03:00 is two hours after midnight, and taking three hours off
+    // the instant named the day before yesterday (and yesterday was never ingested). Shorter
+    // intervals fire every interval in absolute time (an hour repeated when clocks go back
+    // has its own firing), so the Offset is taken off the instant.
+    let local = (d.schema.frequency == crate::model::Frequency::P1d)
+        .then(|| zone.epoch_to_local(fired))
+        .flatten()
+        .and_then(|local| local.checked_sub_signed(chrono::Duration::seconds(offset)))
+        .and_then(|local| zone.local_to_epoch(local));
+    let target = local.unwrap_or(fired - offset);
+    let current = interval_start(target, d.schema.frequency, zone)?;
+    interval_start(current - 1, d.schema.frequency, zone)
 }
 
 /// Sets the detector's status (and failure), keeping every other field.
