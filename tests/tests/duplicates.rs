@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use seismo_shared::generate::{self, GenerateOptions};
-use seismo_shared::objects::{BoxFuture, LocalObjects, Objects};
+use seismo_shared::objects::{BoxFuture, LocalObjects, ObjectError, Objects};
 use seismo_shared::pipeline::{self, DetectTask, When, blob};
 use seismo_shared::store::{Kind, LargeValues, MemoryStore, Store, StoreError, WithObjects};
 use serde_json::{Value, json};
@@ -580,4 +580,86 @@ async fn a_daily_firing_on_the_day_clocks_change_ingests_yesterday() {
             .len(),
         3
     );
+}
+
+/// Local objects whose first listing fails as S3 does when it throttles.
+#[derive(Debug)]
+struct FlakyObjects {
+    inner: LocalObjects,
+    failed: AtomicBool,
+}
+
+impl Objects for FlakyObjects {
+    fn list<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Vec<String>, ObjectError>> {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(ObjectError::Other(
+                    "SlowDown: please reduce your request rate".into(),
+                ))
+            });
+        }
+        self.inner.list(path)
+    }
+
+    fn open<'a>(
+        &'a self,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<seismo_shared::objects::ObjectReader, ObjectError>> {
+        self.inner.open(object)
+    }
+
+    fn put<'a>(
+        &'a self,
+        object: &'a str,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), ObjectError>> {
+        self.inner.put(object, bytes)
+    }
+
+    fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>> {
+        self.inner.delete(object)
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_listing_is_retried_not_recorded_as_a_failed_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let interval = generated.incidents[0].start;
+    generate::cut_history(dir.path(), interval).unwrap();
+    let store = MemoryStore::new();
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    pipeline::activate(&store, &LocalObjects::new(dir.path()), arn)
+        .await
+        .unwrap();
+    let flaky = FlakyObjects {
+        inner: LocalObjects::new(dir.path()),
+        failed: AtomicBool::new(false),
+    };
+    let first = pipeline::ingest(&store, &flaky, arn, When::Interval(interval)).await;
+    assert!(
+        matches!(first, Err(pipeline::PipelineError::Store(_))),
+        "{first:?}"
+    );
+    let exec_key = format!("{arn}/{}", seismo_shared::model::timestamp_string(interval));
+    assert!(
+        store
+            .get(Kind::Execution, &exec_key)
+            .await
+            .unwrap()
+            .is_none(),
+        "not recorded"
+    );
+    let retried = pipeline::ingest(&store, &flaky, arn, When::Interval(interval))
+        .await
+        .unwrap();
+    assert_eq!(retried.problem, None);
+    assert!(retried.series > 0);
 }

@@ -234,26 +234,33 @@ async fn set_status_from<S: Store>(
 }
 
 /// Reads every object under `path` into an aggregator: what could not be read is counted in
-/// the data-quality figures; a missing path or a permission error is the returned reason.
+/// the data-quality figures; a missing path or a permission error is the returned reason
+/// (`Ok(Err(reason))`). A failure that may pass (throttling, a network error, a 5xx, after the
+/// SDK's own retries) is a retryable error, so the step runs again instead of recording the
+/// interval as failed for good.
 async fn read_path(
     objects: &dyn Objects,
     path: &str,
     aggregator: &mut Aggregator<'_>,
-) -> Result<usize, String> {
+) -> Result<Result<usize, String>, PipelineError> {
+    let transient = |e: String| PipelineError::Store(StoreError::Backend(e));
     let files = match objects.list(path).await {
         Ok(f) => f,
-        Err(ObjectError::AccessDenied(p)) => return Err(format!("permission denied: {p}")),
-        Err(ObjectError::NotFound(p)) => return Err(format!("no data: nothing at {p}")),
-        Err(ObjectError::Other(e)) => return Err(format!("could not list {path}: {e}")),
+        Err(ObjectError::AccessDenied(p)) => return Ok(Err(format!("permission denied: {p}"))),
+        Err(ObjectError::NotFound(p)) => return Ok(Err(format!("no data: nothing at {p}"))),
+        Err(ObjectError::Other(e)) => return Err(transient(format!("listing {path}: {e}"))),
     };
     if files.is_empty() {
-        return Err(format!("no data: nothing under {path}"));
+        return Ok(Err(format!("no data: nothing under {path}")));
     }
     for f in &files {
-        let opened = objects.open(f).await.map_err(|e| e.to_string());
+        let opened = match objects.open(f).await {
+            Err(ObjectError::Other(e)) => return Err(transient(format!("reading {f}: {e}"))),
+            other => other.map_err(|e| e.to_string()),
+        };
         aggregator.read_object(f, opened);
     }
-    Ok(files.len())
+    Ok(Ok(files.len()))
 }
 
 /// Learns every series from the metric set's historical path (when it has one) and stores the
@@ -274,7 +281,7 @@ pub async fn activate<S: Store>(
         .and_then(|l| l.first().cloned());
     let mut aggregator = Aggregator::new(&d.schema);
     if let Some(path) = &history
-        && let Err(reason) = read_path(objects, path, &mut aggregator).await
+        && let Err(reason) = read_path(objects, path, &mut aggregator).await?
     {
         return Err(PipelineError::Config(format!("historical data: {reason}")));
     }
@@ -492,7 +499,7 @@ async fn backtest_now<S: Store>(
     // One object open at a time (an S3 object is a temporary file while it is read).
     let mut aggregator = Aggregator::new(&d.schema);
     let files = read_path(objects, &path, &mut aggregator)
-        .await
+        .await?
         .map_err(PipelineError::Config)?;
     let options = crate::backtest::BacktestOptions {
         namespace: arn.to_string(),
@@ -830,7 +837,7 @@ pub async fn ingest<S: Store>(
     for template in &templates {
         match expand_template(template, interval, z) {
             Ok(path) => {
-                if let Err(reason) = read_path(objects, &path, &mut aggregator).await {
+                if let Err(reason) = read_path(objects, &path, &mut aggregator).await? {
                     problems.push(reason);
                 }
             }
