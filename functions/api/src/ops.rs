@@ -529,6 +529,14 @@ pub(crate) async fn delete_detector<S: Store>(
     }
     // First: an activation or backtest running meanwhile sees it and removes what it stored.
     set_status(api, arn, "DELETING", None).await?;
+    // Then no new work: the schedules go before the sweep.
+    let once = [Once::Activate, Once::Backtest].map(|w| once_name(name_of(arn), w));
+    for schedule in [name_of(arn), once[0].as_str(), once[1].as_str()] {
+        api.schedules
+            .delete(schedule)
+            .await
+            .map_err(ApiError::Internal)?;
+    }
     for ms in metric_sets_of(api, arn).await? {
         if let Some(ms_arn) = ms.get("MetricSetArn").and_then(Value::as_str) {
             api.store.delete(Kind::MetricSet, ms_arn).await?;
@@ -545,13 +553,6 @@ pub(crate) async fn delete_detector<S: Store>(
         for (key, _) in api.store.list(kind, &format!("{arn}/")).await? {
             api.store.delete(kind, &key).await?;
         }
-    }
-    let once = [Once::Activate, Once::Backtest].map(|w| once_name(name_of(arn), w));
-    for schedule in [name_of(arn), once[0].as_str(), once[1].as_str()] {
-        api.schedules
-            .delete(schedule)
-            .await
-            .map_err(ApiError::Internal)?;
     }
     pipeline::forget(&api.store, arn).await?;
     api.store.delete(Kind::Quality, arn).await?;
