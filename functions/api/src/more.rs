@@ -180,7 +180,7 @@ fn alert_fields(c: &mut Check, req: &Value) {
     }
 }
 
-async fn alerts_of<S: Store>(
+pub(crate) async fn alerts_of<S: Store>(
     api: &Api<S>,
     detector_arn: Option<&str>,
 ) -> Result<Vec<(String, Value)>, ApiError> {
@@ -192,6 +192,42 @@ async fn alerts_of<S: Store>(
                 .is_none_or(|d| a.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(d))
         })
         .collect())
+}
+
+/// The detector's alerts still fit a metric set (new, or updated): each measure and dimension
+/// an alert filters on is the metric set's; otherwise the alert could never fire again.
+pub(crate) fn alerts_fit(c: &mut Check, alerts: &[(String, Value)], metric_set: &Value) {
+    let names = |list: &Value, key: Option<&str>| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| key.map_or(Some(v), |k| v.get(k)))
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let measures = names(&metric_set["MetricList"], Some("MetricName"));
+    let dimensions = names(&metric_set["DimensionList"], None);
+    for (_, alert) in alerts {
+        let name = alert["AlertName"].as_str().unwrap_or_default();
+        let filters = &alert["AlertFilters"];
+        for m in names(&filters["MetricList"], None) {
+            if !measures.contains(&m) {
+                c.fail(
+                    "MetricList",
+                    format!("alert {name} filters on the measure {m:?}: keep it, or update the alert first"),
+                );
+            }
+        }
+        for d in names(&filters["DimensionFilterList"], Some("DimensionName")) {
+            if !dimensions.contains(&d) {
+                c.fail(
+                    "DimensionList",
+                    format!("alert {name} filters on the dimension {d:?}: keep it, or update the alert first"),
+                );
+            }
+        }
+    }
 }
 
 /// An alert's filters name what the detector's metric set has: its measures and dimensions
@@ -608,6 +644,7 @@ pub(crate) async fn update_metric_set<S: Store>(
     );
     let detector_frequency =
         detector_doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"].clone();
+    let alerts = alerts_of(api, Some(&detector_arn)).await?;
     // Compare-and-swap: a concurrent update of the same metric set is merged, never lost.
     let missing = || ApiError::not_found("MetricSet", arn);
     crate::ops::modify(api, Kind::MetricSet, arn, None, missing, |doc| {
@@ -635,11 +672,12 @@ pub(crate) async fn update_metric_set<S: Store>(
         c.finish()?;
         let ms: CreateMetricSetRequest = validate::parse(doc, "")?;
         validate::metric_set(&ms)?;
+        let mut c = Check::default();
         if let Some(s3) = &ms.metric_source.s3_source_config {
-            let mut c = Check::default();
             crate::ops::s3_paths_only(&mut c, "MetricSource.S3SourceConfig", s3);
-            c.finish()?;
         }
+        alerts_fit(&mut c, &alerts, doc);
+        c.finish()?;
         if doc.get("MetricSetFrequency") != Some(&detector_frequency) {
             return Err(ApiError::field(
                 "MetricSetFrequency",

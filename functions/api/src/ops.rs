@@ -842,6 +842,14 @@ pub(crate) async fn create_metric_set<S: Store>(
         m.insert("CreationTime".into(), json!(t));
         m.insert("LastModificationTime".into(), json!(t));
     }
+    // Alerts created before the metric set filter on what it must have.
+    let mut c = Check::default();
+    let alerts = crate::more::alerts_of(api, Some(detector_arn)).await?;
+    crate::more::alerts_fit(&mut c, &alerts, &stored);
+    if let Err(e) = c.finish() {
+        crate::ops::release(api, detector_arn, "metric-sets", &arn).await?;
+        return Err(e.into());
+    }
     match api.store.create(Kind::MetricSet, &arn, stored).await {
         Err(StoreError::Exists) => {
             return Err(ApiError::conflict(

@@ -948,6 +948,51 @@ async fn alert_filters_name_what_the_metric_set_has() {
         json!(["revenue"]),
         "{stored}"
     );
+
+    // The metric set cannot drop what an alert filters on, nor be created without it.
+    let listed = call(
+        &r,
+        "ListMetricSets",
+        json!({"AnomalyDetectorArn": DETECTOR}),
+    )
+    .await
+    .2;
+    let ms = listed["MetricSetSummaryList"][0]["MetricSetArn"].clone();
+    let before = call(&r, "DescribeMetricSet", json!({"MetricSetArn": ms}))
+        .await
+        .2;
+    let update = json!({"MetricSetArn": ms,
+        "MetricList": [{"MetricName": "orders", "AggregationFunction": "SUM"}]});
+    assert_names(&call(&r, "UpdateMetricSet", update).await, "MetricList");
+    assert_eq!(
+        call(&r, "DescribeMetricSet", json!({"MetricSetArn": ms}))
+            .await
+            .2,
+        before
+    );
+    let other = DETECTOR.replace(":d", ":e");
+    call(
+        &r,
+        "CreateAnomalyDetector",
+        with(detector_body(), "/AnomalyDetectorName", json!("e")),
+    )
+    .await;
+    let early = with(
+        with(
+            with(alert_body(), "/AnomalyDetectorArn", json!(other)),
+            "/AlertName",
+            json!("early"),
+        ),
+        "/AlertFilters",
+        json!({"MetricList": ["refunds"]}),
+    );
+    assert_eq!(
+        call(&r, "CreateAlert", early).await.0,
+        StatusCode::OK,
+        "no metric set to check yet"
+    );
+    let lacking = with(metric_set_body(), "/AnomalyDetectorArn", json!(other));
+    assert_names(&call(&r, "CreateMetricSet", lacking).await, "MetricList");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
