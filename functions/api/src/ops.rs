@@ -104,10 +104,22 @@ pub(crate) fn paginate(
     scope: &str,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
     let after = token.map(|t| open_token(t, scope)).transpose()?;
-    let rest: Vec<(String, Value)> = items
-        .into_iter()
-        .filter(|(k, _)| after.as_deref().is_none_or(|t| k.as_str() > t))
-        .collect();
+    // Listings sorted by key continue after the key (robust to items deleted between pages);
+    // others (newest first, most deviating first) after the item's position.
+    let sorted = items.windows(2).all(|w| w[0].0 < w[1].0);
+    let rest: Vec<(String, Value)> = match after.as_deref() {
+        None => items,
+        Some(t) if sorted => items.into_iter().filter(|(k, _)| k.as_str() > t).collect(),
+        Some(t) => {
+            let at = items.iter().position(|(k, _)| k == t).ok_or_else(|| {
+                ApiError::field(
+                    "NextToken",
+                    "the item this token continues from is gone; list again",
+                )
+            })?;
+            items.into_iter().skip(at + 1).collect()
+        }
+    };
     let next = (rest.len() > max).then(|| seal_token(&rest[max - 1].0, scope));
     Ok((rest.into_iter().take(max).map(|(_, v)| v).collect(), next))
 }
@@ -1272,4 +1284,36 @@ pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<
             "MetricSetDataQualityMetricList": [{"MetricSetArn": ms_arn, "DataQualityMetricList": metrics}],
         }]
     }))
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+
+    fn page_through(items: &[(&str, i64)]) -> Vec<i64> {
+        let items: Vec<(String, Value)> = items
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let (mut out, mut token) = (Vec::new(), None::<String>);
+        loop {
+            let (page, next) = paginate(items.clone(), 1, token.as_deref(), "t").unwrap();
+            out.extend(page.iter().filter_map(Value::as_i64));
+            match next {
+                Some(t) => token = Some(t),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn every_item_once_in_the_listings_order() {
+        // Sorted by key, and in another order (newest first, most deviating first).
+        assert_eq!(page_through(&[("a", 1), ("b", 2), ("c", 3)]), [1, 2, 3]);
+        assert_eq!(page_through(&[("c", 1), ("a", 2), ("b", 3)]), [1, 2, 3]);
+        assert_eq!(
+            page_through(&[("9e", 1), ("5b", 2), ("ff", 3), ("01", 4)]),
+            [1, 2, 3, 4]
+        );
+    }
 }
