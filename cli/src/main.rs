@@ -416,30 +416,39 @@ fn serve<S: seismo_api::Store>(
         let console = format!("http://{address}/console");
         let scheduler = api.clone();
         let outbox = LocalAlerts { file: opts.alerts };
-        tokio::spawn(async move {
-            let mut every =
-                tokio::time::interval(std::time::Duration::from_secs(opts.tick_seconds));
-            loop {
-                every.tick().await;
-                let now = chrono::Utc::now().timestamp();
-                let objects = scheduler.objects.as_ref();
-                match local::tick(&scheduler.store, objects, &outbox, &console, now).await {
-                    Ok(runs) => {
-                        for r in runs {
-                            println!(
-                                "detected {} interval {}: {} groups, {} alerts{}",
-                                r.detector.rsplit(':').next().unwrap_or_default(),
-                                seismo_shared::model::timestamp_string(r.interval),
-                                r.groups,
-                                r.alerts,
-                                r.problem.map(|p| format!(" ({p})")).unwrap_or_default()
-                            );
+        // The schedule runs on a thread and runtime of its own: learning and backtests are long
+        // CPU work, and on the API's runtime they held up requests queued behind them on the
+        // same worker for seconds.
+        let ticker = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the schedule's runtime")?;
+        std::thread::spawn(move || {
+            ticker.block_on(async move {
+                let mut every =
+                    tokio::time::interval(std::time::Duration::from_secs(opts.tick_seconds));
+                loop {
+                    every.tick().await;
+                    let now = chrono::Utc::now().timestamp();
+                    let objects = scheduler.objects.as_ref();
+                    match local::tick(&scheduler.store, objects, &outbox, &console, now).await {
+                        Ok(runs) => {
+                            for r in runs {
+                                println!(
+                                    "detected {} interval {}: {} groups, {} alerts{}",
+                                    r.detector.rsplit(':').next().unwrap_or_default(),
+                                    seismo_shared::model::timestamp_string(r.interval),
+                                    r.groups,
+                                    r.alerts,
+                                    r.problem.map(|p| format!(" ({p})")).unwrap_or_default()
+                                );
+                            }
+                            let _ = std::io::stdout().flush();
                         }
-                        let _ = std::io::stdout().flush();
+                        Err(e) => eprintln!("interval schedule: {e}"),
                     }
-                    Err(e) => eprintln!("interval schedule: {e}"),
                 }
-            }
+            })
         });
         axum::serve(listener, seismo_api::app(api))
             .await
