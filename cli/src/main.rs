@@ -425,6 +425,14 @@ fn serve<S: seismo_api::Store>(
             .context("starting the schedule's runtime")?;
         std::thread::spawn(move || {
             ticker.block_on(async move {
+                let objects = scheduler.objects.as_ref();
+                match local::recover(&scheduler.store, objects, &outbox, &console).await {
+                    Ok(runs) if !runs.is_empty() => {
+                        println!("finished {} intervals a previous run left", runs.len())
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("recovery: {e}"),
+                }
                 let mut every =
                     tokio::time::interval(std::time::Duration::from_secs(opts.tick_seconds));
                 loop {

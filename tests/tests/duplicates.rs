@@ -663,3 +663,64 @@ async fn a_throttled_listing_is_retried_not_recorded_as_a_failed_interval() {
     assert_eq!(retried.problem, None);
     assert!(retried.series > 0);
 }
+
+#[tokio::test]
+async fn a_restart_finishes_what_a_killed_serve_left_half_done() {
+    // `seismo serve` killed after ingesting an interval (its execution IN_PROGRESS) and while
+    // a backtest it had claimed ran: on restart the interval is detected and the run is free
+    // to run again.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let interval = generated.incidents[0].start;
+    generate::cut_history(dir.path(), interval).unwrap();
+    let data = LocalObjects::new(dir.path());
+    let store = MemoryStore::new();
+    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    let doc =
+        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
+    ms["AnomalyDetectorArn"] = json!(arn);
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    pipeline::activate(&store, &data, arn).await.unwrap();
+    pipeline::ingest(&store, &data, arn, When::Interval(interval))
+        .await
+        .unwrap();
+    let run = json!({"token": "t", "requestedAt": 0, "claim": "the killed process"});
+    store
+        .put(Kind::Pipeline, &format!("{arn}/run"), run)
+        .await
+        .unwrap();
+    let exec_key = format!("{arn}/{}", seismo_shared::model::timestamp_string(interval));
+    let status = || async {
+        store
+            .get(Kind::Execution, &exec_key)
+            .await
+            .unwrap()
+            .unwrap()["Status"]
+            .clone()
+    };
+    assert_eq!(status().await, "IN_PROGRESS");
+
+    let outbox = pipeline::alert::Outbox::new();
+    let runs = pipeline::local::recover(&store, &data, &outbox, "")
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].groups > 0, "the incident is grouped: {runs:?}");
+    assert_ne!(status().await, "IN_PROGRESS");
+    let run = store
+        .get(Kind::Pipeline, &format!("{arn}/run"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(run["claim"].is_null(), "{run}");
+    // A second restart finds nothing to do.
+    assert!(
+        pipeline::local::recover(&store, &data, &outbox, "")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

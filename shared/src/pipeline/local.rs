@@ -93,6 +93,40 @@ pub async fn run_interval<S: Store>(
     })
 }
 
+/// What a restart finds half done, made whole again (`seismo serve` is the only worker, so
+/// nothing else can be running): one-time runs claimed by the killed process run again, and
+/// intervals left IN_PROGRESS are detected and notified (replays change nothing that was
+/// done). Returns the intervals finished.
+pub async fn recover<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    publisher: &dyn Publisher,
+    console_url: &str,
+) -> Result<Vec<IntervalRun>, PipelineError> {
+    let mut out = Vec::new();
+    for (arn, doc) in store.list(Kind::Detector, "").await? {
+        super::reset_run_claim(store, &arn).await?;
+        if !matches!(doc["Status"].as_str(), Some("ACTIVE" | "LEARNING")) {
+            continue;
+        }
+        for (_, exec) in store.list(Kind::Execution, &format!("{arn}/")).await? {
+            let started = exec["Timestamp"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            if let (Some("IN_PROGRESS"), Some(t)) = (exec["Status"].as_str(), started) {
+                match run_interval(store, objects, publisher, console_url, &arn, t.timestamp())
+                    .await
+                {
+                    Ok(run) => out.push(run),
+                    Err(PipelineError::Store(e)) => return Err(e.into()),
+                    Err(e) => tracing::warn!(detector = %arn, error = %e, "not recovered"),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Runs the activations and backtests asked for, then every due interval of every running
 /// detector.
 pub async fn tick<S: Store>(

@@ -393,6 +393,21 @@ async fn release_run<S: Store>(store: &S, arn: &str, claim: &str) -> Result<(), 
     Ok(())
 }
 
+/// Clears the claim on a detector's one-time run, so it runs again: for `seismo serve` when it
+/// starts, since no run of its own can be going then (one killed mid-way left the detector
+/// ACTIVATING for twenty minutes).
+pub async fn reset_run_claim<S: Store>(store: &S, arn: &str) -> Result<(), StoreError> {
+    update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
+        Ok::<_, StoreError>(current.filter(|c| !c["claim"].is_null()).map(|c| {
+            let mut next = c.clone();
+            next["claim"] = Value::Null;
+            next
+        }))
+    })
+    .await?;
+    Ok(())
+}
+
 /// Runs the one-time work asked for while the detector is `running` (the API set that status
 /// and scheduled this). Only the run asked for last with `token` (any, when `None`) runs, once:
 /// another status, a duplicate or an outdated event changes nothing. A detector deleted while
