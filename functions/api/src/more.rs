@@ -194,18 +194,20 @@ pub(crate) async fn alerts_of<S: Store>(
         .collect())
 }
 
+/// The strings of a JSON list, or of one member (`key`) of each of its objects.
+fn names(list: &Value, key: Option<&str>) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| key.map_or(Some(v), |k| v.get(k)))
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
 /// The detector's alerts still fit a metric set (new, or updated): each measure and dimension
 /// an alert filters on is the metric set's; otherwise the alert could never fire again.
 pub(crate) fn alerts_fit(c: &mut Check, alerts: &[(String, Value)], metric_set: &Value) {
-    let names = |list: &Value, key: Option<&str>| -> Vec<String> {
-        list.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| key.map_or(Some(v), |k| v.get(k)))
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect()
-    };
     let measures = names(&metric_set["MetricList"], Some("MetricName"));
     let dimensions = names(&metric_set["DimensionList"], None);
     for (_, alert) in alerts {
@@ -250,15 +252,6 @@ async fn filters_fit<S: Store>(
     }
     // Checked against the metric set when there is one (it may be created after the alert).
     if let Some(ms) = crate::ops::metric_sets_of(api, detector_arn).await?.first() {
-        let names = |list: &Value, key: Option<&str>| -> Vec<String> {
-            list.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| key.map_or(Some(v), |k| v.get(k)))
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        };
         let measures = names(&ms["MetricList"], Some("MetricName"));
         let dimensions = names(&ms["DimensionList"], None);
         let metric_list = given("MetricList").cloned().unwrap_or(Value::Null);
