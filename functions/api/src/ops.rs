@@ -699,12 +699,7 @@ async fn transition<S: Store>(
                 format!("the detector became {current} meanwhile"),
             ));
         }
-        doc["Status"] = json!(to);
-        doc["LastModificationTime"] = json!(now());
-        if let Value::Object(m) = doc {
-            m.remove("FailureType");
-            m.remove("FailureReason");
-        }
+        write_status(doc, to, None);
         Ok(())
     })
     .await?;
@@ -949,24 +944,29 @@ async fn set_status<S: Store>(
 ) -> Result<(), ApiError> {
     let missing = || ApiError::not_found("AnomalyDetector", arn);
     modify(api, Kind::Detector, arn, None, missing, |doc| {
-        doc["Status"] = json!(status);
-        doc["LastModificationTime"] = json!(now());
-        match &failure {
-            Some((kind, reason)) => {
-                doc["FailureType"] = json!(kind);
-                doc["FailureReason"] = json!(reason);
-            }
-            None => {
-                if let Value::Object(m) = doc {
-                    m.remove("FailureType");
-                    m.remove("FailureReason");
-                }
-            }
-        }
+        write_status(doc, status, failure.as_ref());
         Ok(())
     })
     .await?;
     Ok(())
+}
+
+/// A detector document's new status, with its failure or without any.
+fn write_status(doc: &mut Value, status: &str, failure: Option<&(&str, String)>) {
+    doc["Status"] = json!(status);
+    doc["LastModificationTime"] = json!(now());
+    match failure {
+        Some((kind, reason)) => {
+            doc["FailureType"] = json!(kind);
+            doc["FailureReason"] = json!(reason);
+        }
+        None => {
+            if let Value::Object(m) = doc {
+                m.remove("FailureType");
+                m.remove("FailureReason");
+            }
+        }
+    }
 }
 
 /// Starts a backtest: status BACK_TEST_ACTIVATING, and a one-time schedule that has the ingest
