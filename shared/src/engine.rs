@@ -597,9 +597,27 @@ impl SeriesState {
             if steps < 1.0 {
                 return None;
             }
-            let gap = (steps as usize - 1).min(self.values.cap.max(config.yearly_history()));
-            for _ in 0..gap {
-                self.push_values(config, f64::NAN, f64::NAN);
+            let gap = steps as usize - 1;
+            // Missing intervals keep their place within a season; whole seasons missing are
+            // left out of the seasonal history, so the seasons before a long gap stand for the
+            // ones just before it ended (in phase: nothing newer is known) instead of leaving
+            // the series without a baseline. The yearly departures keep their dates.
+            let seasonal_gap = if gap >= config.season.max(1) {
+                gap % config.season.max(1)
+            } else {
+                gap
+            };
+            for _ in 0..seasonal_gap {
+                self.values.push(f64::NAN);
+            }
+            if config.year > 0 {
+                let cap = config.yearly_history();
+                let ring = self.yearly.get_or_insert_with(|| Ring::new(cap));
+                ring.grow(cap);
+                for _ in 0..gap.min(cap) {
+                    ring.push(f64::NAN);
+                }
+                self.version = layout(&self.yearly);
             }
         }
         self.last = Some(time);
@@ -1505,6 +1523,41 @@ mod tests {
         }
         let s = last.unwrap();
         assert!(!s.anomalous && (s.expected - s.value).abs() < 6.0, "{s:?}");
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_seasonal_history_keeps_the_baseline() {
+        // Four weeks learned, then nothing for 700 hours (more than the four weeks kept) or for
+        // 30 days and 5 hours: the days after are judged against the weeks before the gap, in
+        // phase, not against the few values since it (which alarmed on every rise of the day).
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        for gap in [700, 30 * 24 + 5, 200] {
+            let mut state = SeriesState::new(&config);
+            for t in 0..24 * 28 {
+                state.observe(&config, t as i64 * H, Some(seasonal(t)));
+            }
+            let start = 24 * 28 + gap;
+            let after: Vec<Scored> = (start..start + 48)
+                .map(|t| {
+                    state
+                        .observe(&config, t as i64 * H, Some(seasonal(t)))
+                        .unwrap()
+                })
+                .collect();
+            let worst = after.iter().map(|s| s.severity).fold(0.0, f64::max);
+            assert!(worst < 30.0, "gap {gap}: severity {worst}");
+            let off = after
+                .iter()
+                .map(|s| (s.expected - s.value).abs())
+                .fold(0.0, f64::max);
+            assert!(off < 10.0, "gap {gap}: expected off by {off}");
+            // And a spike just after the gap is still one.
+            let t = start + 48;
+            let spike = state
+                .observe(&config, t as i64 * H, Some(seasonal(t) + 80.0))
+                .unwrap();
+            assert!(spike.anomalous, "gap {gap}: {spike:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod common;
+
 use seismo_shared::generate::{self, GenerateOptions};
 use seismo_shared::objects::{BoxFuture, LocalObjects, ObjectError, Objects};
 use seismo_shared::pipeline::{self, DetectTask, When, blob};
@@ -135,14 +137,7 @@ async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
             raced: AtomicBool::new(false),
         },
     };
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
 
     pipeline::activate(&store, &data, arn).await.unwrap();
     let ingested = pipeline::ingest(&store, &data, arn, When::Interval(interval))
@@ -198,20 +193,14 @@ async fn deleted_midway(
     state_dir: &std::path::Path,
 ) -> (Hooked, Arc<dyn Objects>) {
     let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir));
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
     let store = Hooked {
         inner: WithObjects::new(MemoryStore::new(), objects.clone(), ROOT),
         hook: Hook::DeleteDetectorOn {
-            detector: arn.into(),
+            detector: common::arn("shop"),
             kind,
         },
     };
-    let doc = json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": status });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    common::detector(&store, "shop", status, |_| {}).await;
     (store, objects)
 }
 
@@ -379,14 +368,7 @@ async fn an_interval_whose_shard_ran_ahead_is_still_grouped() {
     generate::cut_history(dir.path(), interval).unwrap();
     let data = LocalObjects::new(dir.path());
     let store = MemoryStore::new();
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
     pipeline::activate(&store, &data, arn).await.unwrap();
     let (early, late) = (interval, interval + 3600);
     for t in [early, late] {
@@ -444,14 +426,7 @@ async fn two_notify_runs_at_once_send_each_alert_once() {
     generate::cut_history(dir.path(), interval).unwrap();
     let data = LocalObjects::new(dir.path());
     let store = MemoryStore::new();
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
     let alert_arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:Alert:page";
     let alert = json!({"AlertArn": alert_arn, "AlertName": "page", "AnomalyDetectorArn": arn,
         "AlertStatus": "ACTIVE", "AlertSensitivityThreshold": 0,
@@ -506,14 +481,7 @@ async fn an_activation_that_failed_on_storage_runs_when_retried() {
             failed: AtomicBool::new(false),
         },
     };
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "ACTIVATING" });
-    store.inner.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store.inner, "shop", "ACTIVATING", |_| {}).await;
     pipeline::ask_run(&store.inner, arn, "t", 0).await.unwrap();
 
     let first = pipeline::run_activation(&store, &data, arn, Some("t")).await;
@@ -536,17 +504,12 @@ async fn a_daily_firing_on_the_day_clocks_change_ingests_yesterday() {
     // either way the firing is for the day before.
     let store = MemoryStore::new();
     let data = LocalObjects::new(tempfile::tempdir().unwrap().keep());
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:daily";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "daily", "Status": "ACTIVE" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    ms["MetricSetFrequency"] = json!("P1D");
-    ms["Timezone"] = json!("America/New_York");
-    ms["Offset"] = json!(10_800);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store, "daily", "ACTIVE", |ms| {
+        ms["MetricSetFrequency"] = json!("P1D");
+        ms["Timezone"] = json!("America/New_York");
+        ms["Offset"] = json!(10_800);
+    })
+    .await;
     pipeline::install(&store, arn, Default::default(), 0, None)
         .await
         .unwrap();
@@ -628,14 +591,7 @@ async fn a_throttled_listing_is_retried_not_recorded_as_a_failed_interval() {
     let interval = generated.incidents[0].start;
     generate::cut_history(dir.path(), interval).unwrap();
     let store = MemoryStore::new();
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
     pipeline::activate(&store, &LocalObjects::new(dir.path()), arn)
         .await
         .unwrap();
@@ -675,14 +631,7 @@ async fn a_restart_finishes_what_a_killed_serve_left_half_done() {
     generate::cut_history(dir.path(), interval).unwrap();
     let data = LocalObjects::new(dir.path());
     let store = MemoryStore::new();
-    let arn = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": "shop", "Status": "INACTIVE" });
-    store.put(Kind::Detector, arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
     pipeline::activate(&store, &data, arn).await.unwrap();
     pipeline::ingest(&store, &data, arn, When::Interval(interval))
         .await

@@ -2,6 +2,8 @@
 //! lowers the score of the same deviation an interval later, against a twin detector on the
 //! same data that got no feedback.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use seismo_shared::generate::{self, GenerateOptions};
@@ -12,15 +14,7 @@ use seismo_shared::store::{Kind, MemoryStore, Store};
 use serde_json::json;
 
 async fn detector(store: &MemoryStore, name: &str) -> String {
-    let arn = format!("arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:{name}");
-    let doc =
-        json!({ "AnomalyDetectorArn": arn, "AnomalyDetectorName": name, "Status": "INACTIVE" });
-    store.put(Kind::Detector, &arn, doc).await.unwrap();
-    let mut ms = serde_json::to_value(generate::metric_set()).unwrap();
-    ms["AnomalyDetectorArn"] = json!(arn);
-    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(&arn));
-    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
-    arn
+    common::detector(store, name, "INACTIVE", |_| {}).await
 }
 
 async fn orders_group(store: &MemoryStore, arn: &str, interval: i64) -> Option<GroupReport> {
