@@ -50,3 +50,151 @@ async fn intervals_a_month_after_the_history_are_judged_by_the_weeks_learned() {
         "normal hours flagged, seconds after the first live hour: {groups:?}"
     );
 }
+
+/// The status of detector `arn`.
+async fn status(store: &MemoryStore, arn: &str) -> serde_json::Value {
+    store.get(Kind::Detector, arn).await.unwrap().unwrap()["Status"].clone()
+}
+
+/// Sets the status of detector `arn`, as the API does before a one-time run.
+async fn set_status(store: &MemoryStore, arn: &str, status: &str) {
+    let mut doc = store.get(Kind::Detector, arn).await.unwrap().unwrap();
+    doc["Status"] = serde_json::json!(status);
+    store.put(Kind::Detector, arn, doc).await.unwrap();
+}
+
+/// The interval shard 0's model state is as of.
+async fn model_at(store: &MemoryStore, arn: &str) -> i64 {
+    let head = store
+        .get(Kind::Pipeline, &format!("{arn}/state/0"))
+        .await
+        .unwrap()
+        .unwrap();
+    head["at"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn activated_again_a_detector_keeps_its_model_unless_its_series_changed() {
+    // Deactivated to change something else (an alert, the Offset) and activated again, a
+    // detector goes on with the model it built, what it learned live included, from the
+    // interval closed last: it neither relearns the history nor scores the intervals that
+    // closed while it was deactivated. Activated after its dimensions changed, it relearns.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let incident = generated.incidents[0].start;
+    let history_end = incident - 6 * 3600;
+    generate::cut_history(dir.path(), history_end).unwrap();
+    let store = MemoryStore::new();
+    let objects = LocalObjects::new(dir.path());
+    let outbox = Outbox::new();
+    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
+    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    let learned_until = model_at(&store, &arn).await;
+    assert!(learned_until < history_end);
+    for hour in 0..3 {
+        local::run_interval(
+            &store,
+            &objects,
+            &outbox,
+            "",
+            &arn,
+            history_end + hour * 3600,
+        )
+        .await
+        .unwrap();
+    }
+    let live_until = history_end + 2 * 3600;
+    assert_eq!(model_at(&store, &arn).await, live_until);
+
+    set_status(&store, &arn, "DEACTIVATED").await;
+    set_status(&store, &arn, "ACTIVATING").await;
+    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    assert_eq!(status(&store, &arn).await, "ACTIVE");
+    assert_eq!(
+        model_at(&store, &arn).await,
+        live_until,
+        "the model learned live is kept, not relearned from the history"
+    );
+    // Two hours after the activation (and its Offset): the interval closed last then, and
+    // the ones since.
+    let activated = pipeline::runtime(&store, &arn).await.unwrap().activated_at;
+    let closed_last = activated - activated % 3600 - 3600;
+    let due = local::due(&store, &arn, activated + 2 * 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.first(),
+        Some(&closed_last),
+        "not the intervals since {live_until}: {due:?}"
+    );
+    assert!(due.len() <= 3, "{due:?}");
+
+    // The dimensions change: the model is for other series, and is learned anew.
+    set_status(&store, &arn, "DEACTIVATED").await;
+    let ms_arn = format!("{}shop-orders", pipeline::metric_set_prefix(&arn));
+    let mut ms = store.get(Kind::MetricSet, &ms_arn).await.unwrap().unwrap();
+    ms["DimensionList"] = serde_json::json!(["region", "channel"]);
+    store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
+    set_status(&store, &arn, "ACTIVATING").await;
+    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    assert_eq!(status(&store, &arn).await, "ACTIVE");
+    assert_eq!(model_at(&store, &arn).await, learned_until);
+}
+
+#[tokio::test]
+async fn a_backtest_keeps_the_groups_found_live() {
+    // BackTestAnomalyDetector on a detector that ran live adds its groups beside the live
+    // ones (it replaced them all, losing what was found and alerted on).
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let incident = generated.incidents[0].start;
+    generate::cut_history(dir.path(), incident).unwrap();
+    let store = MemoryStore::new();
+    let objects = LocalObjects::new(dir.path());
+    let outbox = Outbox::new();
+    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
+    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    let run = local::run_interval(&store, &objects, &outbox, "", &arn, incident)
+        .await
+        .unwrap();
+    assert!(run.groups > 0, "{run:?}");
+    let groups = || async {
+        let all = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
+        let live: Vec<String> = all
+            .iter()
+            .filter(|(_, g)| g.get("backTest").is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        (live, all.len())
+    };
+    let (live, _) = groups().await;
+    assert_eq!(live.len(), run.groups);
+
+    set_status(&store, &arn, "DEACTIVATED").await;
+    // The whole history is back: the backtest scores its last 30%, the interval found live
+    // among them, and that group stays as it was found live.
+    generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
+    let before = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
+    let mut counts = Vec::new();
+    for token in ["first", "second"] {
+        set_status(&store, &arn, "BACK_TEST_ACTIVATING").await;
+        pipeline::ask_run(&store, &arn, token, 0).await.unwrap();
+        let after = pipeline::run_backtest(&store, &objects, &arn, Some(token))
+            .await
+            .unwrap();
+        assert_eq!(after, "BACK_TEST_COMPLETE");
+        let (kept, all) = groups().await;
+        assert_eq!(kept, live, "the live groups stay");
+        assert!(all > live.len(), "the backtest's groups are added");
+        counts.push(all);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "a second backtest replaces the first's"
+    );
+    let after = store.list(Kind::Group, &format!("{arn}/")).await.unwrap();
+    for (key, group) in &before {
+        let now = after.iter().find(|(k, _)| k == key).map(|(_, g)| g);
+        assert_eq!(now, Some(group), "{key} as found live");
+    }
+}

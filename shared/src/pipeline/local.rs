@@ -44,12 +44,13 @@ pub async fn due<S: Store>(store: &S, arn: &str, now: i64) -> Result<Vec<i64>, P
     let after_history = rt.history_end.and_then(|h| next_interval(h, f, z));
     let closed_at_activation =
         interval_start(rt.activated_at, f, z).and_then(|current| interval_start(current - 1, f, z));
-    let mut next = match last_run {
-        Some(last) => next_interval(last, f, z),
-        None => match (after_history, closed_at_activation) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        },
+    // After the last interval run (intervals missed while `serve` was down are caught up), or
+    // after the history; never before the interval closed last at activation, so intervals
+    // that closed while the detector was deactivated are not run when it is activated again.
+    let after = last_run.map_or(after_history, |last| next_interval(last, f, z));
+    let mut next = match (after, closed_at_activation) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     };
     let mut out = Vec::new();
     while let Some(t) = next {

@@ -87,6 +87,38 @@ pub struct Runtime {
     /// last interval closed by then.
     #[serde(default)]
     pub activated_at: i64,
+    /// What the model was built for (see [`model_fingerprint`]); a model built for the same
+    /// series is kept when the detector is activated again. None: a model from before it was
+    /// recorded, relearned.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// What a detector's model depends on: its measures, dimensions, filters, frequency and time
+/// zone. A detector deactivated to change something else (an alert, the Offset, a data path)
+/// and activated again keeps its model; one whose series changed learns anew.
+pub fn model_fingerprint(metric_set: &CreateMetricSetRequest) -> String {
+    let basis = json!({
+        "metrics": metric_set.metric_list,
+        "dimensions": metric_set.dimension_list,
+        "filters": metric_set.dimension_filter_list,
+        "frequency": metric_set.metric_set_frequency,
+        "timezone": metric_set.timezone,
+    });
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for b in basis.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Now, in epoch seconds.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A loaded detector: its metric set and schema.
@@ -265,13 +297,18 @@ async fn read_path(
 
 /// Learns every series from the metric set's historical path (when it has one) and stores the
 /// model state; the detector becomes LEARNING, or ACTIVE when history covered the warm-up.
-/// Returns the runtime. Running it again relearns from scratch.
+/// Returns the runtime. A detector activated again keeps the model it built for the same series
+/// (what it learned live included) and resumes with the interval closed last; one whose series
+/// changed relearns from scratch.
 pub async fn activate<S: Store>(
     store: &S,
     objects: &dyn Objects,
     arn: &str,
 ) -> Result<Runtime, PipelineError> {
     let d = load(store, arn).await?;
+    if let Some(runtime) = resume(store, &d).await? {
+        return Ok(runtime);
+    }
     let history = d
         .metric_set
         .metric_source
@@ -329,6 +366,34 @@ pub async fn activate<S: Store>(
     };
     set_status(store, arn, status, None).await?;
     Ok(runtime)
+}
+
+/// Resumes the detector's model when it was built for the detector's series as they are now:
+/// the runtime is stamped with the new activation time and the detector is ACTIVE, or LEARNING
+/// while the intervals it learned fall short of the warm-up. None when there is no such model.
+async fn resume<S: Store>(store: &S, d: &Detector) -> Result<Option<Runtime>, PipelineError> {
+    let key = format!("{}/runtime", d.arn);
+    let Some(doc) = store.get(Kind::Pipeline, &key).await? else {
+        return Ok(None);
+    };
+    let Ok(mut runtime) = serde_json::from_value::<Runtime>(doc) else {
+        return Ok(None);
+    };
+    let fingerprint = model_fingerprint(&d.metric_set);
+    if runtime.model.as_deref() != Some(fingerprint.as_str()) {
+        return Ok(None);
+    }
+    runtime.activated_at = now();
+    let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
+    store.put(Kind::Pipeline, &key, doc).await?;
+    let seen = runtime.learned + count_executions(store, &d.arn).await?;
+    let status = if seen >= runtime.warmup {
+        "ACTIVE"
+    } else {
+        "LEARNING"
+    };
+    set_status(store, &d.arn, status, None).await?;
+    Ok(Some(runtime))
 }
 
 /// How long a one-time run (an activation, a backtest) asked for may take before it is taken
@@ -506,8 +571,14 @@ async fn backtest_now<S: Store>(
     arn: &str,
 ) -> Result<(), PipelineError> {
     let d = load(store, arn).await?;
-    for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
-        store.delete(Kind::Group, &key).await?;
+    // The last backtest's groups go; groups the detector found live stay (groups stored before
+    // backtests were marked are a backtest's when the detector never ran live).
+    let ran_live = count_executions(store, arn).await? > 0;
+    for (key, group) in store.list(Kind::Group, &format!("{arn}/")).await? {
+        let backtest = group.get(BACKTEST_MARK).map_or(!ran_live, |m| m == true);
+        if backtest {
+            store.delete(Kind::Group, &key).await?;
+        }
     }
     let path = crate::backtest::source_path(&d.metric_set)
         .map_err(|e| PipelineError::Config(e.to_string()))?;
@@ -533,7 +604,12 @@ async fn backtest_now<S: Store>(
         let mut g = g.clone();
         g.keep_series(crate::group::MAX_STORED_SERIES);
         let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
-        let doc = serde_json::to_value(&g).map_err(|e| PipelineError::Config(e.to_string()))?;
+        if store.get(Kind::Group, &key).await?.is_some() {
+            // The group found live for the same measure and start stays.
+            continue;
+        }
+        let mut doc = serde_json::to_value(&g).map_err(|e| PipelineError::Config(e.to_string()))?;
+        doc[BACKTEST_MARK] = json!(true);
         store.put(Kind::Group, &key, doc).await?;
     }
     let quality = json!({
@@ -546,6 +622,9 @@ async fn backtest_now<S: Store>(
     set_status_from(store, arn, "BACK_TEST_ACTIVATING", "BACK_TEST_COMPLETE").await?;
     Ok(())
 }
+
+/// The member that marks a stored group as a backtest's.
+const BACKTEST_MARK: &str = "backTest";
 
 /// Stores a detector's model: the series' states as of `history_end`, spread over shards of
 /// at most [`SHARD_SERIES`] series, and the runtime. (Activation calls it after learning from
@@ -565,10 +644,8 @@ pub async fn install<S: Store>(
         learned,
         warmup,
         history_end,
-        activated_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        activated_at: now(),
+        model: Some(model_fingerprint(&d.metric_set)),
     };
     // A new model replaces the old one whole (its shards may differ).
     blob::delete_under(store, &format!("{arn}/state/")).await?;
