@@ -66,31 +66,74 @@ pub async fn ingest<S: Store>(
         && (e.activate || e.backtest)
     {
         let (arn, token) = (&e.anomaly_detector_arn, e.token.as_deref());
-        let (field, run) = if e.activate {
-            let run = pipeline::run_activation(store, objects, arn, token).await;
-            ("activation", run)
-        } else {
-            let run = pipeline::run_backtest(store, objects, arn, token).await;
-            ("backtest", run)
-        };
-        return run
-            .map(|status| json!({ field: status }))
-            .map_err(|e| HandlerError(e.to_string()));
+        if !e.activate {
+            return pipeline::run_backtest(store, objects, arn, token)
+                .await
+                .map(|status| json!({ "backtest": status }))
+                .map_err(|e| HandlerError(e.to_string()));
+        }
+        let status = pipeline::run_activation(store, objects, arn, token)
+            .await
+            .map_err(|e| HandlerError(e.to_string()))?;
+        // The schedule's firings while the detector was ACTIVATING did nothing: the intervals
+        // that closed since (the last one closed at activation on) are ingested now. A retry
+        // or a duplicate event finds them on record and ingests nothing twice.
+        if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {
+            return Ok(json!({ "activation": status }));
+        }
+        let now = chrono::Utc::now().timestamp();
+        let due = pipeline::local::due(store, arn, now)
+            .await
+            .map_err(|e| HandlerError(e.to_string()))?;
+        for &interval in &due {
+            ingest_interval(store, objects, detect_queue, arn, When::Interval(interval)).await?;
+        }
+        return Ok(json!({ "activation": status, "caughtUp": due.len() }));
     }
-    let run = async {
-        let event = event?;
-        let when = match (&event.interval, &event.scheduled_time) {
-            (Some(i), _) => When::Interval(epoch("interval", i)?),
-            (None, Some(fired)) => When::FiredAt(epoch("scheduledTime", fired)?),
-            (None, None) => {
-                return Err(PipelineError::Event(
-                    "the event needs scheduledTime or interval".into(),
-                ));
-            }
-        };
-        pipeline::ingest(store, objects, &event.anomaly_detector_arn, when).await
+    let event = match event {
+        Ok(event) => event,
+        Err(e) => return ingest_outcome(Err(e), detect_queue).await,
     };
-    match run.await {
+    let when = match (&event.interval, &event.scheduled_time) {
+        (Some(i), _) => epoch("interval", i).map(When::Interval),
+        (None, Some(fired)) => epoch("scheduledTime", fired).map(When::FiredAt),
+        (None, None) => Err(PipelineError::Event(
+            "the event needs scheduledTime or interval".into(),
+        )),
+    };
+    match when {
+        Ok(when) => {
+            ingest_interval(
+                store,
+                objects,
+                detect_queue,
+                &event.anomaly_detector_arn,
+                when,
+            )
+            .await
+        }
+        Err(e) => ingest_outcome(Err(e), detect_queue).await,
+    }
+}
+
+/// Ingests one interval and queues its detect tasks.
+async fn ingest_interval<S: Store>(
+    store: &S,
+    objects: &dyn Objects,
+    detect_queue: &dyn Queue,
+    arn: &str,
+    when: When,
+) -> Result<Value, HandlerError> {
+    let done = pipeline::ingest(store, objects, arn, when).await;
+    ingest_outcome(done, detect_queue).await
+}
+
+/// An ingest's summary, its detect tasks queued; only a storage or queue failure is an error.
+async fn ingest_outcome(
+    run: Result<pipeline::Ingested, PipelineError>,
+    detect_queue: &dyn Queue,
+) -> Result<Value, HandlerError> {
+    match run {
         Ok(done) => {
             let bodies: Vec<String> = done
                 .tasks

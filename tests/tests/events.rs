@@ -1,13 +1,18 @@
-//! The sample events in events/ are what the handlers take, and the cases that must not be
-//! retried are acknowledged without work.
+//! The sample events in events/ are what the handlers take, the cases that must not be
+//! retried are acknowledged without work, and an activation ingests the intervals that closed
+//! while it learned.
+
+mod common;
 
 use std::sync::Mutex;
 
+use seismo_shared::generate::{self, GenerateOptions};
 use seismo_shared::handlers::{self, IngestEvent, Queue, SqsEvent};
+use seismo_shared::model::timestamp_string;
 use seismo_shared::objects::{BoxFuture, LocalObjects};
 use seismo_shared::pipeline::alert::Outbox;
-use seismo_shared::pipeline::{DetectTask, NotifyTask};
-use seismo_shared::store::MemoryStore;
+use seismo_shared::pipeline::{self, DetectTask, NotifyTask};
+use seismo_shared::store::{Kind, MemoryStore, Store};
 use seismo_tests::repo_root;
 use serde_json::{Value, json};
 
@@ -113,4 +118,64 @@ async fn events_that_cannot_succeed_are_acknowledged_not_retried() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn an_activation_ingests_the_interval_that_closed_while_it_learned() {
+    // Sample data up to the hour closed last; the schedule fires for that hour while the
+    // detector is ACTIVATING, which does nothing, so the activation ingests it once learned.
+    let hour = 3600;
+    let now = chrono::Utc::now().timestamp();
+    let closed_last = now - now % hour - hour;
+    let options = GenerateOptions {
+        start: closed_last + hour - 70 * 86_400,
+        ..GenerateOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    generate::generate(dir.path(), &options).unwrap();
+    generate::cut_history(dir.path(), options.start + 49 * 86_400).unwrap();
+    let store = MemoryStore::new();
+    let objects = LocalObjects::new(dir.path());
+    let queue = Recorder::default();
+    let arn = common::detector(&store, "shop", "ACTIVATING", |ms| {
+        ms["Offset"] = json!(0);
+    })
+    .await;
+    let fired = json!({ "anomalyDetectorArn": arn, "interval": timestamp_string(closed_last) });
+    let out = handlers::ingest(&store, &objects, &queue, fired.clone())
+        .await
+        .unwrap();
+    assert_eq!(out["shards"], 0, "{out}");
+    assert!(queue.0.lock().unwrap().is_empty());
+
+    pipeline::ask_run(&store, &arn, "t", now).await.unwrap();
+    let activate = json!({ "anomalyDetectorArn": arn, "activate": true, "token": "t" });
+    let out = handlers::ingest(&store, &objects, &queue, activate.clone())
+        .await
+        .unwrap();
+    assert_eq!(out["activation"], "ACTIVE", "{out}");
+    assert!(out["caughtUp"].as_u64().unwrap() >= 1, "{out}");
+    let execution = store
+        .get(
+            Kind::Execution,
+            &format!("{arn}/{}", timestamp_string(closed_last)),
+        )
+        .await
+        .unwrap()
+        .expect("the hour that closed while it learned is ingested");
+    assert!(execution.get("FailureReason").is_none(), "{execution}");
+    let tasks: Vec<DetectTask> = queue
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert!(tasks.iter().any(|t| t.interval == closed_last), "{tasks:?}");
+
+    // The same event again (a retry, a duplicate): nothing more is caught up.
+    let again = handlers::ingest(&store, &objects, &queue, activate)
+        .await
+        .unwrap();
+    assert_eq!(again["caughtUp"], 0, "{again}");
 }
