@@ -35,9 +35,10 @@ pub fn head_of(reader: impl Read) -> std::io::Result<(Vec<u8>, bool)> {
 pub fn rows(bytes: &[u8], layout: &FileFormat, rows: usize) -> (Vec<String>, Vec<Vec<String>>) {
     match layout {
         FileFormat::JsonLines => {
+            // Bytes that are not UTF-8 show as U+FFFD rather than losing their row.
             let objects: Vec<serde_json::Map<String, serde_json::Value>> = bytes
                 .split(|b| *b == b'\n')
-                .filter_map(|l| serde_json::from_slice(l).ok())
+                .filter_map(|l| serde_json::from_str(&String::from_utf8_lossy(l)).ok())
                 .take(rows)
                 .collect();
             let header: Vec<String> = objects
@@ -67,10 +68,11 @@ pub fn rows(bytes: &[u8], layout: &FileFormat, rows: usize) -> (Vec<String>, Vec
                 .has_headers(false)
                 .flexible(true)
                 .from_reader(bytes);
-            let mut records = reader
-                .records()
-                .filter_map(Result::ok)
-                .map(|r| r.iter().map(str::to_string).collect::<Vec<String>>());
+            let mut records = reader.byte_records().filter_map(Result::ok).map(|r| {
+                r.iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect::<Vec<String>>()
+            });
             let first = if *contains_header {
                 records.next()
             } else {
@@ -258,6 +260,33 @@ mod tests {
                 vec!["2021-02-14 00:00:00", "US", "4"]
             ]
         );
+    }
+
+    #[test]
+    fn rows_with_bytes_that_are_not_utf8_are_shown_not_dropped() {
+        // Latin-1 "Zürich" (0xFC): the row shows with U+FFFD in its place.
+        let csv =
+            b"timestamp,city,orders\n2021-02-14 00:00:00,Z\xfcrich,3\n2021-02-14 01:00:00,Bern,4\n";
+        let layout = FileFormat::Csv {
+            delimiter: b',',
+            quote: b'"',
+            contains_header: true,
+            header_list: None,
+        };
+        let (header, body) = rows(csv, &layout, 10);
+        assert_eq!(header, ["timestamp", "city", "orders"]);
+        assert_eq!(
+            body,
+            [
+                vec!["2021-02-14 00:00:00", "Z\u{fffd}rich", "3"],
+                vec!["2021-02-14 01:00:00", "Bern", "4"]
+            ]
+        );
+        let jsonl =
+            b"{\"city\": \"Z\xfcrich\", \"orders\": 3}\n{\"city\": \"Bern\", \"orders\": 4}\n";
+        let (header, body) = rows(jsonl, &FileFormat::JsonLines, 10);
+        assert_eq!(header, ["city", "orders"]);
+        assert_eq!(body, [vec!["Z\u{fffd}rich", "3"], vec!["Bern", "4"]]);
     }
 
     #[test]
