@@ -26,12 +26,18 @@
 //!      them, and one that rarely does (a regular cycle) is told about a change of rhythm;
 //! 5. two coarser streams, each scored by a detector of its own (steps 1-6), whose verdict
 //!    at a block's last point counts as that point's:
-//!    - the means of 24 values at a time, where their detector reports a new level or shape
-//!      (their deviations echo the values' own). A day that runs lower than any day before
-//!      while each value stays in the usual range (a holiday in taxi demand) is new among the
-//!      means, not among the values;
-//!    - the means of 24 deviations (step 2's larger one) at a time, its whole score: a
-//!      sustained deviation too small at any one point is a rare one among such means;
+//!    - the means of 24 values at a time, where their detector reports a new level (or shape)
+//!      of the means (their deviations echo the values' own). A day that runs lower than any
+//!      day before while each value stays in the usual range (a holiday in taxi demand) is new
+//!      among the means, not among the values;
+//!    - the means of 24 deviations (step 3's larger of the two, counted over the points judged)
+//!      at a time, their detector's whole score, in either direction: a sustained deviation too
+//!      small at any one point, or a spell calmer than any before, is rare among such means.
+//!
+//!    Their detectors count block means, so they judge from the 200th block (4,800 values),
+//!    fix their first level grid on 300 blocks (7,200 values) and their shape grid on 600:
+//!    they speak on long streams only (about a third of NAB's files), and their levels, not
+//!    their shapes;
 //! 6. once per event: a score counts only when it exceeds every score of the previous 65 points;
 //!    otherwise it is reported as 0, so a long disturbance raises one alert, early.
 //!
@@ -101,7 +107,8 @@ const BLOCK: usize = 24;
 pub struct StreamScore {
     /// Anomaly score in 0-1 (0 while learning and for the later points of an event).
     pub anomaly_score: f64,
-    /// The score before the once-per-event rule.
+    /// The score before this stream's once-per-event rule (the coarse streams' parts have
+    /// been through their own).
     pub likelihood: f64,
     /// Expected value (the value itself while learning).
     pub expected: f64,
@@ -321,7 +328,10 @@ impl Blocks {
         if self.inputs < BLOCK {
             return None;
         }
-        let mean = (self.finite > 0).then(|| self.sum / self.finite as f64);
+        // A sum that overflows is no mean: the block counts as missing.
+        let mean = (self.finite > 0)
+            .then(|| self.sum / self.finite as f64)
+            .filter(|m| m.is_finite());
         (self.sum, self.finite, self.inputs) = (0.0, 0, 0);
         let detector = self.detector.get_or_insert_with(|| {
             Box::new(StreamDetector {
@@ -478,7 +488,8 @@ impl StreamDetector {
         // A value outside every level seen ranks above any deviation within the range, and so
         // does a block mean outside every level or shape of the means.
         let deviation = likelihood * DEVIATION_CEILING;
-        // A sustained deviation: the block mean of the deviations, rare among such means.
+        // A sustained deviation, or a calm spell: the block mean of the deviations, rare among
+        // such means (either way).
         let sustained = if self.is_coarse {
             0.0
         } else {
@@ -759,11 +770,11 @@ mod tests {
     }
 
     #[test]
-    fn a_day_at_half_its_swing_is_a_sustained_deviation() {
+    fn a_day_at_half_its_swing_is_a_calm_spell_among_the_deviation_means() {
         // For a day from value 10,000 the stream swings half as far around its level: every
-        // value lies in the range seen and the day's block means among those seen, and no one
-        // value is far from its expectation, but the deviations, moderate all day, make block
-        // means of the deviations higher than any before.
+        // value lies in the range seen, the day's block means among those seen, and no value is
+        // far from its expectation, but its deviations are smaller all day than on any day
+        // before, and their block means lower than any before.
         let values: Vec<f64> = (0..10_600)
             .map(|t| {
                 let v = noisy_day(t, 0, 60.0);
@@ -783,13 +794,32 @@ mod tests {
         let (with, without) = alerts_with_and_without_blocks(&values);
         assert!(in_day(&without).is_empty(), "{without:?}");
         assert!(!in_day(&with).is_empty(), "{with:?}");
+        // The deviation means: the lowest of all is one of the day's (the last 25 blocks).
+        let mut d = StreamDetector::new();
+        for (i, v) in values.iter().enumerate() {
+            d.push(i as i64 * 300, *v);
+        }
+        let means: Vec<f64> = d
+            .deviation_blocks
+            .detector
+            .as_ref()
+            .unwrap()
+            .long_run
+            .values
+            .iter()
+            .copied()
+            .collect();
+        let lowest = (0..means.len())
+            .min_by(|a, b| means[*a].total_cmp(&means[*b]))
+            .unwrap();
+        assert!(lowest >= means.len() - 25, "{lowest} of {}", means.len());
     }
 
     #[test]
     fn block_streams_rarely_alarm_on_clean_data() {
-        // Ten clean noisy streams of 12,000 values (42 days of five-minute data each): a new
-        // highest block mean of the deviations is a record of noise now and then, three times
-        // in 120,000 values; the values alone raise nothing.
+        // Ten clean noisy streams of 12,000 values (42 days of five-minute data each): a block
+        // mean of the deviations beyond all before is a record of noise now and then, three
+        // times in 120,000 values; the values alone raise nothing.
         let (mut with, mut without) = (0, 0);
         for seed in 0..10 {
             let values: Vec<f64> = (0..12_000).map(|t| noisy_day(t, seed, 60.0)).collect();
@@ -804,6 +834,9 @@ mod tests {
     #[test]
     fn same_input_same_output() {
         let v: Vec<f64> = (0..1500).map(|t| ((t * 31 % 17) as f64).sqrt()).collect();
+        assert_eq!(run(&v), run(&v));
+        // Long enough for the coarse streams to speak.
+        let v: Vec<f64> = (0..9_000).map(|t| noisy_day(t, 3, 60.0)).collect();
         assert_eq!(run(&v), run(&v));
     }
 
