@@ -148,13 +148,18 @@ async fn an_activation_ingests_the_interval_that_closed_while_it_learned() {
     assert_eq!(out["shards"], 0, "{out}");
     assert!(queue.0.lock().unwrap().is_empty());
 
-    pipeline::ask_run(&store, &arn, "t", now).await.unwrap();
+    // Asked ten minutes ago: the detector counts as activated then, so an interval that closed
+    // while it learned is run after it too.
+    let asked = now - 600;
+    pipeline::ask_run(&store, &arn, "t", asked).await.unwrap();
     let activate = json!({ "anomalyDetectorArn": arn, "activate": true, "token": "t" });
     let out = handlers::ingest(&store, &objects, &queue, activate.clone())
         .await
         .unwrap();
     assert_eq!(out["activation"], "ACTIVE", "{out}");
     assert!(out["caughtUp"].as_u64().unwrap() >= 1, "{out}");
+    let runtime = pipeline::runtime(&store, &arn).await.unwrap();
+    assert_eq!(runtime.activated_at, asked);
     let execution = store
         .get(
             Kind::Execution,

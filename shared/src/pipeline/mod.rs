@@ -383,7 +383,7 @@ async fn resume<S: Store>(store: &S, d: &Detector) -> Result<Option<Runtime>, Pi
     if runtime.model.as_deref() != Some(fingerprint.as_str()) {
         return Ok(None);
     }
-    runtime.activated_at = now();
+    runtime.activated_at = activation_time(store, &d.arn).await?;
     let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
     store.put(Kind::Pipeline, &key, doc).await?;
     let seen = runtime.learned + count_executions(store, &d.arn).await?;
@@ -394,6 +394,17 @@ async fn resume<S: Store>(store: &S, d: &Detector) -> Result<Option<Runtime>, Pi
     };
     set_status(store, &d.arn, status, None).await?;
     Ok(Some(runtime))
+}
+
+/// When the detector was activated: when the activation running now was asked for (so the
+/// intervals that closed while it learned are run after it), or now when no run was asked for
+/// within [`RUN_LOST_AFTER`].
+async fn activation_time<S: Store>(store: &S, arn: &str) -> Result<i64, StoreError> {
+    let now = now();
+    Ok(match run_requested_at(store, arn).await? {
+        Some(asked) if asked <= now && now - asked <= RUN_LOST_AFTER => asked,
+        _ => now,
+    })
 }
 
 /// How long a one-time run (an activation, a backtest) asked for may take before it is taken
@@ -644,7 +655,7 @@ pub async fn install<S: Store>(
         learned,
         warmup,
         history_end,
-        activated_at: now(),
+        activated_at: activation_time(store, arn).await?,
         model: Some(model_fingerprint(&d.metric_set)),
     };
     // A new model replaces the old one whole (its shards may differ).
