@@ -9,6 +9,16 @@ use seismo_shared::objects::LocalObjects;
 use seismo_shared::pipeline::{self, alert::Outbox, local};
 use seismo_shared::store::{Kind, MemoryStore, Store};
 
+/// The detector `shop` over the sample in `dir`, learned from its history: the store, the
+/// sample's objects, an outbox for alerts, and the detector's ARN.
+async fn activated(dir: &std::path::Path) -> (MemoryStore, LocalObjects, Outbox, String) {
+    let store = MemoryStore::new();
+    let objects = LocalObjects::new(dir);
+    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
+    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    (store, objects, Outbox::new(), arn)
+}
+
 #[tokio::test]
 async fn intervals_a_month_after_the_history_are_judged_by_the_weeks_learned() {
     let dir = tempfile::tempdir().unwrap();
@@ -24,11 +34,7 @@ async fn intervals_a_month_after_the_history_are_judged_by_the_weeks_learned() {
     assert!(*hours.last().unwrap() < first_incident);
     generate::cut_history(dir.path(), history_end).unwrap();
 
-    let store = MemoryStore::new();
-    let objects = LocalObjects::new(dir.path());
-    let outbox = Outbox::new();
-    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
-    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    let (store, objects, outbox, arn) = activated(dir.path()).await;
     let status = store.get(Kind::Detector, &arn).await.unwrap().unwrap()["Status"].clone();
     assert_eq!(
         status, "ACTIVE",
@@ -84,11 +90,7 @@ async fn activated_again_a_detector_keeps_its_model_unless_its_series_changed() 
     let incident = generated.incidents[0].start;
     let history_end = incident - 6 * 3600;
     generate::cut_history(dir.path(), history_end).unwrap();
-    let store = MemoryStore::new();
-    let objects = LocalObjects::new(dir.path());
-    let outbox = Outbox::new();
-    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
-    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    let (store, objects, outbox, arn) = activated(dir.path()).await;
     let learned_until = model_at(&store, &arn).await;
     assert!(learned_until < history_end);
     for hour in 0..3 {
@@ -149,11 +151,7 @@ async fn a_backtest_keeps_the_groups_found_live() {
     let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
     let incident = generated.incidents[0].start;
     generate::cut_history(dir.path(), incident).unwrap();
-    let store = MemoryStore::new();
-    let objects = LocalObjects::new(dir.path());
-    let outbox = Outbox::new();
-    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
-    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    let (store, objects, outbox, arn) = activated(dir.path()).await;
     let run = local::run_interval(&store, &objects, &outbox, "", &arn, incident)
         .await
         .unwrap();
