@@ -124,9 +124,7 @@ impl Store for Hooked {
 #[tokio::test]
 async fn a_run_that_loses_the_state_swap_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
-    let interval = generated.incidents[0].start;
-    generate::cut_history(dir.path(), interval).unwrap();
+    let interval = common::sample_up_to_first_incident(dir.path());
     let data = LocalObjects::new(dir.path());
     let state_dir = tempfile::tempdir().unwrap();
     let objects: Arc<dyn Objects> = Arc::new(LocalObjects::new(state_dir.path()));
@@ -363,13 +361,9 @@ async fn an_interval_whose_shard_ran_ahead_is_still_grouped() {
     // moves the shard's state past the earlier one, which then cannot be scored, but must
     // still be grouped and finished, not fail on every retry.
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
-    let interval = generated.incidents[0].start;
-    generate::cut_history(dir.path(), interval).unwrap();
-    let data = LocalObjects::new(dir.path());
-    let store = MemoryStore::new();
-    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
-    pipeline::activate(&store, &data, arn).await.unwrap();
+    let interval = common::sample_up_to_first_incident(dir.path());
+    let (store, data, arn) = common::activated(dir.path()).await;
+    let arn = &arn;
     let (early, late) = (interval, interval + 3600);
     for t in [early, late] {
         pipeline::ingest(&store, &data, arn, When::Interval(t))
@@ -421,9 +415,7 @@ async fn two_notify_runs_at_once_send_each_alert_once() {
     // Duplicate notify tasks for one interval (an ingest replay re-queues every shard, each of
     // which queues a notify) run at the same time: each (alert, group) goes out once.
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
-    let interval = generated.incidents[0].start;
-    generate::cut_history(dir.path(), interval).unwrap();
+    let interval = common::sample_up_to_first_incident(dir.path());
     let data = LocalObjects::new(dir.path());
     let store = MemoryStore::new();
     let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
@@ -587,14 +579,9 @@ impl Objects for FlakyObjects {
 #[tokio::test]
 async fn a_throttled_listing_is_retried_not_recorded_as_a_failed_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
-    let interval = generated.incidents[0].start;
-    generate::cut_history(dir.path(), interval).unwrap();
-    let store = MemoryStore::new();
-    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
-    pipeline::activate(&store, &LocalObjects::new(dir.path()), arn)
-        .await
-        .unwrap();
+    let interval = common::sample_up_to_first_incident(dir.path());
+    let (store, _, arn) = common::activated(dir.path()).await;
+    let arn = &arn;
     let flaky = FlakyObjects {
         inner: LocalObjects::new(dir.path()),
         failed: AtomicBool::new(false),
@@ -626,13 +613,9 @@ async fn a_restart_finishes_what_a_killed_serve_left_half_done() {
     // a backtest it had claimed ran: on restart the interval is detected and the run is free
     // to run again.
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
-    let interval = generated.incidents[0].start;
-    generate::cut_history(dir.path(), interval).unwrap();
-    let data = LocalObjects::new(dir.path());
-    let store = MemoryStore::new();
-    let arn = &common::detector(&store, "shop", "INACTIVE", |_| {}).await;
-    pipeline::activate(&store, &data, arn).await.unwrap();
+    let interval = common::sample_up_to_first_incident(dir.path());
+    let (store, data, arn) = common::activated(dir.path()).await;
+    let arn = &arn;
     pipeline::ingest(&store, &data, arn, When::Interval(interval))
         .await
         .unwrap();

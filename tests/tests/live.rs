@@ -5,19 +5,8 @@
 mod common;
 
 use seismo_shared::generate::{self, GenerateOptions};
-use seismo_shared::objects::LocalObjects;
 use seismo_shared::pipeline::{self, alert::Outbox, local};
 use seismo_shared::store::{Kind, MemoryStore, Store};
-
-/// The detector `shop` over the sample in `dir`, learned from its history: the store, the
-/// sample's objects, an outbox for alerts, and the detector's ARN.
-async fn activated(dir: &std::path::Path) -> (MemoryStore, LocalObjects, Outbox, String) {
-    let store = MemoryStore::new();
-    let objects = LocalObjects::new(dir);
-    let arn = common::detector(&store, "shop", "ACTIVATING", |_| {}).await;
-    pipeline::activate(&store, &objects, &arn).await.unwrap();
-    (store, objects, Outbox::new(), arn)
-}
 
 #[tokio::test]
 async fn intervals_a_month_after_the_history_are_judged_by_the_weeks_learned() {
@@ -34,7 +23,8 @@ async fn intervals_a_month_after_the_history_are_judged_by_the_weeks_learned() {
     assert!(*hours.last().unwrap() < first_incident);
     generate::cut_history(dir.path(), history_end).unwrap();
 
-    let (store, objects, outbox, arn) = activated(dir.path()).await;
+    let (store, objects, arn) = common::activated(dir.path()).await;
+    let outbox = Outbox::new();
     let status = store.get(Kind::Detector, &arn).await.unwrap().unwrap()["Status"].clone();
     assert_eq!(
         status, "ACTIVE",
@@ -90,7 +80,8 @@ async fn activated_again_a_detector_keeps_its_model_unless_its_series_changed() 
     let incident = generated.incidents[0].start;
     let history_end = incident - 6 * 3600;
     generate::cut_history(dir.path(), history_end).unwrap();
-    let (store, objects, outbox, arn) = activated(dir.path()).await;
+    let (store, objects, arn) = common::activated(dir.path()).await;
+    let outbox = Outbox::new();
     let learned_until = model_at(&store, &arn).await;
     assert!(learned_until < history_end);
     for hour in 0..3 {
@@ -148,10 +139,9 @@ async fn a_backtest_keeps_the_groups_found_live() {
     // BackTestAnomalyDetector on a detector that ran live adds its groups beside the live
     // ones (it replaced them all, losing what was found and alerted on).
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate::generate(dir.path(), &GenerateOptions::default()).unwrap();
-    let incident = generated.incidents[0].start;
-    generate::cut_history(dir.path(), incident).unwrap();
-    let (store, objects, outbox, arn) = activated(dir.path()).await;
+    let incident = common::sample_up_to_first_incident(dir.path());
+    let (store, objects, arn) = common::activated(dir.path()).await;
+    let outbox = Outbox::new();
     let run = local::run_interval(&store, &objects, &outbox, "", &arn, incident)
         .await
         .unwrap();

@@ -1,9 +1,33 @@
-//! Setup shared by the pipeline tests: a detector over the generated sample's metric set.
+//! Setup shared by the pipeline tests: the generated sample, and a detector over its metric
+//! set. (Each test binary uses part of it.)
+#![allow(dead_code)]
 
-use seismo_shared::generate;
+use std::path::Path;
+
+use seismo_shared::generate::{self, GenerateOptions};
+use seismo_shared::objects::LocalObjects;
 use seismo_shared::pipeline;
-use seismo_shared::store::{Kind, Store};
+use seismo_shared::store::{Kind, MemoryStore, Store};
 use serde_json::{Value, json};
+
+/// Writes the generated sample to `dir` with its history cut at the first incident, so the
+/// incident is live; returns the incident's first hour.
+pub(crate) fn sample_up_to_first_incident(dir: &Path) -> i64 {
+    let generated = generate::generate(dir, &GenerateOptions::default()).unwrap();
+    let incident = generated.incidents[0].start;
+    generate::cut_history(dir, incident).unwrap();
+    incident
+}
+
+/// The detector `shop` over the sample in `dir`, learned from its history: the store, the
+/// sample's objects and the detector's ARN.
+pub(crate) async fn activated(dir: &Path) -> (MemoryStore, LocalObjects, String) {
+    let store = MemoryStore::new();
+    let objects = LocalObjects::new(dir);
+    let arn = detector(&store, "shop", "ACTIVATING", |_| {}).await;
+    pipeline::activate(&store, &objects, &arn).await.unwrap();
+    (store, objects, arn)
+}
 
 /// The ARN of the detector named `name`.
 pub(crate) fn arn(name: &str) -> String {
