@@ -538,8 +538,8 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// 64-bit FNV-1a.
-fn fnv1a(seed: u64, parts: &[&str]) -> u64 {
+/// 64-bit FNV-1a over `parts`, each followed by 0x1f, from the offset basis xor `seed`.
+pub(crate) fn fnv1a<'a>(seed: u64, parts: impl IntoIterator<Item = &'a str>) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
     for p in parts {
         for b in p.bytes().chain(std::iter::once(0x1f)) {
@@ -555,7 +555,7 @@ fn fnv1a(seed: u64, parts: &[&str]) -> u64 {
 pub fn group_id(namespace: &str, measure: &str, start: i64) -> String {
     let start = start.to_string();
     let parts = [namespace, measure, start.as_str()];
-    let hex = format!("{:016x}{:016x}", fnv1a(1, &parts), fnv1a(2, &parts));
+    let hex = format!("{:016x}{:016x}", fnv1a(1, parts), fnv1a(2, parts));
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],
@@ -570,7 +570,7 @@ pub fn group_id(namespace: &str, measure: &str, start: i64) -> String {
 pub fn series_id(measure: &str, dimensions: &[String]) -> String {
     let mut parts = vec![measure];
     parts.extend(dimensions.iter().map(String::as_str));
-    format!("{:016x}", fnv1a(3, &parts))
+    format!("{:016x}", fnv1a(3, parts))
 }
 
 #[cfg(test)]

@@ -105,12 +105,10 @@ pub fn model_fingerprint(metric_set: &CreateMetricSetRequest) -> String {
         "frequency": metric_set.metric_set_frequency,
         "timezone": metric_set.timezone,
     });
-    let mut h = 0xcbf2_9ce4_8422_2325_u64;
-    for b in basis.to_string().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!(
+        "{:016x}",
+        crate::group::fnv1a(0, [basis.to_string().as_str()])
+    )
 }
 
 /// Now, in epoch seconds.
@@ -146,14 +144,8 @@ pub fn metric_set_prefix(detector_arn: &str) -> String {
 
 /// The shard of a series (its dimension values), stable across runs.
 pub fn shard_of(dimensions: &[String], shards: u32) -> u32 {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64;
-    for d in dimensions {
-        for b in d.bytes().chain(std::iter::once(0x1f)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    (h % u64::from(shards.max(1))) as u32
+    let parts = dimensions.iter().map(String::as_str);
+    (crate::group::fnv1a(0, parts) % u64::from(shards.max(1))) as u32
 }
 
 /// Loads a detector with its metric set.
@@ -585,10 +577,12 @@ async fn backtest_now<S: Store>(
     // The last backtest's groups go; groups the detector found live stay (groups stored before
     // backtests were marked are a backtest's when the detector never ran live).
     let ran_live = count_executions(store, arn).await? > 0;
+    let mut live = std::collections::HashSet::new();
     for (key, group) in store.list(Kind::Group, &format!("{arn}/")).await? {
-        let backtest = group.get(BACKTEST_MARK).map_or(!ran_live, |m| m == true);
-        if backtest {
+        if group.get(BACKTEST_MARK).map_or(!ran_live, |m| m == true) {
             store.delete(Kind::Group, &key).await?;
+        } else {
+            live.insert(key);
         }
     }
     let path = crate::backtest::source_path(&d.metric_set)
@@ -615,7 +609,7 @@ async fn backtest_now<S: Store>(
         let mut g = g.clone();
         g.keep_series(crate::group::MAX_STORED_SERIES);
         let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
-        if store.get(Kind::Group, &key).await?.is_some() {
+        if live.contains(&key) {
             // The group found live for the same measure and start stays.
             continue;
         }
