@@ -610,15 +610,7 @@ impl SeriesState {
             for _ in 0..seasonal_gap {
                 self.values.push(f64::NAN);
             }
-            if config.year > 0 {
-                let cap = config.yearly_history();
-                let ring = self.yearly.get_or_insert_with(|| Ring::new(cap));
-                ring.grow(cap);
-                for _ in 0..gap.min(cap) {
-                    ring.push(f64::NAN);
-                }
-                self.version = layout(&self.yearly);
-            }
+            self.push_departures(config, f64::NAN, gap);
         }
         self.last = Some(time);
         let Some(x) = value.filter(|v| v.is_finite()) else {
@@ -635,11 +627,19 @@ impl SeriesState {
     /// ring here).
     fn push_values(&mut self, config: &EngineConfig, value: f64, departure: f64) {
         self.values.push(value);
+        self.push_departures(config, departure, 1);
+    }
+
+    /// Pushes a departure `count` times (at most a ring's worth) into the yearly history, for
+    /// daily data.
+    fn push_departures(&mut self, config: &EngineConfig, departure: f64, count: usize) {
         if config.year > 0 {
             let cap = config.yearly_history();
             let ring = self.yearly.get_or_insert_with(|| Ring::new(cap));
             ring.grow(cap);
-            ring.push(departure);
+            for _ in 0..count.min(cap) {
+                ring.push(departure);
+            }
             self.version = layout(&self.yearly);
         }
     }
