@@ -76,8 +76,8 @@ pub async fn ingest<S: Store>(
             .await
             .map_err(|e| HandlerError(e.to_string()))?;
         // The schedule's firings while the detector was ACTIVATING did nothing: the intervals
-        // that closed since (the last one closed at activation on) are ingested now. A retry
-        // or a duplicate event finds them on record and ingests nothing twice.
+        // due since the activation was asked for are ingested now. A retry or a duplicate
+        // event finds them on record and ingests nothing twice.
         if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {
             return Ok(json!({ "activation": status }));
         }
@@ -90,30 +90,20 @@ pub async fn ingest<S: Store>(
         }
         return Ok(json!({ "activation": status, "caughtUp": due.len() }));
     }
-    let event = match event {
-        Ok(event) => event,
-        Err(e) => return ingest_outcome(Err(e), detect_queue).await,
+    let run = async {
+        let event = event?;
+        let when = match (&event.interval, &event.scheduled_time) {
+            (Some(i), _) => When::Interval(epoch("interval", i)?),
+            (None, Some(fired)) => When::FiredAt(epoch("scheduledTime", fired)?),
+            (None, None) => {
+                return Err(PipelineError::Event(
+                    "the event needs scheduledTime or interval".into(),
+                ));
+            }
+        };
+        pipeline::ingest(store, objects, &event.anomaly_detector_arn, when).await
     };
-    let when = match (&event.interval, &event.scheduled_time) {
-        (Some(i), _) => epoch("interval", i).map(When::Interval),
-        (None, Some(fired)) => epoch("scheduledTime", fired).map(When::FiredAt),
-        (None, None) => Err(PipelineError::Event(
-            "the event needs scheduledTime or interval".into(),
-        )),
-    };
-    match when {
-        Ok(when) => {
-            ingest_interval(
-                store,
-                objects,
-                detect_queue,
-                &event.anomaly_detector_arn,
-                when,
-            )
-            .await
-        }
-        Err(e) => ingest_outcome(Err(e), detect_queue).await,
-    }
+    ingest_outcome(run.await, detect_queue).await
 }
 
 /// Ingests one interval and queues its detect tasks.
