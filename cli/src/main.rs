@@ -410,9 +410,9 @@ fn serve<S: seismo_api::Store>(
         }
         let where_ = source.as_str();
         let api = std::sync::Arc::new(api);
-        println!("Seismo API listening on http://{address} ({where_})");
-        use std::io::Write as _;
-        std::io::stdout().flush()?;
+        say(format_args!(
+            "Seismo API listening on http://{address} ({where_})"
+        ));
         let console = format!("http://{address}/console");
         let scheduler = api.clone();
         let outbox = LocalAlerts { file: opts.alerts };
@@ -427,11 +427,12 @@ fn serve<S: seismo_api::Store>(
             ticker.block_on(async move {
                 let objects = scheduler.objects.as_ref();
                 match local::recover(&scheduler.store, objects, &outbox, &console).await {
-                    Ok(runs) if !runs.is_empty() => {
-                        println!("finished {} intervals a previous run left", runs.len())
-                    }
+                    Ok(runs) if !runs.is_empty() => say(format_args!(
+                        "finished {} intervals a previous run left",
+                        runs.len()
+                    )),
                     Ok(_) => {}
-                    Err(e) => eprintln!("recovery: {e}"),
+                    Err(e) => complain(format_args!("recovery: {e}")),
                 }
                 let mut every =
                     tokio::time::interval(std::time::Duration::from_secs(opts.tick_seconds));
@@ -442,18 +443,17 @@ fn serve<S: seismo_api::Store>(
                     match local::tick(&scheduler.store, objects, &outbox, &console, now).await {
                         Ok(runs) => {
                             for r in runs {
-                                println!(
+                                say(format_args!(
                                     "detected {} interval {}: {} groups, {} alerts{}",
                                     r.detector.rsplit(':').next().unwrap_or_default(),
                                     seismo_shared::model::timestamp_string(r.interval),
                                     r.groups,
                                     r.alerts,
                                     r.problem.map(|p| format!(" ({p})")).unwrap_or_default()
-                                );
+                                ));
                             }
-                            let _ = std::io::stdout().flush();
                         }
-                        Err(e) => eprintln!("interval schedule: {e}"),
+                        Err(e) => complain(format_args!("interval schedule: {e}")),
                     }
                 }
             })
@@ -462,6 +462,21 @@ fn serve<S: seismo_api::Store>(
             .await
             .context("serving")
     })
+}
+
+/// A line for whoever reads `seismo serve`'s stdout, if anyone still does: a closed stdout (the
+/// reader gone, a pipe to `head`) is not an error of the server's, and `println!` would panic
+/// on it and take the schedule's thread down.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// [`say`] for stderr.
+fn complain(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Alerts of `seismo serve`: printed, and appended to a JSON-lines file next to the store.
@@ -473,7 +488,8 @@ struct LocalAlerts {
 impl LocalAlerts {
     fn record(&self, kind: &str, target: &str, message: &str) -> Result<(), String> {
         let line = serde_json::json!({ "kind": kind, "target": target, "message": message });
-        println!("alert to {target}");
+        // Recorded first, then told: a closed stdout (a service manager, a pipe to `head`) must
+        // not lose the alert.
         if let Some(path) = &self.file {
             use std::io::Write as _;
             let mut f = std::fs::OpenOptions::new()
@@ -483,6 +499,7 @@ impl LocalAlerts {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        say(format_args!("alert to {target}"));
         Ok(())
     }
 }

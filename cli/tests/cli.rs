@@ -361,18 +361,29 @@ fn rca_bench_on_the_shared_squeeze_and_robustspot_data() {
 }
 
 /// A `seismo serve` child that is killed when dropped, even when an assertion fails first (a
-/// live child would hold the test's output pipe open).
+/// live child would hold the test's output pipe open). Its stdout is read to the end on a
+/// thread and kept in `said`, unless the server was started with [`Stdout::Closed`].
 struct Server {
     child: std::process::Child,
     address: String,
+    said: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// What becomes of the server's stdout after its first line.
+#[derive(Clone, Copy, PartialEq)]
+enum Stdout {
+    /// Read to the end, line by line.
+    Read,
+    /// Closed, as a service manager or `seismo serve | head -1` leaves it.
+    Closed,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        Server::start_with_env(args, &[])
+        Server::start_with_env(args, &[], Stdout::Read)
     }
 
-    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+    fn start_with_env(args: &[&str], env: &[(&str, &str)], stdout: Stdout) -> Server {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
             .arg("serve")
@@ -383,10 +394,9 @@ impl Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        lines.read_line(&mut line).unwrap();
         let address = line
             .trim()
             .split("listening on http://")
@@ -396,7 +406,28 @@ impl Server {
             .next()
             .unwrap()
             .to_string();
-        Server { child, address }
+        let said = std::sync::Arc::new(std::sync::Mutex::new(vec![line.trim().to_string()]));
+        match stdout {
+            Stdout::Closed => drop(lines),
+            Stdout::Read => {
+                let said = said.clone();
+                std::thread::spawn(move || {
+                    for line in lines.lines().map_while(Result::ok) {
+                        said.lock().unwrap().push(line);
+                    }
+                });
+            }
+        }
+        Server {
+            child,
+            address,
+            said,
+        }
+    }
+
+    /// The lines the server printed so far.
+    fn said(&self) -> Vec<String> {
+        self.said.lock().unwrap().clone()
     }
 
     fn post(&self, op: &str, body: &str) -> String {
@@ -459,17 +490,45 @@ fn json_body(response: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
 }
 
-#[test]
-fn serve_runs_the_interval_schedule_in_process() {
-    use seismo_shared::generate::{self, GenerateOptions};
+/// Polls `read` until `done` says yes or a minute passes, and returns the last value read.
+fn wait_for<T>(mut read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let value = read();
+        if done(&value) || std::time::Instant::now() > deadline {
+            return value;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// What one hour detected by `seismo serve`'s schedule left behind.
+struct ClosedHour {
+    server: Server,
+    state: std::path::PathBuf,
+    /// Anomaly groups of the detector, at threshold 0.
+    groups: Vec<serde_json::Value>,
+    /// The start of the closed hour, as the API writes timestamps.
+    closed: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Four weeks of the sample ending with the hour that just closed, orders in the EU four times
+/// their usual in that hour; `seismo serve` learns the history, then its schedule detects the
+/// closed hour and sends its groups to an alert with threshold 0.
+fn serve_detects_a_closed_hour_with_an_incident(stdout: Stdout) -> ClosedHour {
+    use seismo_shared::generate::{self, BUCKET, GenerateOptions};
     let dir = tempfile::tempdir().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
+    // The closed hour is fixed here; if the clock turns another hour during the test, that
+    // hour has no file and forms no group, so the checks below hold either way.
     let this_hour = now / 3600 * 3600;
-    // Four weeks of data ending with the hour that just closed; the history stops two hours
-    // earlier, so activation learns up to then and the schedule detects the closed hour.
+    let closed_at = this_hour - 3600;
+    // The history stops two hours before this one, so activation learns up to then and the
+    // schedule detects the closed hour.
     generate::generate(
         dir.path(),
         &GenerateOptions {
@@ -481,16 +540,41 @@ fn serve_runs_the_interval_schedule_in_process() {
     )
     .unwrap();
     generate::cut_history(dir.path(), this_hour - 2 * 3600).unwrap();
+    let day = chrono::DateTime::from_timestamp(closed_at, 0).unwrap();
+    let live = dir
+        .path()
+        .join(BUCKET)
+        .join("live")
+        .join(day.format("%Y%m%d").to_string())
+        .join(day.format("%H%M").to_string())
+        .join("metrics.csv");
+    let body = std::fs::read_to_string(&live).unwrap();
+    let mut spiked = String::new();
+    for (i, line) in body.lines().enumerate() {
+        // timestamp,region,channel,plan,orders,revenue
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        if i > 0 && cells[1] == "EU" {
+            let orders: f64 = cells[4].parse().unwrap();
+            cells[4] = (orders * 4.0 + 40.0).round().to_string();
+        }
+        spiked.push_str(&cells.join(","));
+        spiked.push('\n');
+    }
+    std::fs::write(&live, spiked).unwrap();
 
     let state = dir.path().join("state");
-    let server = Server::start(&[
-        "--buckets-dir",
-        dir.path().to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--tick-seconds",
-        "1",
-    ]);
+    let server = Server::start_with_env(
+        &[
+            "--buckets-dir",
+            dir.path().to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--tick-seconds",
+            "1",
+        ],
+        &[],
+        stdout,
+    );
     let created = json_body(&server.post(
         "CreateAnomalyDetector",
         r#"{"AnomalyDetectorName":"shop","AnomalyDetectorConfig":{"AnomalyDetectorFrequency":"PT1H"}}"#,
@@ -510,48 +594,34 @@ fn serve_runs_the_interval_schedule_in_process() {
     });
     let made = server.post("CreateAlert", &alert.to_string());
     assert!(made.starts_with("HTTP/1.1 200"), "{made}");
-    let activated = server.post(
-        "ActivateAnomalyDetector",
-        &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
-    );
+    let detector = serde_json::json!({ "AnomalyDetectorArn": arn }).to_string();
+    let activated = server.post("ActivateAnomalyDetector", &detector);
     assert!(activated.starts_with("HTTP/1.1 200"), "{activated}");
     // The call returns at once (ACTIVATING); the server's next tick learns the history.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let described = loop {
-        let described = json_body(&server.post(
-            "DescribeAnomalyDetector",
-            &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
-        ));
-        if described["Status"] != "ACTIVATING" || std::time::Instant::now() > deadline {
-            break described;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    };
+    let described = wait_for(
+        || json_body(&server.post("DescribeAnomalyDetector", &detector)),
+        |d| d["Status"] != "ACTIVATING",
+    );
     assert_eq!(described["Status"], "ACTIVE", "{described}");
 
-    let closed = seismo_shared::model::timestamp_string(this_hour - 3600);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let executions = loop {
-        let listed = json_body(&server.post(
-            "DescribeAnomalyDetectionExecutions",
-            &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
-        ));
-        let list = listed["ExecutionList"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if !list.is_empty() || std::time::Instant::now() > deadline {
-            break list;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    };
-    assert_eq!(executions.len(), 1, "{executions:?}");
-    assert_eq!(executions[0]["Timestamp"], closed.as_str());
-    assert_eq!(executions[0]["Status"], "COMPLETED", "{executions:?}");
-    let quality = json_body(&server.post(
-        "GetDataQualityMetrics",
-        &serde_json::json!({ "AnomalyDetectorArn": arn }).to_string(),
-    ));
+    let closed = seismo_shared::model::timestamp_string(closed_at);
+    let executions = wait_for(
+        || {
+            json_body(&server.post("DescribeAnomalyDetectionExecutions", &detector))
+                ["ExecutionList"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        },
+        |list| !list.is_empty(),
+    );
+    let ran: Vec<_> = executions
+        .iter()
+        .filter(|e| e["Timestamp"] == closed.as_str())
+        .collect();
+    assert_eq!(ran.len(), 1, "{executions:?}");
+    assert_eq!(ran[0]["Status"], "COMPLETED", "{executions:?}");
+    let quality = json_body(&server.post("GetDataQualityMetrics", &detector));
     let metrics = &quality["AnomalyDetectorDataQualityMetricList"][0]["MetricSetDataQualityMetricList"]
         [0]["DataQualityMetricList"];
     let rows = metrics
@@ -561,14 +631,95 @@ fn serve_runs_the_interval_schedule_in_process() {
         .find(|m| m["MetricType"] == "ROWS_PROCESSED")
         .unwrap();
     assert!(rows["MetricValue"].as_f64().unwrap() >= 18.0, "{quality}");
-    // Whatever groups the hour formed went to the alert (threshold 0), in the local outbox.
     let groups = json_body(&server.post(
         "ListAnomalyGroupSummaries",
         &serde_json::json!({ "AnomalyDetectorArn": arn, "SensitivityThreshold": 0 }).to_string(),
-    ));
-    let n = groups["AnomalyGroupSummaryList"].as_array().unwrap().len();
-    let outbox = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap_or_default();
-    assert_eq!(outbox.lines().count(), n, "{outbox}");
+    ))["AnomalyGroupSummaryList"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    // The EU orders incident is found in the closed hour.
+    let found = groups
+        .iter()
+        .find(|g| g["StartTime"] == closed.as_str() && g["PrimaryMetricName"] == "orders");
+    assert!(found.is_some(), "no orders group at {closed}: {groups:?}");
+    ClosedHour {
+        server,
+        state,
+        groups,
+        closed,
+        _dir: dir,
+    }
+}
+
+/// The lines of `seismo serve`'s local outbox, once it holds `n` (or after a minute).
+fn outbox(state: &Path, n: usize) -> Vec<serde_json::Value> {
+    wait_for(
+        || {
+            std::fs::read_to_string(state.join("alerts.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<serde_json::Value>>()
+        },
+        |lines| lines.len() >= n,
+    )
+}
+
+#[test]
+fn serve_runs_the_interval_schedule_in_process_and_alerts() {
+    let hour = serve_detects_a_closed_hour_with_an_incident(Stdout::Read);
+    // Every group went to the alert (threshold 0), once, in the local outbox, in the old
+    // service's JSON payload; and each send was told on stdout.
+    let sent = outbox(&hour.state, hour.groups.len());
+    assert_eq!(sent.len(), hour.groups.len(), "{sent:?}");
+    for line in &sent {
+        assert_eq!(line["kind"], "sns");
+        assert_eq!(line["target"], "arn:aws:sns:us-east-1:000000000000:shop");
+        let payload: serde_json::Value =
+            serde_json::from_str(line["message"].as_str().unwrap()).unwrap();
+        assert_eq!(payload["alertName"], "everything", "{payload}");
+        assert!(payload["anomalyScore"].as_f64().is_some(), "{payload}");
+    }
+    let orders: Vec<serde_json::Value> = sent
+        .iter()
+        .map(|l| serde_json::from_str(l["message"].as_str().unwrap()).unwrap())
+        .filter(|p: &serde_json::Value| p["impactedMetric"]["metricName"] == "orders")
+        .collect();
+    assert_eq!(orders.len(), 1, "{sent:?}");
+    let drivers = orders[0]["impactedMetric"]["dimensionContribution"].to_string();
+    assert!(drivers.contains("\"EU\""), "{drivers}");
+    assert!(
+        orders[0]["timestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with(&hour.closed[..16]),
+        "{} against {}",
+        orders[0],
+        hour.closed
+    );
+    let told = wait_for(
+        || {
+            hour.server
+                .said()
+                .into_iter()
+                .filter(|l| l.starts_with("alert to "))
+                .count()
+        },
+        |n| *n >= sent.len(),
+    );
+    assert_eq!(told, sent.len(), "{:?}", hour.server.said());
+}
+
+#[test]
+fn serve_keeps_its_alerts_when_nobody_reads_its_stdout() {
+    // The reader of stdout went away after the first line: the alerts are still recorded (the
+    // server panicked on the print, before writing them), and the schedule keeps running.
+    let hour = serve_detects_a_closed_hour_with_an_incident(Stdout::Closed);
+    let sent = outbox(&hour.state, hour.groups.len());
+    assert_eq!(sent.len(), hour.groups.len(), "{sent:?}");
+    let listed = hour.server.post("ListAnomalyDetectors", "{}");
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
 }
 
 /// `seismo serve --s3-endpoint` reads the metric set's s3:// paths from an S3 API (moto here):
@@ -612,6 +763,7 @@ fn serve_reads_metric_files_from_an_s3_endpoint() {
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_REGION", "us-east-1"),
         ],
+        Stdout::Read,
     );
     let created = json_body(&server.post(
         "CreateAnomalyDetector",
