@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use seismo_api::{Api, MemoryStore, app};
+use seismo_api::{Api, Kind, MemoryStore, Store, StoreError, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -399,13 +399,83 @@ async fn missing_resources_and_conflicts() {
     );
 }
 
-#[tokio::test]
+/// The memory store, giving way to other tasks before and after every call, as a networked
+/// store does while a request is on the wire: an API that read and then wrote (instead of a
+/// conditional create or compare-and-swap) would be seen racing.
+#[derive(Debug, Default)]
+struct YieldingStore(MemoryStore);
+
+async fn give_way() {
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+}
+
+impl Store for YieldingStore {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        give_way().await;
+        let out = self.0.get(kind, key).await;
+        give_way().await;
+        out
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        give_way().await;
+        let out = self.0.create(kind, key, value).await;
+        give_way().await;
+        out
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        give_way().await;
+        let out = self.0.put(kind, key, value).await;
+        give_way().await;
+        out
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        give_way().await;
+        let out = self.0.replace(kind, key, expected, value).await;
+        give_way().await;
+        out
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        give_way().await;
+        let out = self.0.delete(kind, key).await;
+        give_way().await;
+        out
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        give_way().await;
+        let out = self.0.list(kind, prefix).await;
+        give_way().await;
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_of_one_name_give_one_success() {
-    let r = router();
+    let r = app(Arc::new(Api::new(
+        YieldingStore::default(),
+        std::env::temp_dir(),
+    )));
+    // All 16 start together, on four threads, over a store that yields inside every call.
+    let start = Arc::new(tokio::sync::Barrier::new(16));
     let attempts: Vec<_> = (0..16)
         .map(|_| {
-            let r = r.clone();
-            tokio::spawn(async move { call(&r, "CreateAnomalyDetector", detector_body()).await.0 })
+            let (r, start) = (r.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                call(&r, "CreateAnomalyDetector", detector_body()).await.0
+            })
         })
         .collect();
     let mut ok = 0;
@@ -418,6 +488,14 @@ async fn concurrent_creates_of_one_name_give_one_success() {
         }
     }
     assert_eq!((ok, conflicts), (1, 15));
+    let listed = call(&r, "ListAnomalyDetectors", json!({})).await.2;
+    assert_eq!(
+        listed["AnomalyDetectorSummaryList"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1072,7 +1150,6 @@ async fn what_is_created_while_a_detector_is_deleted_does_not_outlive_it() {
 
 #[tokio::test]
 async fn a_detector_settling_is_not_activated_and_a_stuck_deactivation_is_retried() {
-    use seismo_shared::store::{Kind, Store};
     let api = Arc::new(Api::new(MemoryStore::new(), std::env::temp_dir()));
     let r = app(api.clone());
     call(&r, "CreateAnomalyDetector", detector_body()).await;
@@ -1128,7 +1205,6 @@ async fn a_detector_settling_is_not_activated_and_a_stuck_deactivation_is_retrie
 async fn a_new_offset_moves_a_running_detectors_schedule() {
     use seismo_shared::model::Frequency;
     use seismo_shared::pipeline::schedule::{MemorySchedules, cron};
-    use seismo_shared::store::{Kind, Store};
     let schedules = Arc::new(MemorySchedules::new());
     let api = Arc::new(
         Api::new(MemoryStore::new(), std::env::temp_dir()).with_schedules(schedules.clone()),
