@@ -692,10 +692,18 @@ mod tests {
         assert_eq!(groups.len(), 2);
         let first = &groups[0];
         assert_eq!((first.start, first.end), (h, 2 * h));
-        // Severity 90, raised by the share of the measure the group moved.
-        let want = 90.0 + 10.0 * 0.5 * (2.0 * first.impact).min(1.0);
-        assert!(first.impact > 0.0);
-        assert!((first.anomaly_group.anomaly_group_score - want).abs() < 0.01);
+        // Severity 90, raised by the share of the measure the group moved, worked out by hand:
+        // revenue's series over the group's two hours sum to 80 / 200 (EU web), 140 / 200
+        // (EU app) and 202 / 200 (US web, not anomalous); the root cause region=EU covers the
+        // first two, which moved 120 + 60 = 180 of the 600 expected: impact 0.3, and the score
+        // goes half of 2 * 0.3 of the way from 90 to 100: 93.
+        assert_eq!(first.root_causes, ["region=EU"]);
+        assert!((first.impact - 0.3).abs() < 1e-9, "{}", first.impact);
+        assert!(
+            (first.anomaly_group.anomaly_group_score - 93.0).abs() < 0.01,
+            "{}",
+            first.anomaly_group.anomaly_group_score
+        );
         assert_eq!(first.direction, "drop");
         let impact = &first.anomaly_group.metric_level_impact_list[0];
         assert_eq!(impact.num_time_series, 2);
