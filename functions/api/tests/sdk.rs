@@ -1,17 +1,20 @@
 //! The real client, `aws-sdk-lookoutmetrics`, drives the router over HTTP on 127.0.0.1: the old
 //! service's getting-started flow on generated data, and its error cases.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_lookoutmetrics as lm;
 use lm::types::{
     AggregationFunction, AnomalyDetectorConfig, CsvFileCompression, CsvFormatDescriptor,
     FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
 };
-use seismo_api::{Api, MemoryStore, app};
+use seismo_api::{Api, Kind, MemoryStore, Store, StoreError, app};
 use seismo_shared::generate::{self, GenerateOptions};
 use seismo_shared::pipeline::alert::Outbox;
 use seismo_shared::pipeline::local;
+use serde_json::Value;
 
 /// Serves a fresh API over `buckets` on an ephemeral port; returns a client pointed at it.
 async fn serve(buckets: &std::path::Path) -> lm::Client {
@@ -530,6 +533,153 @@ async fn errors_have_the_old_service_codes_and_name_the_field() {
         "{:?}",
         d.failure_reason()
     );
+}
+
+/// What a backend failure says that a client must never see: a table, a request id.
+const BACKEND_DETAIL: &str =
+    "ProvisionedThroughputExceededException on table seismo-prod-7f3a (request 8HJ2K)";
+
+/// The memory store that, once `failing` is set, fails every call as a backend does.
+#[derive(Debug, Default)]
+struct FailingStore {
+    inner: MemoryStore,
+    failing: AtomicBool,
+}
+
+impl FailingStore {
+    fn up(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(BACKEND_DETAIL.to_string()));
+        }
+        Ok(())
+    }
+}
+
+impl Store for FailingStore {
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        self.up()?;
+        self.inner.get(kind, key).await
+    }
+
+    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.create(kind, key, value).await
+    }
+
+    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put(kind, key, value).await
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: Option<&Value>,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.replace(kind, key, expected, value).await
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.delete(kind, key).await
+    }
+
+    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.up()?;
+        self.inner.list(kind, prefix).await
+    }
+}
+
+/// An InternalServerException as the old service sent it: 500, its type in
+/// `x-amzn-ErrorType`, and a message that says nothing of the backend.
+fn assert_internal<E: lm::error::ProvideErrorMetadata + std::fmt::Debug>(
+    e: &lm::error::SdkError<E, lm::config::http::HttpResponse>,
+    what: &str,
+) {
+    let lm::error::SdkError::ServiceError(s) = e else {
+        panic!("{what}: not a service error: {e:?}");
+    };
+    assert_eq!(s.raw().status().as_u16(), 500, "{what}");
+    assert_eq!(
+        s.raw().headers().get("x-amzn-ErrorType"),
+        Some("InternalServerException"),
+        "{what}"
+    );
+    assert_eq!(code(e), "InternalServerException", "{what}");
+    let said = format!(
+        "{}{}",
+        message(e),
+        String::from_utf8_lossy(s.raw().body().bytes().unwrap_or_default())
+    );
+    assert!(!message(e).is_empty(), "{what}: no message");
+    for detail in [
+        "seismo-prod-7f3a",
+        "8HJ2K",
+        "ProvisionedThroughput",
+        "store:",
+    ] {
+        assert!(
+            !said.contains(detail),
+            "{what}: the answer tells {detail:?}: {said}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_an_internal_server_exception_that_tells_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Arc::new(Api::new(FailingStore::default(), dir.path()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app(api.clone())).into_future());
+    // One attempt per call: the SDK would retry a 500.
+    let client = client(&url, "secret");
+    let client = lm::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .retry_config(lm::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let arn = create_detector(&client, "shop").await;
+
+    api.store.failing.store(true, Ordering::SeqCst);
+    let e = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_internal(&e, "a read");
+    let e = client
+        .create_anomaly_detector()
+        .anomaly_detector_name("other")
+        .anomaly_detector_config(
+            AnomalyDetectorConfig::builder()
+                .anomaly_detector_frequency(Frequency::Pt1H)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_internal(&e, "a create");
+    let e = client.list_anomaly_detectors().send().await.unwrap_err();
+    assert_internal(&e, "a listing");
+
+    // The store back: the same requests work, nothing was left half done.
+    api.store.failing.store(false, Ordering::SeqCst);
+    let d = client
+        .describe_anomaly_detector()
+        .anomaly_detector_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status().map(|s| s.as_str()), Some("INACTIVE"));
+    let list = client.list_anomaly_detectors().send().await.unwrap();
+    assert_eq!(list.anomaly_detector_summary_list().len(), 1);
 }
 
 #[tokio::test]

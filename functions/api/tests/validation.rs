@@ -1236,3 +1236,185 @@ async fn a_new_offset_moves_a_running_detectors_schedule() {
     // (30 minutes) later. Written out, not computed by the `cron` under test.
     assert_eq!(interval.expression, "cron(30 * * * ? *)");
 }
+
+#[tokio::test]
+async fn five_measures_and_ten_dimensions_at_most() {
+    let r = router();
+    let measures = |n: usize| {
+        let list: Vec<Value> = (0..n)
+            .map(|i| json!({"MetricName": format!("m{i}"), "AggregationFunction": "SUM"}))
+            .collect();
+        with(metric_set_body(), "/MetricList", json!(list))
+    };
+    let dimensions = |n: usize| {
+        let list: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+        with(metric_set_body(), "/DimensionList", json!(list))
+    };
+    // Every case is sent and the wrong answers listed together, so a change of either limit
+    // shows in full. Refused: a ValidationException naming the list; allowed: created. Each
+    // under a detector of its own, since a detector has one metric set.
+    let mut wrong = Vec::new();
+    for (i, (name, body, field)) in [
+        ("5 measures", measures(5), None),
+        ("6 measures", measures(6), Some("MetricList")),
+        ("10 dimensions", dimensions(10), None),
+        ("11 dimensions", dimensions(11), Some("DimensionList")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let detector = format!("c{i}");
+        let created = call(
+            &r,
+            "CreateAnomalyDetector",
+            with(detector_body(), "/AnomalyDetectorName", json!(detector)),
+        )
+        .await;
+        assert_eq!(created.0, StatusCode::OK, "{}", created.2);
+        let body = with(
+            body,
+            "/AnomalyDetectorArn",
+            created.2["AnomalyDetectorArn"].clone(),
+        );
+        let (status, kind, answer) = call(&r, "CreateMetricSet", body).await;
+        match field {
+            Some(field) => {
+                let named = answer["Fields"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|x| x["Name"] == field));
+                if (status, kind.as_str(), named)
+                    != (StatusCode::BAD_REQUEST, "ValidationException", true)
+                {
+                    wrong.push(format!("{name}: not refused naming {field}: {answer}"));
+                }
+            }
+            None if status != StatusCode::OK => wrong.push(format!("{name}: refused: {answer}")),
+            None => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The per-detector metric quota of each frequency (the old service's): metrics are dimension
+/// combinations x measures, counted over what the backtest read. Exactly at the quota the run
+/// goes on (and stops at the next check: one interval is no history); one combination over,
+/// it fails naming the quota.
+#[tokio::test]
+async fn the_metric_quota_of_each_frequency_is_kept() {
+    let buckets = tempfile::tempdir().unwrap();
+    let api = Arc::new(Api::new(MemoryStore::new(), buckets.path()));
+    let r = app(api.clone());
+    let mut wrong = Vec::new();
+    // Two measures, so the quota is reached with half as many combinations.
+    for (frequency, quota) in [
+        ("PT5M", 5_000),
+        ("PT10M", 10_000),
+        ("PT1H", 50_000),
+        ("P1D", 50_000),
+    ] {
+        for combinations in [quota / 2, quota / 2 + 1] {
+            let name = format!("q{}-{combinations}", frequency.to_lowercase());
+            let folder = buckets.path().join("b").join(&name);
+            std::fs::create_dir_all(&folder).unwrap();
+            let mut csv = String::from("ts,region,orders,revenue\n");
+            for i in 0..combinations {
+                csv.push_str(&format!("2026-01-05 00:00:00,r{i},1,2\n"));
+            }
+            std::fs::write(folder.join("part.csv"), csv).unwrap();
+            let detector = json!({"AnomalyDetectorName": name,
+                "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": frequency}});
+            let (status, _, created) = call(&r, "CreateAnomalyDetector", detector).await;
+            assert_eq!(status, StatusCode::OK, "{created}");
+            let arn = created["AnomalyDetectorArn"].as_str().unwrap().to_string();
+            let mut ms = metric_set_body();
+            ms["AnomalyDetectorArn"] = json!(arn);
+            ms["MetricSetFrequency"] = json!(frequency);
+            ms["MetricList"] = json!([
+                {"MetricName": "orders", "AggregationFunction": "SUM"},
+                {"MetricName": "revenue", "AggregationFunction": "SUM"}
+            ]);
+            ms["MetricSource"]["S3SourceConfig"]["HistoricalDataPathList"] =
+                json!([format!("s3://b/{name}/")]);
+            let (status, _, answer) = call(&r, "CreateMetricSet", ms).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+            let arn_body = json!({"AnomalyDetectorArn": arn});
+            let (status, _, answer) = call(&r, "BackTestAnomalyDetector", arn_body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+            // What `seismo serve`'s tick and the ingest function run.
+            seismo_shared::pipeline::run_backtest(&api.store, api.objects.as_ref(), &arn, None)
+                .await
+                .unwrap();
+            let d = call(&r, "DescribeAnomalyDetector", arn_body).await.2;
+            let reason = d["FailureReason"].as_str().unwrap_or_default();
+            let over = combinations * 2 > quota;
+            let named = reason.contains(&format!("quota of {quota} per detector at {frequency}"));
+            if d["Status"] != "FAILED" || named != over {
+                wrong.push(format!(
+                    "{frequency}, {combinations} combinations x 2 measures: {} {reason:?}",
+                    d["Status"]
+                ));
+            }
+            if !over && !reason.contains("interval of data") {
+                wrong.push(format!("{frequency} at the quota: not past it: {reason:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A one-time run (an activation, a backtest) asked for may be asked for again only once it is
+/// taken for lost: 20 minutes after it was asked for (longer than the ingest function can run).
+#[tokio::test]
+async fn a_run_asked_for_is_taken_for_lost_after_twenty_minutes() {
+    let api = Arc::new(Api::new(MemoryStore::new(), std::env::temp_dir()));
+    let r = app(api.clone());
+    call(&r, "CreateAnomalyDetector", detector_body()).await;
+    let (status, _, answer) = call(&r, "CreateMetricSet", metric_set_body()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let run_key = format!("{DETECTOR}/run");
+    let arn = json!({"AnomalyDetectorArn": DETECTOR});
+    for (running, op) in [
+        ("ACTIVATING", "ActivateAnomalyDetector"),
+        ("BACK_TEST_ACTIVATING", "BackTestAnomalyDetector"),
+    ] {
+        // Stuck: the detector still says it runs, and the run was claimed `minutes` ago.
+        for (minutes, taken_over) in [(19, false), (21, true)] {
+            let mut doc = api
+                .store
+                .get(Kind::Detector, DETECTOR)
+                .await
+                .unwrap()
+                .unwrap();
+            doc["Status"] = json!(running);
+            api.store.put(Kind::Detector, DETECTOR, doc).await.unwrap();
+            let asked = chrono::Utc::now().timestamp() - minutes * 60;
+            let stuck = json!({"token": "stuck", "requestedAt": asked, "claim": "lost"});
+            api.store
+                .put(Kind::Pipeline, &run_key, stuck.clone())
+                .await
+                .unwrap();
+            let (status, kind, answer) = call(&r, op, arn.clone()).await;
+            let run = api.store.get(Kind::Pipeline, &run_key).await.unwrap();
+            let status_now =
+                call(&r, "DescribeAnomalyDetector", arn.clone()).await.2["Status"].clone();
+            if taken_over {
+                assert_eq!(status, StatusCode::OK, "{op}, {minutes} min: {answer}");
+                let run = run.unwrap();
+                assert_ne!(run["token"], "stuck", "{op}, {minutes} min: {run}");
+                assert!(run["claim"].is_null(), "{op}, {minutes} min: {run}");
+                assert!(
+                    run["requestedAt"].as_i64().unwrap() > asked + 20 * 60,
+                    "{op}, {minutes} min: {run}"
+                );
+            } else {
+                assert_eq!(
+                    (status, kind.as_str()),
+                    (StatusCode::CONFLICT, "ConflictException"),
+                    "{op}, {minutes} min: {answer}"
+                );
+                assert_eq!(run, Some(stuck), "{op}, {minutes} min");
+            }
+            assert_eq!(status_now, running, "{op}, {minutes} min");
+        }
+    }
+}
