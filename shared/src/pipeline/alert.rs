@@ -244,9 +244,18 @@ pub async fn notify<S: Store>(
         for alert in alerts.iter().filter(|a| passes(a, &group)) {
             let name = alert["AlertName"].as_str().unwrap_or_default();
             let sent_key = format!("{arn}/sent/{name}/{id}");
-            if !claim_send(store, &sent_key, alert, id).await? {
-                out.already_sent += 1;
-                continue;
+            match claim_send(store, &sent_key, alert, id).await? {
+                Claim::Ours => {}
+                Claim::Sent => {
+                    out.already_sent += 1;
+                    continue;
+                }
+                // Another run is sending it, or died (or failed on storage) mid-way: not done,
+                // so the task is retried and takes the claim over once its lease is out.
+                Claim::Held => {
+                    out.failed.push(format!("{name}: being sent by another run"));
+                    continue;
+                }
             }
             let action = &alert["Action"];
             let result = if let Some(sns) = action.get("SNSConfiguration") {
@@ -287,43 +296,57 @@ pub async fn notify<S: Store>(
 }
 
 /// How long a claim to send an alert holds before another run may take it over (a run that
-/// crashed between claiming and recording the send).
-const SEND_LEASE: f64 = 300.0;
+/// crashed, or failed on storage, between claiming and recording the send): longer than the
+/// notify function runs (30 s), shorter than the notify queue's visibility timeout (180 s), so
+/// the first redelivery of a task whose run died takes the claim over. (A run that sent and
+/// then could not record it is taken over too: that alert goes out twice, never not at all.)
+const SEND_LEASE: f64 = 60.0;
+
+/// Who is to send (alert, group).
+enum Claim {
+    /// This run.
+    Ours,
+    /// Nobody: it was sent.
+    Sent,
+    /// Another run claimed it less than [`SEND_LEASE`] ago.
+    Held,
+}
 
 /// Claims the send of (alert, group) before it is tried, so two runs at once (duplicate notify
-/// tasks) send it once: true when this run is to send it. A record without a `sending` claim is
-/// a send done.
+/// tasks) send it once. A record without a `sending` claim is a send done.
 async fn claim_send<S: Store>(
     store: &S,
     sent_key: &str,
     alert: &Value,
     group_id: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Claim, StoreError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
     let claim =
         serde_json::json!({ "alert": alert["AlertArn"], "group": group_id, "sending": now });
     match store.create(Kind::Pipeline, sent_key, claim.clone()).await {
-        Ok(()) => return Ok(true),
+        Ok(()) => return Ok(Claim::Ours),
         Err(StoreError::Exists) => {}
         Err(e) => return Err(e),
     }
     let Some(current) = store.get(Kind::Pipeline, sent_key).await? else {
-        return Ok(false);
+        // Given back since: not sent.
+        return Ok(Claim::Held);
     };
     match current["sending"].as_f64() {
+        None => Ok(Claim::Sent),
         Some(at) if now - at > SEND_LEASE => {
             match store
                 .replace(Kind::Pipeline, sent_key, Some(&current), claim)
                 .await
             {
-                Ok(()) => Ok(true),
-                Err(StoreError::Changed) => Ok(false),
+                Ok(()) => Ok(Claim::Ours),
+                Err(StoreError::Changed) => Ok(Claim::Held),
                 Err(e) => Err(e),
             }
         }
-        _ => Ok(false),
+        Some(_) => Ok(Claim::Held),
     }
 }
 
@@ -367,5 +390,335 @@ impl Publisher for Outbox {
         payload: &'a str,
     ) -> BoxFuture<'a, Result<(), String>> {
         self.sns(function_arn, "", payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Direction, Scored};
+    use crate::group::{Grouper, Observation};
+    use crate::store::MemoryStore;
+
+    const DETECTOR: &str = "arn:aws:lookoutmetrics:us-east-1:000000000000:AnomalyDetector:shop";
+    const ALERT: &str = "arn:aws:lookoutmetrics:us-east-1:000000000000:Alert:page";
+    /// 2026-08-03T04:00:00Z.
+    const HOUR: i64 = 1_785_729_600;
+
+    fn scored(value: f64, expected: f64, severity: f64) -> Scored {
+        Scored {
+            value,
+            expected,
+            lower: expected - 10.0,
+            upper: expected + 10.0,
+            z: (value - expected) / 2.0,
+            sigma: 2.0,
+            severity,
+            direction: if value >= expected {
+                Direction::Spike
+            } else {
+                Direction::Drop
+            },
+            learning: false,
+            anomalous: severity >= 50.0,
+        }
+    }
+
+    /// The revenue group of one hour, scored 80: EU web drops from 100 to 40 (severity 90),
+    /// US app from 100 to 70 (severity 70); EU app and US web are as expected.
+    fn group() -> GroupReport {
+        let series: Vec<Vec<String>> = [["EU", "web"], ["EU", "app"], ["US", "web"], ["US", "app"]]
+            .iter()
+            .map(|d| d.iter().map(|s| s.to_string()).collect())
+            .collect();
+        let mut grouper = Grouper::new(
+            DETECTOR,
+            vec!["region".into(), "channel".into()],
+            vec!["revenue".into()],
+        );
+        let observations = series.iter().map(|d| Observation {
+            measure: 0,
+            dimensions: d,
+            scored: match (d[0].as_str(), d[1].as_str()) {
+                ("EU", "web") => scored(40.0, 100.0, 90.0),
+                ("US", "app") => scored(70.0, 100.0, 70.0),
+                _ => scored(100.0, 100.0, 0.0),
+            },
+        });
+        grouper.push_interval(HOUR, observations.collect::<Vec<_>>());
+        let mut groups = grouper.finish();
+        assert_eq!(groups.len(), 1);
+        let mut group = groups.remove(0);
+        // A round score, for the thresholds (the grouper's own is tested in `group`).
+        group.anomaly_group.anomaly_group_score = 80.0;
+        group
+    }
+
+    fn alert(threshold: f64, filters: Value) -> Value {
+        json!({
+            "AlertArn": ALERT, "AlertName": "page", "AnomalyDetectorArn": DETECTOR,
+            "AlertStatus": "ACTIVE", "AlertSensitivityThreshold": threshold,
+            "AlertFilters": filters,
+        })
+    }
+
+    /// The path of the group's page in the console, after the console's address.
+    const PAGE: &str = "/#/detectors/arn%3Aaws%3Alookoutmetrics%3Aus-east-1%3A000000000000%3AAnomalyDetector%3Ashop/anomalies/";
+    /// The console of `seismo serve`, where links go when none is configured.
+    const CONSOLE: &str = "http://127.0.0.1:8080/console";
+
+    #[test]
+    fn the_json_payload_has_the_old_shape_plus_the_group_id_link_and_root_causes() {
+        let g = group();
+        let id = g.anomaly_group.anomaly_group_id.clone();
+        let mut a = alert(50.0, json!({}));
+        assert_eq!(payload(&a, &g, "")["alertDescription"], "", "none given");
+        a["AlertDescription"] = json!("revenue pages");
+        let series = |id: &str, region: &str, channel: &str, value: f64| {
+            json!({
+                "timeSeriesId": id,
+                "dimensions": [
+                    {"dimensionName": "region", "dimensionValue": region},
+                    {"dimensionName": "channel", "dimensionValue": channel},
+                ],
+                "metricValue": value,
+                "expectedValue": 100.0,
+            })
+        };
+        let contribution = |name: &str, top: &str, other: &str| {
+            json!({"dimensionName": name, "dimensionValueContributions": [
+                {"dimensionValue": top, "valueContribution": 66.67},
+                {"dimensionValue": other, "valueContribution": 33.33},
+            ]})
+        };
+        let want = json!({
+            "alertName": "page",
+            "alertEventId": format!("{ALERT}:event/{id}"),
+            "anomalyDetectorArn": DETECTOR,
+            "alertArn": ALERT,
+            "alertDescription": "revenue pages",
+            "impactedMetric": {
+                "metricName": "revenue",
+                // EU web moved 60 and US app 30 of the 90.
+                "dimensionContribution": [
+                    contribution("region", "EU", "US"),
+                    contribution("channel", "web", "app"),
+                ],
+                "relevantTimeSeries": [
+                    series(&g.time_series[0].time_series_id, "EU", "web", 40.0),
+                    series(&g.time_series[1].time_series_id, "US", "app", 70.0),
+                ],
+            },
+            "timestamp": "2026-08-03T04:00Z[UTC]",
+            "anomalyScore": 80.0,
+            "anomalyGroupId": id,
+            "consoleUrl": format!("{CONSOLE}{PAGE}{id}"),
+            "rootCauses": ["region=EU&channel=web", "region=US&channel=app"],
+        });
+        assert_eq!(payload(&a, &g, ""), want);
+        // Another console, its trailing slash dropped.
+        let link = payload(&a, &g, "https://console.example/")["consoleUrl"].clone();
+        assert_eq!(link, format!("https://console.example{PAGE}{id}"));
+    }
+
+    #[test]
+    fn the_long_text_reads_as_an_email() {
+        let g = group();
+        let id = &g.anomaly_group.anomaly_group_id;
+        let text = long_text(&alert(50.0, json!({})), &g, "");
+        let want = format!(
+            "Seismo found an anomaly in revenue (score 80/100, drop) at 2026-08-03T04:00:00Z.
+
+Alert: page
+Detector: {DETECTOR}
+Root cause: region=EU&channel=web ; region=US&channel=app
+
+What drove it:
+  region = EU (67%)
+  channel = web (67%)
+
+Series:
+  region=EU, channel=web: 40 (expected 100.00, band 90.00 to 110.00)
+  region=US, channel=app: 70 (expected 100.00, band 90.00 to 110.00)
+
+Anomaly group {id}
+{CONSOLE}{PAGE}{id}
+"
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn the_short_text_fits_a_text_message() {
+        let mut g = group();
+        assert_eq!(
+            short_text(&g),
+            "Seismo: revenue drop 80/100 by region=EU&channel=web at 2026-08-03T04:00"
+        );
+        g.root_causes = vec![];
+        assert_eq!(
+            short_text(&g),
+            "Seismo: revenue drop 80/100 at 2026-08-03T04:00"
+        );
+        g.root_causes = vec![format!("region={}", "é".repeat(200))];
+        let text = short_text(&g);
+        assert_eq!(text.chars().count(), 140, "{text}");
+        assert!(text.starts_with("Seismo: revenue drop 80/100 by region=éé"));
+    }
+
+    #[test]
+    fn an_alert_sends_a_group_at_its_threshold_within_its_filters() {
+        let g = group();
+        let dims = |filters: &[(&str, &[&str])]| {
+            let list: Vec<Value> = filters
+                .iter()
+                .map(|(name, values)| json!({"DimensionName": name, "DimensionValueList": values}))
+                .collect();
+            json!({ "DimensionFilterList": list })
+        };
+        let cases: [(&str, Value, bool); 17] = [
+            ("threshold below the score", alert(79.0, json!({})), true),
+            ("threshold at the score", alert(80.0, json!({})), true),
+            ("threshold above the score", alert(80.5, json!({})), false),
+            ("no threshold", json!({"AlertName": "page"}), true),
+            ("no filters", alert(0.0, json!(null)), true),
+            (
+                "the measure listed",
+                alert(0.0, json!({"MetricList": ["orders", "revenue"]})),
+                true,
+            ),
+            (
+                "another measure listed",
+                alert(0.0, json!({"MetricList": ["orders"]})),
+                false,
+            ),
+            (
+                "an empty measure list",
+                alert(0.0, json!({"MetricList": []})),
+                true,
+            ),
+            (
+                "a series' value",
+                alert(0.0, dims(&[("region", &["APAC", "EU"])])),
+                true,
+            ),
+            (
+                "no series' value",
+                alert(0.0, dims(&[("region", &["APAC"])])),
+                false,
+            ),
+            (
+                "values of one series",
+                alert(0.0, dims(&[("region", &["US"]), ("channel", &["app"])])),
+                true,
+            ),
+            (
+                "values of two series, neither has both",
+                alert(0.0, dims(&[("region", &["EU"]), ("channel", &["app"])])),
+                false,
+            ),
+            (
+                "a dimension the group has not",
+                alert(0.0, dims(&[("plan", &["pro"])])),
+                false,
+            ),
+            ("an empty filter list", alert(0.0, dims(&[])), true),
+            (
+                "measure and dimension both pass",
+                alert(
+                    0.0,
+                    json!({"MetricList": ["revenue"],
+                    "DimensionFilterList": [{"DimensionName": "channel", "DimensionValueList": ["web"]}]}),
+                ),
+                true,
+            ),
+            (
+                "the dimension passes, the measure not",
+                alert(
+                    0.0,
+                    json!({"MetricList": ["orders"],
+                    "DimensionFilterList": [{"DimensionName": "channel", "DimensionValueList": ["web"]}]}),
+                ),
+                false,
+            ),
+            (
+                "the measure passes, the threshold not",
+                alert(90.0, json!({"MetricList": ["revenue"]})),
+                false,
+            ),
+        ];
+        for (name, alert, want) in cases {
+            assert_eq!(passes(&alert, &g), want, "{name}: {alert}");
+        }
+    }
+
+    #[tokio::test]
+    async fn notify_formats_each_action_and_sends_only_what_passes() {
+        let store = MemoryStore::new();
+        let g = group();
+        let id = g.anomaly_group.anomaly_group_id.clone();
+        let put = |key: String, doc: Value| {
+            let store = &store;
+            async move { store.put(Kind::Alert, &key, doc).await.unwrap() }
+        };
+        let sns = |name: &str, format: &str, filters: Value| {
+            let mut a = alert(50.0, filters);
+            a["AlertName"] = json!(name);
+            a["AlertArn"] = json!(format!("{ALERT}-{name}"));
+            let topic = format!("arn:aws:sns:us-east-1:000000000000:{name}");
+            a["Action"] = json!({"SNSConfiguration": {"SnsTopicArn": topic, "SnsFormat": format}});
+            a
+        };
+        let eu = json!({"DimensionFilterList": [{"DimensionName": "region", "DimensionValueList": ["EU"]}]});
+        let apac = json!({"DimensionFilterList": [{"DimensionName": "region", "DimensionValueList": ["APAC"]}]});
+        let email = sns("email", "LONG_TEXT", eu.clone());
+        let sms = sns("sms", "SHORT_TEXT", json!({"MetricList": ["orders"]}));
+        let json_apac = sns("apac", "JSON", apac);
+        let mut paused = sns("paused", "JSON", json!({}));
+        paused["AlertStatus"] = json!("INACTIVE");
+        let mut elsewhere = sns("elsewhere", "JSON", json!({}));
+        elsewhere["AnomalyDetectorArn"] = json!(format!("{DETECTOR}-2"));
+        let function = "arn:aws:lambda:us-east-1:000000000000:function:on-anomaly";
+        let mut lambda = alert(50.0, eu);
+        lambda["AlertName"] = json!("fn");
+        lambda["AlertArn"] = json!(format!("{ALERT}-fn"));
+        lambda["Action"] = json!({"LambdaConfiguration": {"LambdaArn": function}});
+        for a in [&email, &sms, &json_apac, &paused, &elsewhere, &lambda] {
+            put(a["AlertArn"].as_str().unwrap().to_string(), a.clone()).await;
+        }
+        let doc = serde_json::to_value(&g).unwrap();
+        store
+            .put(Kind::Group, &format!("{DETECTOR}/{id}"), doc)
+            .await
+            .unwrap();
+        let task = NotifyTask {
+            anomaly_detector_arn: DETECTOR.into(),
+            interval: HOUR,
+            anomaly_group_ids: vec![id.clone(), "a-group-since-deleted".into()],
+        };
+        let outbox = Outbox::new();
+        let done = notify(&store, &outbox, &task, "").await.unwrap();
+        assert_eq!((done.sent, done.already_sent), (2, 0), "{done:?}");
+        assert!(done.failed.is_empty(), "{done:?}");
+        let mut sent = outbox.messages();
+        sent.sort();
+        let mut want = vec![
+            (
+                "arn:aws:sns:us-east-1:000000000000:email".to_string(),
+                long_text(&email, &g, ""),
+            ),
+            (function.to_string(), payload(&lambda, &g, "").to_string()),
+        ];
+        want.sort();
+        assert_eq!(sent, want);
+        let event: Value = serde_json::from_str(&sent[0].1).unwrap();
+        assert_eq!(
+            event["alertName"], "fn",
+            "the Lambda event is the JSON payload"
+        );
+        // Again (a retry): nothing is sent twice.
+        let again = notify(&store, &outbox, &task, "").await.unwrap();
+        assert_eq!((again.sent, again.already_sent), (0, 2), "{again:?}");
+        assert_eq!(outbox.messages().len(), 2);
     }
 }
