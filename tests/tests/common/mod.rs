@@ -52,3 +52,22 @@ pub(crate) async fn detector<S: Store>(
     store.put(Kind::MetricSet, &ms_arn, ms).await.unwrap();
     arn
 }
+
+/// The real Lookout for Metrics client on `api`, served on a free local port.
+pub(crate) async fn client<S: Store>(
+    api: std::sync::Arc<seismo_api::Api<S>>,
+) -> aws_sdk_lookoutmetrics::Client {
+    use aws_sdk_lookoutmetrics as lm;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, seismo_api::app(api)).await });
+    let config = lm::Config::builder()
+        .behavior_version(lm::config::BehaviorVersion::latest())
+        .region(lm::config::Region::new("us-east-1"))
+        .credentials_provider(lm::config::Credentials::new(
+            "AKID", "secret", None, None, "t",
+        ))
+        .endpoint_url(url)
+        .build();
+    lm::Client::from_conf(config)
+}
