@@ -44,27 +44,34 @@ async fn start(api: Api<MemoryStore>) -> String {
     url
 }
 
-/// The detector's status once the work the API started (a backtest, an activation) is done.
+/// The detector's status once the work the API started (a backtest, an activation) is done:
+/// polled until the status moves on, with a bound (ten minutes) generous enough that only a
+/// run that never ends reaches it, however slow the machine.
 async fn settled(
     client: &lm::Client,
     arn: &str,
 ) -> lm::operation::describe_anomaly_detector::DescribeAnomalyDetectorOutput {
-    for _ in 0..600 {
-        let d = client
-            .describe_anomaly_detector()
-            .anomaly_detector_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if !matches!(
-            d.status().map(|s| s.as_str()),
-            Some("BACK_TEST_ACTIVATING" | "ACTIVATING")
-        ) {
-            return d;
+    let poll = async {
+        loop {
+            let d = client
+                .describe_anomaly_detector()
+                .anomaly_detector_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            if !matches!(
+                d.status().map(|s| s.as_str()),
+                Some("BACK_TEST_ACTIVATING" | "ACTIVATING")
+            ) {
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(600), poll).await {
+        Ok(d) => d,
+        Err(_) => panic!("{arn} is still running after 10 minutes: the run never ends"),
     }
-    panic!("{arn} did not settle in 30 s");
 }
 
 /// The real client, signing with access key AKIDTEST and `secret`.
