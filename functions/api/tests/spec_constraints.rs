@@ -3,8 +3,12 @@
 //! string too long or too short or off its pattern, a number out of range, a value outside its
 //! enum, a list too long or empty, a value of the wrong JSON type), and the answer must be a
 //! ValidationException (400) naming that member by its path (`MetricList[0].MetricName`).
+//! Every member the model lets a request hold is mutated at least once: where one valid request
+//! cannot hold them all (an SNS or a Lambda action, a CSV or a JSON format), a second one of the
+//! same operation brings the rest, and the test fails naming any member never reached.
 //! (`NextToken` must be a token the listing gave: validation.rs pages through real ones.)
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,6 +46,23 @@ fn s3_source() -> Value {
             "Delimiter": ",", "HeaderList": ["ts", "region", "revenue"], "QuoteSymbol": "\""
         }}
     })
+}
+
+/// The same source with JSON Lines files (`s3://b/json/` holds one).
+fn s3_json_source() -> Value {
+    json!({
+        "RoleArn": "arn:aws:iam::000000000000:role/r",
+        "TemplatedPathList": ["s3://b/live/{{yyyyMMdd}}/{{HHmm}}"],
+        "HistoricalDataPathList": ["s3://b/json/"],
+        "FileFormatDescriptor": {"JsonFormatDescriptor": {"FileCompression": "NONE", "Charset": "UTF-8"}}
+    })
+}
+
+fn lambda_action() -> Value {
+    json!({"LambdaConfiguration": {
+        "RoleArn": "arn:aws:iam::000000000000:role/r",
+        "LambdaArn": "arn:aws:lambda:us-east-1:000000000000:function:f"
+    }})
 }
 
 fn sns_action() -> Value {
@@ -187,6 +208,63 @@ fn requests() -> Vec<(&'static str, Value)> {
             }}}),
         ),
     ]
+}
+
+/// More valid requests of some operations, with what the first ones leave out (a Lambda action,
+/// a JSON format descriptor), so that what is inside those is mutated too.
+fn variants() -> Vec<(&'static str, Value)> {
+    let metric_set = |mut body: Value| {
+        body["MetricSource"] = json!({"S3SourceConfig": s3_json_source()});
+        body
+    };
+    let mut out = Vec::new();
+    for (op, body) in requests() {
+        match op {
+            "CreateAlert" | "UpdateAlert" => {
+                let mut body = body;
+                body["Action"] = lambda_action();
+                out.push((op, body));
+            }
+            "CreateMetricSet" | "UpdateMetricSet" => out.push((op, metric_set(body))),
+            "GetSampleData" => {
+                out.push((op, json!({"S3SourceConfig": s3_json_source()})));
+                // With every CSV member (a HeaderList among them).
+                out.push((op, json!({"S3SourceConfig": s3_source()})));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every member path of an operation's input that a request could hold (`Action`,
+/// `Action.LambdaConfiguration.RoleArn`, `MetricList[0].MetricName`), from the model.
+fn member_paths(model: &Value, shape_name: &str, path: &str, out: &mut BTreeSet<String>) {
+    let shape = &model["shapes"][shape_name];
+    match shape["type"].as_str().unwrap_or_default() {
+        "structure" => {
+            for (name, member) in shape["members"].as_object().into_iter().flatten() {
+                if member.get("location").is_some() {
+                    continue;
+                }
+                let sub = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                if out.insert(sub.clone()) {
+                    member_paths(model, member["shape"].as_str().unwrap(), &sub, out);
+                }
+            }
+        }
+        "list" => {
+            let sub = format!("{path}[0]");
+            if out.insert(sub.clone()) {
+                member_paths(model, shape["member"]["shape"].as_str().unwrap(), &sub, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A bad value of a shape, with what makes it bad.
@@ -409,6 +487,13 @@ async fn seeded() -> (axum::Router, tempfile::TempDir) {
         "ts,region,revenue\n2026-01-01 00:00:00,EU,1\n2026-01-01 01:00:00,EU,2\n",
     )
     .unwrap();
+    let json = buckets.path().join("b/json");
+    std::fs::create_dir_all(&json).unwrap();
+    std::fs::write(
+        json.join("data.json"),
+        "{\"ts\": \"2026-01-01 00:00:00\", \"region\": \"EU\", \"revenue\": 1}\n",
+    )
+    .unwrap();
     let router = app(Arc::new(Api::new(MemoryStore::new(), buckets.path())));
     let setup = requests();
     for op in ["CreateAnomalyDetector", "CreateMetricSet", "CreateAlert"] {
@@ -424,13 +509,24 @@ async fn seeded() -> (axum::Router, tempfile::TempDir) {
     (router, buckets)
 }
 
+/// Sources of the model that Seismo refuses whole ("export the data to S3"): a bad value of
+/// the member itself is sent, nothing inside it.
+const REFUSED_WHOLE: [&str; 5] = [
+    "MetricSource.AppFlowConfig",
+    "MetricSource.AthenaSourceConfig",
+    "MetricSource.CloudWatchConfig",
+    "MetricSource.RDSSourceConfig",
+    "MetricSource.RedshiftSourceConfig",
+];
+
 #[tokio::test]
 async fn every_constraint_of_the_model_is_checked_and_names_its_member() {
     let model = model();
     let mut checked = 0;
     let mut failures = Vec::new();
-    let mut operations = std::collections::BTreeSet::new();
-    for (op, base) in requests() {
+    let mut operations = BTreeSet::new();
+    let mut mutated = BTreeSet::new();
+    for (op, base) in requests().into_iter().chain(variants()) {
         operations.insert(op);
         let input = model["operations"][op]["input"]["shape"].as_str().unwrap();
         let (router, _dir) = seeded().await;
@@ -442,6 +538,7 @@ async fn every_constraint_of_the_model_is_checked_and_names_its_member() {
         let mut cases = Vec::new();
         mutations(&model, input, &base, "", "", &mut cases);
         for (path, pointer, bad, why) in cases {
+            mutated.insert(format!("{op} {path}"));
             let body = apply(base.clone(), &pointer, bad);
             let (router, _dir) = seeded().await;
             let (status, kind, answer) = call(&router, op, &body).await;
@@ -471,8 +568,42 @@ async fn every_constraint_of_the_model_is_checked_and_names_its_member() {
         operations.len(),
         "every POST operation has a request here"
     );
+    // Every member the model lets a request hold was mutated (or, with the sources Seismo
+    // refuses whole, its container was), and the members of a Lambda action and a JSON format
+    // descriptor among them.
+    let mut unreached = Vec::new();
+    for op in &operations {
+        let input = model["operations"][*op]["input"]["shape"].as_str().unwrap();
+        let mut paths = BTreeSet::new();
+        member_paths(&model, input, "", &mut paths);
+        for path in paths {
+            let refused_whole = REFUSED_WHOLE
+                .iter()
+                .any(|r| path.starts_with(&format!("{r}.")));
+            if !refused_whole && !mutated.contains(&format!("{op} {path}")) {
+                unreached.push(format!("{op} {path}"));
+            }
+        }
+    }
+    assert!(
+        unreached.is_empty(),
+        "members never mutated:\n{}",
+        unreached.join("\n")
+    );
+    for needed in [
+        "CreateAlert Action.LambdaConfiguration.RoleArn",
+        "CreateAlert Action.LambdaConfiguration.LambdaArn",
+        "UpdateAlert Action.LambdaConfiguration.LambdaArn",
+        "CreateMetricSet MetricSource.S3SourceConfig.FileFormatDescriptor.JsonFormatDescriptor.FileCompression",
+        "CreateMetricSet MetricSource.S3SourceConfig.FileFormatDescriptor.JsonFormatDescriptor.Charset",
+        "UpdateMetricSet MetricSource.S3SourceConfig.FileFormatDescriptor.JsonFormatDescriptor.Charset",
+        "GetSampleData S3SourceConfig.FileFormatDescriptor.JsonFormatDescriptor.Charset",
+    ] {
+        assert!(mutated.contains(needed), "{needed} never mutated");
+    }
     eprintln!(
-        "{checked} bad values sent, {} not refused as they should be",
+        "{checked} bad values sent to {} member paths, {} not refused as they should be",
+        mutated.len(),
         failures.len()
     );
     assert!(checked > 300, "only {checked} cases");
