@@ -55,6 +55,10 @@ pub(crate) enum BenchCommand {
         /// profile, optimised threshold).
         #[arg(long)]
         per_file: bool,
+        /// Print JSON: Seismo's scores to full precision, at the optimised thresholds and at
+        /// the alert default, with the thresholds.
+        #[arg(long)]
+        json: bool,
     },
     /// One hourly interval of a large detector through ingest and detect (one process per
     /// invocation): wall time, peak memory, store requests, DynamoDB units, monthly cost.
@@ -99,7 +103,8 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             data,
             out,
             per_file,
-        } => nab(&data, &out, per_file),
+            json,
+        } => nab(&data, &out, per_file, json),
         BenchCommand::Rca { data, out } => crate::rca_bench::run(&data, &out),
     }
 }
@@ -250,10 +255,18 @@ fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool, misses: boo
         let scores = crate::score_report(&report, &ms, &events);
         rows.push((t, report, scores, seconds));
     }
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     if json {
         let out: Vec<_> = rows
             .iter()
-            .map(|(t, r, s, secs)| serde_json::json!({"threshold": t, "inference": r.inference, "groups": r.groups.len(), "scores": s, "seconds": secs}))
+            .map(|(t, r, s, secs)| {
+                let (tp, fp, fn_) = leaf_labels.score(&r.groups);
+                let causes = serde_json::json!({
+                    "tp": tp, "fp": fp, "fn": fn_, "precision": ratio(tp, tp + fp),
+                    "recall": ratio(tp, tp + fn_), "f1": ratio(2 * tp, 2 * tp + fp + fn_),
+                });
+                serde_json::json!({"threshold": t, "inference": r.inference, "groups": r.groups.len(), "scores": s, "rootCauses": causes, "seconds": secs})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -294,7 +307,6 @@ fn ecommerce(data: &std::path::Path, thresholds: &[f64], json: bool, misses: boo
     );
     for (t, report, ..) in &rows {
         let (tp, fp, fn_) = leaf_labels.score(&report.groups);
-        let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
         let f1 = ratio(2 * tp, 2 * tp + fp + fn_);
         println!(
             "{:>9.0}  {tp:>6} {fp:>6} {fn_:>6} {:>9.3} {:>7.3} {f1:>6.3}",
@@ -339,7 +351,7 @@ fn print_misses(report: &seismo_shared::backtest::BacktestReport, events: &[Labe
     }
 }
 
-fn nab(data: &std::path::Path, out: &std::path::Path, per_file: bool) -> Result<()> {
+fn nab(data: &std::path::Path, out: &std::path::Path, per_file: bool, json: bool) -> Result<()> {
     let started = std::time::Instant::now();
     let files = crate::nab::load_and_score(data)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -351,12 +363,6 @@ fn nab(data: &std::path::Path, out: &std::path::Path, per_file: bool) -> Result<
         &std::fs::read_to_string(&board_path)
             .with_context(|| format!("reading {}", board_path.display()))?,
     )?;
-    println!(
-        "NAB: {} files, {rows} rows streamed in {seconds:.2} s ({:.0} points/s); results in {}",
-        files.len(),
-        rows as f64 / seconds,
-        root.display()
-    );
     let default = Sensitivity::DEFAULT.get() / 100.0;
     let mut table: Vec<(String, [f64; 3])> = Vec::new();
     let mut ours = [0.0; 3];
@@ -368,6 +374,29 @@ fn nab(data: &std::path::Path, out: &std::path::Path, per_file: bool) -> Result<
         thresholds[i] = best.threshold;
         fixed[i] = crate::nab::at_threshold(&files, *p, default).normalized;
     }
+    if json {
+        let names = profiles.iter().map(|(name, _)| name.as_str());
+        let by_profile = |v: [f64; 3]| -> serde_json::Map<String, serde_json::Value> {
+            names
+                .clone()
+                .zip(v)
+                .map(|(n, x)| (n.to_string(), x.into()))
+                .collect()
+        };
+        let summary = serde_json::json!({
+            "files": files.len(), "rows": rows, "seconds": seconds, "results": root,
+            "optimised": by_profile(ours), "thresholds": by_profile(thresholds),
+            "alertDefault": { "threshold": default, "scores": by_profile(fixed) },
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    println!(
+        "NAB: {} files, {rows} rows streamed in {seconds:.2} s ({:.0} points/s); results in {}",
+        files.len(),
+        rows as f64 / seconds,
+        root.display()
+    );
     table.push(("Seismo (optimised threshold)".into(), ours));
     table.push((format!("Seismo (alert default {default:.2})"), fixed));
     for (name, scores) in &board {
