@@ -253,7 +253,8 @@ pub async fn notify<S: Store>(
                 // Another run is sending it, or died (or failed on storage) mid-way: not done,
                 // so the task is retried and takes the claim over once its lease is out.
                 Claim::Held => {
-                    out.failed.push(format!("{name}: being sent by another run"));
+                    out.failed
+                        .push(format!("{name}: being sent by another run"));
                     continue;
                 }
             }

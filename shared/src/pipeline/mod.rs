@@ -1117,6 +1117,9 @@ async fn finish_shard<S: Store>(
     let arn = d.arn.as_str();
     let interval = task.interval;
     if let Some(done) = grouped(store, arn, interval).await? {
+        // The groups are on record; the run that recorded them may have failed before its
+        // clean-up (this is its retry): finish it, or the working data stays for good.
+        tidy_grouped(store, d, rt, interval).await?;
         return Ok(Some(done));
     }
     let progress_key = format!("{arn}/progress/{interval}");
@@ -1224,7 +1227,23 @@ async fn group_interval<S: Store>(
             anomaly_group_ids: done,
         });
     }
-    // The grouped interval is on record: its working data can go.
+    tidy_grouped(store, d, rt, interval).await?;
+    Ok(NotifyTask {
+        anomaly_detector_arn: arn.to_string(),
+        interval,
+        anomaly_group_ids: ids,
+    })
+}
+
+/// What follows an interval's groups on record: its working data goes, and a LEARNING
+/// detector that is warm now becomes ACTIVE. Safe to repeat (a retry finishes it).
+async fn tidy_grouped<S: Store>(
+    store: &S,
+    d: &Detector,
+    rt: &Runtime,
+    interval: i64,
+) -> Result<(), PipelineError> {
+    let arn = d.arn.as_str();
     for shard in 0..rt.shards {
         blob::delete(store, &format!("{arn}/scored/{interval}/{shard}")).await?;
     }
@@ -1237,11 +1256,7 @@ async fn group_interval<S: Store>(
         // Only from LEARNING: a deactivation meanwhile stays.
         set_status_from(store, arn, "LEARNING", "ACTIVE").await?;
     }
-    Ok(NotifyTask {
-        anomaly_detector_arn: arn.to_string(),
-        interval,
-        anomaly_group_ids: ids,
-    })
+    Ok(())
 }
 
 /// The notify work of an interval whose groups are formed already (a replay).
