@@ -1,7 +1,9 @@
 //! The serverless pipeline against AWS services emulated by the moto server: the DynamoDB
 //! store's contract, and the whole flow of a detector (API on DynamoDB, schedule in EventBridge
 //! Scheduler, files in S3, ingest -> SQS -> detect -> SQS -> notify -> SNS -> an SQS
-//! subscription), replayed to show retries change nothing.
+//! subscription), replayed to show retries change nothing; and alerts of every kind at notify.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,8 +13,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
 use lm::types::{
     Action, AggregationFunction, AlertFilters, AnomalyDetectorConfig, CsvFileCompression,
-    CsvFormatDescriptor, FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig,
-    SnsConfiguration, SnsFormat, TimestampColumn,
+    CsvFormatDescriptor, DimensionFilter, FileFormatDescriptor, Frequency, LambdaConfiguration,
+    Metric, MetricSource, S3SourceConfig, SnsConfiguration, SnsFormat, TimestampColumn,
 };
 use seismo_api::{Api, app};
 use seismo_shared::aws::{
@@ -20,9 +22,10 @@ use seismo_shared::aws::{
     sqs::SqsQueue,
 };
 use seismo_shared::generate::{self, GenerateOptions};
-use seismo_shared::handlers;
+use seismo_shared::handlers::{self, Queue};
 use seismo_shared::model::timestamp_string;
-use seismo_shared::objects::Objects;
+use seismo_shared::objects::{BoxFuture, LocalObjects, Objects};
+use seismo_shared::pipeline::{self, When, alert::Publisher};
 use seismo_shared::store::{self, Kind, Store, StoreError, WithObjects};
 use seismo_shared::time::{Zone, format_java};
 use seismo_tests::Moto;
@@ -172,6 +175,21 @@ async fn stack(endpoint: &str) -> Stack {
         scheduler,
         publisher: AwsPublisher::new(&config),
     }
+}
+
+/// Dates the detector's one-time run request five minutes (the Offset) back, keeping
+/// enough margin that the hour after the one closed last then does not close, Offset
+/// included, before the run (it waits out the last ten seconds of such an hour).
+async fn asked_five_minutes_ago(store: &PipelineStore, arn: &str) {
+    let mut now = chrono::Utc::now().timestamp();
+    if (now - 300).rem_euclid(3600) > 3590 {
+        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+        now = chrono::Utc::now().timestamp();
+    }
+    let key = format!("{arn}/run");
+    let mut asked = store.get(Kind::Pipeline, &key).await.unwrap().unwrap();
+    asked["requestedAt"] = json!(now - 300);
+    store.put(Kind::Pipeline, &key, asked).await.unwrap();
 }
 
 /// Receives every message waiting in a queue (and deletes them).
@@ -492,11 +510,17 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
     .await
     .unwrap();
     assert_eq!(out, json!({"activation": "ACTIVATING"}));
+    // The one-time schedule fires as if five minutes (the Offset) after the request: then the
+    // hour that had closed last when it was asked for is due (its Offset has passed), and the
+    // hour after it is not, whatever the time now. (Only when the request's hour is about to
+    // close could the next hour become due before the event runs: then it waits.)
+    // (Boxed: the test's future is near the stack's size in a debug build.)
+    Box::pin(asked_five_minutes_ago(&stack.store, &arn)).await;
     let mut caught_up = Vec::new();
     for _ in 0..2 {
         // Fired twice (a retry): the second changes nothing. The first also ingests the
-        // interval closed last, whose firing came while the detector learned (today's hour: no
-        // data here), unless the hour's Offset has not passed yet.
+        // interval closed last at the request, whose firing came while the detector learned
+        // (today's hour: no data here).
         let out = handlers::ingest(
             &stack.store,
             &stack.objects,
@@ -508,11 +532,11 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         assert_eq!(out["activation"], "ACTIVE", "{out}");
         caught_up.push(out["caughtUp"].as_u64().unwrap());
     }
-    assert!(caught_up[0] <= 1 && caught_up[1] == 0, "{caught_up:?}");
+    assert_eq!(caught_up, [1, 0]);
     // Its detect work runs last, as the latest interval would (the window below is weeks
     // before it).
     let caught_up_tasks = drain(&stack.sqs, &stack.detect_queue.0).await;
-    assert_eq!(caught_up_tasks.len() as u64, caught_up[0]);
+    assert_eq!(caught_up_tasks.len(), 1);
     assert_eq!(status().await, "ACTIVE");
     let schedule = get_schedule("shop").await.unwrap();
     assert_eq!(schedule.schedule_expression(), Some("cron(5 * * * ? *)"));
@@ -606,11 +630,7 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         })
         .collect();
     // (And the hour the activation caught up, if it did.)
-    assert_eq!(
-        by_time.len() as u64,
-        window.len() as u64 + caught_up[0],
-        "{by_time:?}"
-    );
+    assert_eq!(by_time.len() as u64, window.len() as u64 + 1, "{by_time:?}");
     for &t in &window {
         let (status, reason) = &by_time[&timestamp_string(t)];
         if t == missing {
@@ -752,23 +772,33 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         group.anomaly_group().and_then(|g| g.primary_metric_name()),
         Some("orders")
     );
-    assert!(!revenue_alert.is_empty());
+    // The revenue alert texted the outage's revenue drop, with its root cause.
+    assert_eq!(
+        revenue_alert,
+        format!("arn:aws:lookoutmetrics:us-east-1:{ACCOUNT}:Alert:shop-revenue-sms")
+    );
+    let outage_text = format!(
+        "by region=EU&channel=mobile at {}",
+        &timestamp_string(incident.start)[..16]
+    );
+    assert!(
+        short_texts
+            .iter()
+            .any(|t| t.starts_with("Seismo: revenue drop ") && t.ends_with(&outage_text)),
+        "{short_texts:?}"
+    );
 
-    // The hour the activation caught up: detected, with nothing to group (no data).
-    if !caught_up_tasks.is_empty() {
-        let out = handlers::detect(
-            &stack.store,
-            &stack.notify_queue.1,
-            sqs_event(&caught_up_tasks),
-        )
-        .await
-        .unwrap();
-        assert_eq!(out["batchItemFailures"], json!([]));
-        for (_, body) in drain(&stack.sqs, &stack.notify_queue.0).await {
-            let task: Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(task["anomalyGroupIds"], json!([]), "{task}");
-        }
-    }
+    // The hour the activation caught up: detected, with nothing to group or notify (no data).
+    let out = handlers::detect(
+        &stack.store,
+        &stack.notify_queue.1,
+        sqs_event(&caught_up_tasks),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    let work = drain(&stack.sqs, &stack.notify_queue.0).await;
+    assert_eq!(work, [], "nothing to notify");
 
     // Model state and interval blobs are objects in the state bucket; the table holds only
     // small documents (heads and bookkeeping), so it is not billed for rewriting state.
@@ -863,8 +893,12 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .send()
         .await
         .unwrap();
-    let gone = get_schedule("shop").await;
-    assert!(gone.is_err());
+    let gone = get_schedule("shop").await.unwrap_err();
+    assert!(
+        gone.as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception()),
+        "{gone:?}"
+    );
 
     // A backtest returns at once too; its one-time schedule's event has ingest run it.
     client
@@ -897,12 +931,225 @@ async fn a_detector_runs_on_aws_services_alerts_once_per_group_and_replays_chang
         .send()
         .await
         .unwrap();
-    let left = get_schedule("shop.backtest").await;
-    assert!(left.is_err(), "deletion removes the one-time schedules");
+    let left = get_schedule("shop.backtest").await.unwrap_err();
+    assert!(
+        left.as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception()),
+        "deletion removes the one-time schedules: {left:?}"
+    );
     assert!(
         snapshot(&stack.store, &arn)
             .await
             .values()
             .all(|v| v.is_null())
+    );
+}
+
+/// Alerts to SNS on moto; Lambda invocations recorded (moto runs a function invoked in Docker,
+/// which CI does not have), so the Lambda action's message is the one notify formats.
+#[derive(Debug)]
+struct LambdaRecorder {
+    aws: AwsPublisher,
+    invoked: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Publisher for LambdaRecorder {
+    fn sns<'a>(
+        &'a self,
+        topic_arn: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        self.aws.sns(topic_arn, subject, message)
+    }
+
+    fn lambda<'a>(
+        &'a self,
+        function_arn: &'a str,
+        payload: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let call = (function_arn.to_string(), payload.to_string());
+        self.invoked.lock().unwrap().push(call);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_sends_long_text_and_lambda_alerts_within_their_dimension_filters() {
+    // The EU mobile outage's first hour, notified from the queue as the notify function is:
+    // an e-mail alert (LONG_TEXT) on EU gets every group of the hour, one on APAC none (its
+    // threshold 0: only the filter stops it), and a Lambda alert on mobile gets the JSON
+    // payload of every group.
+    let moto = Moto::start();
+    let stack = stack(&moto.endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let interval = common::sample_up_to_first_incident(dir.path());
+    let objects = LocalObjects::new(dir.path());
+    let arn = common::detector(&stack.store, "shop", "ACTIVATING", |_| {}).await;
+    let client = common::client(Arc::new(Api::new(stack.store.clone(), dir.path()))).await;
+    let region = |values: &[&str]| {
+        AlertFilters::builder()
+            .dimension_filter_list(
+                DimensionFilter::builder()
+                    .dimension_name("region")
+                    .set_dimension_value_list(Some(values.iter().map(|v| v.to_string()).collect()))
+                    .build(),
+            )
+            .build()
+    };
+    let email = |format: SnsFormat| {
+        Action::builder()
+            .sns_configuration(
+                SnsConfiguration::builder()
+                    .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/seismo-alerts"))
+                    .sns_topic_arn(&stack.topic)
+                    .sns_format(format)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let function = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:on-anomaly");
+    let alerts = [
+        ("eu-email", 50, email(SnsFormat::LongText), region(&["EU"])),
+        (
+            "apac-email",
+            0,
+            email(SnsFormat::LongText),
+            region(&["APAC"]),
+        ),
+        (
+            "mobile-fn",
+            50,
+            Action::builder()
+                .lambda_configuration(
+                    LambdaConfiguration::builder()
+                        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/seismo-alerts"))
+                        .lambda_arn(&function)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+            AlertFilters::builder()
+                .dimension_filter_list(
+                    DimensionFilter::builder()
+                        .dimension_name("channel")
+                        .dimension_value_list("mobile")
+                        .build(),
+                )
+                .build(),
+        ),
+    ];
+    for (name, threshold, action, filters) in alerts {
+        client
+            .create_alert()
+            .alert_name(name)
+            .alert_sensitivity_threshold(threshold)
+            .anomaly_detector_arn(&arn)
+            .action(action)
+            .alert_filters(filters)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    pipeline::activate(&stack.store, &objects, &arn)
+        .await
+        .unwrap();
+    let ingested = pipeline::ingest(&stack.store, &objects, &arn, When::Interval(interval))
+        .await
+        .unwrap();
+    let mut bodies = Vec::new();
+    for task in &ingested.tasks {
+        if let Some(work) = pipeline::detect(&stack.store, task).await.unwrap().notify {
+            bodies.push(serde_json::to_string(&work).unwrap());
+        }
+    }
+    stack.notify_queue.1.send(&bodies).await.unwrap();
+    let work = drain(&stack.sqs, &stack.notify_queue.0).await;
+    assert_eq!(work.len(), bodies.len());
+    let publisher = LambdaRecorder {
+        aws: stack.publisher.clone(),
+        invoked: Default::default(),
+    };
+    let out = handlers::notify(
+        &stack.store,
+        &publisher,
+        "https://console.example",
+        sqs_event(&work),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+
+    // The hour's groups, as the API lists them.
+    let groups: BTreeMap<String, String> = client
+        .list_anomaly_group_summaries()
+        .anomaly_detector_arn(&arn)
+        .sensitivity_threshold(50)
+        .send()
+        .await
+        .unwrap()
+        .anomaly_group_summary_list()
+        .iter()
+        .map(|g| {
+            let id = g.anomaly_group_id().unwrap().to_string();
+            (id, g.primary_metric_name().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        groups.values().collect::<BTreeSet<_>>(),
+        BTreeSet::from([&"orders".to_string(), &"revenue".to_string()]),
+        "{groups:?}"
+    );
+
+    // The e-mails: one per group, from the EU alert, with the group's measure and link.
+    let mut emailed = BTreeMap::new();
+    for (_, body) in drain(&stack.sqs, &stack.alerts_url).await {
+        let envelope: Value = serde_json::from_str(&body).unwrap();
+        let text = envelope["Message"].as_str().unwrap();
+        assert!(text.contains("\nAlert: eu-email\n"), "{text}");
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Anomaly group "))
+            .unwrap_or_else(|| panic!("no group id: {text}"))
+            .to_string();
+        let measure = &groups[&id];
+        assert!(
+            text.starts_with(&format!("Seismo found an anomaly in {measure} (score ")),
+            "{text}"
+        );
+        assert!(text.contains("region=EU&channel=mobile"), "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "\nhttps://console.example/#/detectors/{}/anomalies/{id}\n",
+                arn.replace(':', "%3A").replace('/', "%2F")
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            envelope["Subject"],
+            format!("Seismo anomaly: {measure}").as_str()
+        );
+        assert!(emailed.insert(id, measure.clone()).is_none(), "sent twice");
+    }
+    assert_eq!(emailed, groups, "every group once, none from apac-email");
+
+    // The Lambda events: the JSON payload of each group, to the function.
+    let invoked = publisher.invoked.lock().unwrap().clone();
+    let mut called = BTreeMap::new();
+    for (to, payload) in &invoked {
+        assert_eq!(to, &function);
+        let event: Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(event["alertName"], "mobile-fn");
+        assert_eq!(event["anomalyDetectorArn"], arn.as_str());
+        let id = event["anomalyGroupId"].as_str().unwrap().to_string();
+        assert_eq!(event["impactedMetric"]["metricName"], groups[&id].as_str());
+        called.insert(id, event["impactedMetric"]["metricName"].to_string());
+    }
+    assert_eq!(invoked.len(), groups.len(), "{invoked:?}");
+    assert_eq!(
+        called.keys().collect::<Vec<_>>(),
+        groups.keys().collect::<Vec<_>>()
     );
 }
