@@ -1298,7 +1298,7 @@ async fn five_measures_and_ten_dimensions_at_most() {
 /// The per-detector metric quota of each frequency (the old service's): metrics are dimension
 /// combinations x measures, counted over what the backtest read. Exactly at the quota the run
 /// goes on (and stops at the next check: one interval is no history); one combination over,
-/// it fails naming the quota.
+/// it fails naming the quota. An activation learning from the same history keeps it too.
 #[tokio::test]
 async fn the_metric_quota_of_each_frequency_is_kept() {
     let buckets = tempfile::tempdir().unwrap();
@@ -1356,6 +1356,24 @@ async fn the_metric_quota_of_each_frequency_is_kept() {
             }
             if !over && !reason.contains("interval of data") {
                 wrong.push(format!("{frequency} at the quota: not past it: {reason:?}"));
+            }
+            // Activated on the same history: ACTIVATING, then the ingest function (or the tick)
+            // learns it, or fails naming the quota.
+            let arn_body = json!({"AnomalyDetectorArn": arn});
+            let (status, _, answer) = call(&r, "ActivateAnomalyDetector", arn_body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+            seismo_shared::pipeline::run_activation(&api.store, api.objects.as_ref(), &arn, None)
+                .await
+                .unwrap();
+            let d = call(&r, "DescribeAnomalyDetector", arn_body).await.2;
+            let reason = d["FailureReason"].as_str().unwrap_or_default();
+            let named = reason.contains(&format!("quota of {quota} per detector at {frequency}"));
+            let failed = d["Status"] == "FAILED";
+            if failed != over || named != over {
+                wrong.push(format!(
+                    "activating {frequency}, {combinations} combinations x 2 measures: {} {reason:?}",
+                    d["Status"]
+                ));
             }
         }
     }

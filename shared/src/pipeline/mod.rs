@@ -314,7 +314,11 @@ pub async fn activate<S: Store>(
     {
         return Err(PipelineError::Config(format!("historical data: {reason}")));
     }
-    let (data, _quality) = aggregator.finish_with_quality();
+    let (data, quality) = aggregator.finish_with_quality();
+    // The per-detector metric quota, as the backtest keeps it: learning more series than the
+    // frequency allows would hold every one of them in every interval's detect run.
+    crate::validate::metric_quota(&d.metric_set, quality.time_series as usize)
+        .map_err(|e| PipelineError::Config(format!("historical data: {e}")))?;
     if let (Some(first), Some(last)) = (data.first(), data.last()) {
         let span = (last.start - first.start) / d.schema.frequency.seconds().max(1);
         if span > crate::backtest::MAX_TIMELINE {
