@@ -1048,3 +1048,80 @@ async fn a_detect_batch_reports_only_its_failed_message_which_is_dead_lettered_t
         "the twin's alerts once, the first detector's not again"
     );
 }
+
+async fn status(store: &Failing, arn: &str) -> String {
+    let doc = store.inner.get(Kind::Detector, arn).await.unwrap().unwrap();
+    doc["Status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_activation_whose_store_fails_is_retried_until_it_runs_or_is_dead_lettered() {
+    // The activation fails on storage, and so does giving its claim on the run back. Its
+    // retries must not be acknowledged as done while the detector stays ACTIVATING: they run
+    // it, or fail and leave the event in the dead-letter queue, whose redrive (once the run is
+    // taken for lost) runs it.
+    let dir = tempfile::tempdir().unwrap();
+    let _ = common::sample_up_to_first_incident(dir.path());
+    let objects = LocalObjects::new(dir.path());
+    let store = Failing::default();
+    let arn = common::detector(&store.inner, "shop", "ACTIVATING", |_| {}).await;
+    let now = chrono::Utc::now().timestamp();
+    pipeline::ask_run(&store.inner, &arn, "t", now)
+        .await
+        .unwrap();
+    let event = json!({ "anomalyDetectorArn": arn, "activate": true, "token": "t" });
+    let run_key = format!("{arn}/run");
+    store.fail(
+        Op::Put,
+        Kind::Pipeline,
+        &format!("{arn}/runtime"),
+        1,
+        Failure::Throttled,
+    );
+    store.fail_after(
+        1,
+        Op::Replace,
+        Kind::Pipeline,
+        &run_key,
+        1,
+        Failure::Throttled,
+    );
+    let (detect, dlq) = (Sqs::new("detect"), Sqs::new("dead"));
+    let (attempts, answer) = invoke_ingest(&store, &objects, &detect, &dlq, &event).await;
+    assert_eq!(store.failed(), 2, "the work and the release failed");
+    let ran = matches!(status(&store, &arn).await.as_str(), "ACTIVE" | "LEARNING");
+    assert!(
+        ran || dlq.bodies() == [event.to_string()],
+        "acknowledged after {attempts} attempts without running: {answer:?}, {}",
+        status(&store, &arn).await
+    );
+    if !ran {
+        // The run is taken for lost after RUN_LOST_AFTER: the redriven event runs it.
+        let mut run = store
+            .inner
+            .get(Kind::Pipeline, &run_key)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(at) = run["claimedAt"].as_i64() {
+            run["claimedAt"] = json!(at - pipeline::RUN_LOST_AFTER - 1);
+            store
+                .inner
+                .put(Kind::Pipeline, &run_key, run)
+                .await
+                .unwrap();
+        }
+        let dead = Sqs::new("dead-again");
+        let (_, answer) = invoke_ingest(&store, &objects, &detect, &dead, &event).await;
+        assert!(answer.is_ok(), "{answer:?}");
+        assert!(matches!(
+            status(&store, &arn).await.as_str(),
+            "ACTIVE" | "LEARNING"
+        ));
+    }
+    // A duplicate of the event afterwards does nothing and is acknowledged.
+    let before = snapshot(&store.inner).await;
+    let (attempts, answer) = invoke_ingest(&store, &objects, &detect, &dlq, &event).await;
+    assert_eq!((attempts, answer.is_ok()), (1, true), "{answer:?}");
+    assert_eq!(snapshot(&store.inner).await, before);
+}

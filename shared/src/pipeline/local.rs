@@ -140,11 +140,20 @@ pub async fn tick<S: Store>(
     let mut out = Vec::new();
     for (arn, doc) in store.list(Kind::Detector, "").await? {
         let mut status = doc["Status"].as_str().unwrap_or_default().to_string();
+        // A run another tick left claimed (it failed on storage) is tried again later.
         if status == "ACTIVATING" {
-            status = run_activation(store, objects, &arn, None).await?;
+            match run_activation(store, objects, &arn, None).await {
+                Err(PipelineError::Busy(_)) => continue,
+                done => status = done?,
+            }
         }
         if status == "BACK_TEST_ACTIVATING" {
-            run_backtest(store, objects, &arn, None).await?;
+            match run_backtest(store, objects, &arn, None).await {
+                Err(PipelineError::Busy(_)) => {}
+                done => {
+                    done?;
+                }
+            }
             continue;
         }
         if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {

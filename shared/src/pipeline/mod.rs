@@ -45,6 +45,10 @@ pub enum PipelineError {
     /// The event names no usable interval or detector.
     #[error("bad event: {0}")]
     Event(String),
+    /// Another run holds the work the event asks for (retry later: it is done by then, or
+    /// that run is taken for lost).
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 /// What a detect invocation works on: one shard of one interval.
@@ -426,30 +430,47 @@ pub async fn run_requested_at<S: Store>(store: &S, arn: &str) -> Result<Option<i
     Ok(doc.and_then(|d| d["requestedAt"].as_i64()))
 }
 
-/// Claims the run asked for with `token` (`None`: whichever was asked for last): true for
-/// exactly one caller, so a duplicate or outdated event does nothing.
+/// Who runs the one-time work asked for.
+enum RunClaim {
+    /// This caller, under this claim.
+    Ours(String),
+    /// Another caller, less than [`RUN_LOST_AFTER`] ago (a duplicate event while it runs, or
+    /// the retry of a run that failed and could not give its claim back).
+    Held,
+    /// Nobody: this event's run is not (or no longer) the one asked for.
+    Outdated,
+}
+
+/// Claims the run asked for with `token` (`None`: whichever was asked for last), for exactly
+/// one caller; a claim older than [`RUN_LOST_AFTER`] is a lost run's and is taken over.
 async fn claim_run<S: Store>(
     store: &S,
     arn: &str,
     token: Option<&str>,
-) -> Result<Option<String>, StoreError> {
+) -> Result<RunClaim, StoreError> {
     let claim = crate::objects::unique_suffix();
+    let at = now();
+    let lost = |c: &Value| c["claimedAt"].as_i64().unwrap_or(0) + RUN_LOST_AFTER < at;
+    let asked = |c: &Value| token.is_none_or(|t| c["token"] == t);
     let after = update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
         Ok::<_, StoreError>(
             current
-                .filter(|c| c["claim"].is_null())
-                .filter(|c| token.is_none_or(|t| c["token"] == t))
+                .filter(|c| c["claim"].is_null() || lost(c))
+                .filter(|c| asked(c))
                 .map(|c| {
                     let mut next = c.clone();
                     next["claim"] = json!(claim);
+                    next["claimedAt"] = json!(at);
                     next
                 }),
         )
     })
     .await?;
-    Ok(after
-        .is_some_and(|d| d["claim"] == claim.as_str())
-        .then_some(claim))
+    Ok(match after {
+        Some(d) if d["claim"] == claim.as_str() => RunClaim::Ours(claim),
+        Some(d) if asked(&d) && !d["claim"].is_null() => RunClaim::Held,
+        _ => RunClaim::Outdated,
+    })
 }
 
 /// Gives a claimed run back (its work failed on storage), so the retry of its event runs it.
@@ -496,8 +517,12 @@ async fn run_once<S: Store, F: Future<Output = Result<(), PipelineError>>>(
     if status != running {
         return Ok(status);
     }
-    let Some(claim) = claim_run(store, arn, token).await? else {
-        return Ok(status);
+    let claim = match claim_run(store, arn, token).await? {
+        RunClaim::Ours(claim) => claim,
+        RunClaim::Outdated => return Ok(status),
+        // Not done, so not acknowledged: the event is retried (or dead-lettered), and runs
+        // once that run is done or taken for lost.
+        RunClaim::Held => return Err(PipelineError::Busy(format!("{arn}: {running} runs"))),
     };
     if let Err(e) = work().await {
         // Retried: the retry must find the run unclaimed (best effort: storage is failing).
