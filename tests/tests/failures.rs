@@ -1125,3 +1125,169 @@ async fn an_activation_whose_store_fails_is_retried_until_it_runs_or_is_dead_let
     assert_eq!((attempts, answer.is_ok()), (1, true), "{answer:?}");
     assert_eq!(snapshot(&store.inner).await, before);
 }
+
+// --------------------------------------------------------------------------- against SQS
+
+/// Receives what is visible in the real queue at `url` (up to 10), hands it to the detect
+/// handler as Lambda's event source mapping does, and deletes what the handler did not report.
+/// The bodies received and the ids reported.
+async fn deliver_detect_from_sqs(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    store: &Failing,
+    notify: &Sqs,
+) -> (Vec<String>, Vec<String>) {
+    let got = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .unwrap();
+    let batch: Vec<Message> = got
+        .messages()
+        .iter()
+        .map(|m| Message {
+            id: m.message_id().unwrap().to_string(),
+            body: m.body().unwrap().to_string(),
+            receives: 0,
+        })
+        .collect();
+    let response = handlers::detect(store, notify, sqs_event(&batch))
+        .await
+        .unwrap();
+    let failed: Vec<String> = response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect();
+    for m in got.messages() {
+        if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    (batch.into_iter().map(|m| m.body).collect(), failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_sqs_a_detect_task_that_keeps_failing_is_dead_lettered_and_redriven() {
+    // The same path through SQS itself (the moto server): queues set up as template.yaml sets
+    // them (the detect queue's RedrivePolicy with its maxReceiveCount, a dead-letter queue;
+    // the visibility timeout shortened to 0 so a reported message is received again at once).
+    // Ingest queues the task through the SQS adapter; detect, failing on storage, reports it
+    // on every receive until SQS moves it to the dead-letter queue; after the store recovers,
+    // the redriven message finishes the interval.
+    let moto = seismo_tests::Moto::start();
+    let config = seismo_shared::aws::config(Some(&moto.endpoint)).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dead_url = sqs
+        .create_queue()
+        .queue_name("seismo-dead")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dead_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let max_receives = max_receive_count();
+    let redrive = json!({ "deadLetterTargetArn": dead_arn, "maxReceiveCount": max_receives });
+    let url = sqs
+        .create_queue()
+        .queue_name("seismo-detect")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            redrive.to_string(),
+        )
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "0",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let detect_queue = seismo_shared::aws::sqs::SqsQueue::new(&config, &url);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (learned_store, objects, arn, interval) = learned(dir.path()).await;
+    let store = copy_of(&learned_store).await;
+    let answer = handlers::ingest(
+        &store,
+        &objects,
+        &detect_queue,
+        ingest_event(&arn, interval),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["shards"], 1, "{answer}");
+    store.fail(Op::Put, Kind::Group, &arn, usize::MAX, Failure::Internal);
+    let notify = Sqs::new("notify");
+    let task = detect_body(&arn, interval, 0);
+
+    let mut receives = 0;
+    for _ in 0..10 {
+        let (bodies, failed) = deliver_detect_from_sqs(&sqs, &url, &store, &notify).await;
+        if bodies.is_empty() {
+            break;
+        }
+        assert_eq!(bodies, [task.clone()]);
+        assert_eq!(failed.len(), 1, "reported on every receive");
+        receives += 1;
+    }
+    assert_eq!(
+        receives, max_receives,
+        "received maxReceiveCount times, then dead-lettered"
+    );
+    assert!(notify.bodies().is_empty());
+    let dead = sqs
+        .receive_message()
+        .queue_url(&dead_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let dead = dead.messages();
+    assert_eq!(dead.len(), 1, "in the dead-letter queue");
+    assert_eq!(dead[0].body(), Some(task.as_str()));
+
+    // The store recovers; the dead-letter queue is redriven.
+    store.recover();
+    detect_queue
+        .send(&[dead[0].body().unwrap().to_string()])
+        .await
+        .unwrap();
+    sqs.delete_message()
+        .queue_url(&dead_url)
+        .receipt_handle(dead[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (bodies, failed) = deliver_detect_from_sqs(&sqs, &url, &store, &notify).await;
+    assert_eq!((bodies, failed), (vec![task], vec![]));
+    let (bodies, _) = deliver_detect_from_sqs(&sqs, &url, &store, &notify).await;
+    assert!(bodies.is_empty(), "acknowledged, so deleted");
+    let done = outcome(&store, &arn, interval).await;
+    assert!(
+        !done.groups.is_empty() && done.working.is_empty(),
+        "{:?}",
+        done.execution
+    );
+    assert_eq!(notify.bodies().len(), 1, "notify queued");
+}
