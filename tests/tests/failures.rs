@@ -633,11 +633,15 @@ async fn a_detect_message_that_failed_on_storage_is_retried_and_its_retry_finish
             store.fail(op, kind, &key, 1, failure);
             let failed = deliver_detect(&store, &detect, &notify).await;
             assert_eq!(store.failed(), 1, "{case}: the fault is on detect's path");
-            assert_eq!(failed, [id], "{case}: the failed message is reported");
-            assert!(notify.bodies().is_empty(), "{case}: nothing queued yet");
-
-            let failed = deliver_detect(&store, &detect, &notify).await;
-            assert!(failed.is_empty(), "{case}: the redelivery succeeds");
+            // A write that was applied may be found done in the same run (the state's head
+            // names the new state): then the message is done, and acknowledged.
+            let resolved = failure == Failure::AppliedThenInternal && failed.is_empty();
+            if !resolved {
+                assert_eq!(failed, [id], "{case}: the failed message is reported");
+                assert!(notify.bodies().is_empty(), "{case}: nothing queued yet");
+                let failed = deliver_detect(&store, &detect, &notify).await;
+                assert!(failed.is_empty(), "{case}: the redelivery succeeds");
+            }
             let got = outcome(&store, &arn, interval).await;
             for (what, same) in [
                 ("execution", got.execution == expected.execution),
@@ -654,7 +658,7 @@ async fn a_detect_message_that_failed_on_storage_is_retried_and_its_retry_finish
             }
             let orphans = orphan_state(&store, &arn).await;
             if !orphans.is_empty() {
-                eprintln!("{case}: state blobs left behind: {orphans:?}");
+                wrong.push(format!("{case}: state left behind: {orphans:?}"));
             }
 
             // A delivery of the finished message again changes nothing stored.

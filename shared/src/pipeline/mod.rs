@@ -728,8 +728,7 @@ async fn write_state<S: Store>(
     {
         Ok(()) => {}
         // Another run got there first: this blob is nobody's. Fine when that run wrote the
-        // same interval (a duplicate of this step); otherwise retry this one later. (Another
-        // error leaves the blob: the swap may have happened.)
+        // same interval (a duplicate of this step); otherwise retry this one later.
         Err(StoreError::Changed) => {
             blob::delete(store, &blob_key).await?;
             let now = store.get(Kind::Pipeline, &head_key).await?;
@@ -738,7 +737,20 @@ async fn write_state<S: Store>(
             }
             return Err(StoreError::Changed);
         }
-        Err(e) => return Err(e),
+        // The swap may have happened (a timeout after the write): the head says. If not,
+        // this blob is nobody's (best effort: a failure here leaves it, as before).
+        Err(e) => {
+            let now = store.get(Kind::Pipeline, &head_key).await;
+            let named = |h: &Value| h["blob"].as_str() == Some(blob_key.as_str());
+            match now {
+                Ok(Some(h)) if named(&h) => {}
+                Ok(_) => {
+                    let _ = blob::delete(store, &blob_key).await;
+                    return Err(e);
+                }
+                Err(_) => return Err(e),
+            }
+        }
     }
     if let Some(old) = current.as_ref().and_then(|h| h["blob"].as_str()) {
         blob::delete(store, old).await?;
