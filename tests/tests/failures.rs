@@ -12,8 +12,14 @@
 //! message whose store keeps failing ends in the dead-letter queue instead of being retried
 //! forever; once the store recovers, redelivering (or redriving) the failed messages finishes
 //! the work as a run without failures would have (the same groups, model state and execution,
-//! no working data left over, each alert sent exactly once), and delivering a finished
-//! message again changes nothing.
+//! no working data or state left over, each alert sent once: twice only when the record of a
+//! send that went out failed), and delivering a finished message again changes nothing. An
+//! activation is retried or dead-lettered, never acknowledged while nothing runs it. One test
+//! runs the dead-letter path through SQS itself (moto), to check the queue model against it.
+//!
+//! The store port has one failure kind for a backend error (`StoreError::Backend`): a
+//! throttled call and an internal error look alike to the handlers, and both are retried, then
+//! dead-lettered, as the README says; the tests run both (and the applied-then-error case).
 
 use std::collections::VecDeque;
 use std::future::Future;
