@@ -8,6 +8,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod status;
+
+pub use status::{AlertStatus, DetectorStatus, ExecutionStatus};
+
 /// How often a detector looks at its data (`Frequency`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Frequency {
