@@ -7,11 +7,15 @@
 pub mod error;
 mod more;
 mod ops;
-pub mod router;
+mod paging;
+mod request;
+mod router;
 pub mod sigv4;
+mod state;
 
 pub use error::ApiError;
-pub use router::{Api, app};
+pub use router::app;
 #[cfg(feature = "embedded")]
 pub use seismo_shared::store::EmbeddedStore;
 pub use seismo_shared::store::{Kind, MemoryStore, Store, StoreError};
+pub use state::Api;

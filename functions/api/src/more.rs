@@ -5,8 +5,10 @@ use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::ops::{arn_field, detector, group, now, optional, page, paginate, required, status};
-use crate::router::Api;
+use crate::ops::{detector, group, now, status};
+use crate::paging::{list_scope, page, paginate};
+use crate::request::{arn_field, optional, optional_arn, required};
+use crate::state::Api;
 use seismo_shared::store::{Kind, Store, StoreError};
 
 /// Alerts per detector (the old service's quota).
@@ -376,7 +378,7 @@ pub(crate) async fn describe_alert<S: Store>(api: &Api<S>, req: &Value) -> Resul
 
 pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let (max, token) = page(req)?;
-    let detector_arn = crate::ops::optional_arn(req, "AnomalyDetectorArn")?;
+    let detector_arn = optional_arn(req, "AnomalyDetectorArn")?;
     if let Some(d) = detector_arn {
         detector(api, d).await?;
     }
@@ -384,7 +386,7 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
         alerts_of(api, detector_arn).await?,
         max,
         token.as_deref(),
-        &crate::ops::list_scope(req, "alerts"),
+        &list_scope(req, "alerts"),
     )?;
     let mut out = Vec::new();
     for a in items {
@@ -565,12 +567,7 @@ pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
             (k, shown)
         })
         .collect();
-    let (items, next) = paginate(
-        all,
-        max,
-        token.as_deref(),
-        &crate::ops::list_scope(req, "feedback"),
-    )?;
+    let (items, next) = paginate(all, max, token.as_deref(), &list_scope(req, "feedback"))?;
     Ok(json!({ "AnomalyGroupTimeSeriesFeedback": items, "NextToken": next }))
 }
 
@@ -606,12 +603,7 @@ pub(crate) async fn describe_executions<S: Store>(
             (k, out)
         })
         .collect();
-    let (items, next) = paginate(
-        all,
-        max,
-        token.as_deref(),
-        &crate::ops::list_scope(req, "executions"),
-    )?;
+    let (items, next) = paginate(all, max, token.as_deref(), &list_scope(req, "executions"))?;
     Ok(json!({ "ExecutionList": items, "NextToken": next }))
 }
 

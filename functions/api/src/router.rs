@@ -1,7 +1,6 @@
 //! The router: `POST /<OperationName>` with a JSON body for every operation, and
 //! `GET|POST|DELETE /tags/{resourceArn}` for tags.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -14,78 +13,10 @@ use seismo_shared::error::ValidationError;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::request::{body, required_members};
+use crate::state::Api;
 use crate::{more, ops};
-use seismo_shared::objects::{LocalObjects, Objects};
-use seismo_shared::pipeline::schedule::{MemorySchedules, Schedules};
 use seismo_shared::store::{Kind, Store};
-
-/// What the operations share.
-#[derive(Debug)]
-pub struct Api<S> {
-    /// Where metric files are read (activation's history, sample data).
-    pub objects: Arc<dyn Objects>,
-    /// Where detector schedules are created.
-    pub schedules: Arc<dyn Schedules>,
-    /// Where configuration and results live.
-    pub store: S,
-    /// Region in ARNs.
-    pub region: String,
-    /// Account in ARNs.
-    pub account: String,
-    /// Where `s3://BUCKET/KEY` is read locally (`DIR/BUCKET/KEY`).
-    pub buckets_dir: PathBuf,
-    /// When set, every request must be signed (SigV4) with one of these keys.
-    pub keys: Option<crate::sigv4::Keys>,
-}
-
-impl<S: Store> Api<S> {
-    /// An API over a store; ARNs in `us-east-1` of account `000000000000` until changed.
-    pub fn new(store: S, buckets_dir: impl Into<PathBuf>) -> Self {
-        let buckets_dir = buckets_dir.into();
-        Api {
-            objects: Arc::new(LocalObjects::new(buckets_dir.clone())),
-            schedules: Arc::new(MemorySchedules::new()),
-            store,
-            region: "us-east-1".into(),
-            account: "000000000000".into(),
-            buckets_dir,
-            keys: None,
-        }
-    }
-
-    /// Reads metric files from these objects (S3) instead of the local folder.
-    pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
-        self.objects = objects;
-        self
-    }
-
-    /// Creates detector schedules here (EventBridge Scheduler) instead of in memory.
-    pub fn with_schedules(mut self, schedules: Arc<dyn Schedules>) -> Self {
-        self.schedules = schedules;
-        self
-    }
-
-    /// ARNs in this region and account.
-    pub fn with_account(mut self, region: impl Into<String>, account: impl Into<String>) -> Self {
-        self.region = region.into();
-        self.account = account.into();
-        self
-    }
-
-    /// Requires SigV4 signatures made with these access keys (access key id to secret).
-    pub fn with_keys(mut self, keys: impl IntoIterator<Item = (String, String)>) -> Self {
-        self.keys = Some(crate::sigv4::Keys(keys.into_iter().collect()));
-        self
-    }
-
-    /// `arn:aws:lookoutmetrics:REGION:ACCOUNT:RESOURCE`.
-    pub fn arn(&self, resource: &str) -> String {
-        format!(
-            "arn:aws:lookoutmetrics:{}:{}:{resource}",
-            self.region, self.account
-        )
-    }
-}
 
 /// The router over an API.
 pub fn app<S: Store>(api: Arc<Api<S>>) -> Router {
@@ -139,100 +70,6 @@ async fn as_api_error(response: Response) -> Response {
         *out.status_mut() = status;
     }
     out
-}
-
-/// Parses a body: empty is `{}`; anything but a JSON object is a ValidationException.
-fn body(bytes: &Bytes) -> Result<Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(ValidationError::cannot_parse("the body must be a JSON object").into()),
-        Err(e) => Err(ValidationError::cannot_parse(format!(
-            "the body is not JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-        .into()),
-    }
-}
-
-/// Each operation's required members (the model's `required`, body members only).
-const REQUIRED: &[(&str, &[&str])] = &[
-    ("ActivateAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("BackTestAnomalyDetector", &["AnomalyDetectorArn"]),
-    (
-        "CreateAlert",
-        &["AlertName", "AnomalyDetectorArn", "Action"],
-    ),
-    (
-        "CreateAnomalyDetector",
-        &["AnomalyDetectorName", "AnomalyDetectorConfig"],
-    ),
-    (
-        "CreateMetricSet",
-        &[
-            "AnomalyDetectorArn",
-            "MetricSetName",
-            "MetricList",
-            "MetricSource",
-        ],
-    ),
-    ("DeactivateAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("DeleteAlert", &["AlertArn"]),
-    ("DeleteAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("DescribeAlert", &["AlertArn"]),
-    (
-        "DescribeAnomalyDetectionExecutions",
-        &["AnomalyDetectorArn"],
-    ),
-    ("DescribeAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("DescribeMetricSet", &["MetricSetArn"]),
-    (
-        "DetectMetricSetConfig",
-        &["AnomalyDetectorArn", "AutoDetectionMetricSource"],
-    ),
-    ("GetAnomalyGroup", &["AnomalyGroupId", "AnomalyDetectorArn"]),
-    ("GetDataQualityMetrics", &["AnomalyDetectorArn"]),
-    (
-        "GetFeedback",
-        &["AnomalyDetectorArn", "AnomalyGroupTimeSeriesFeedback"],
-    ),
-    (
-        "ListAnomalyGroupRelatedMetrics",
-        &["AnomalyDetectorArn", "AnomalyGroupId"],
-    ),
-    (
-        "ListAnomalyGroupSummaries",
-        &["AnomalyDetectorArn", "SensitivityThreshold"],
-    ),
-    (
-        "ListAnomalyGroupTimeSeries",
-        &["AnomalyDetectorArn", "AnomalyGroupId", "MetricName"],
-    ),
-    (
-        "PutFeedback",
-        &["AnomalyDetectorArn", "AnomalyGroupTimeSeriesFeedback"],
-    ),
-    ("UpdateAlert", &["AlertArn"]),
-    ("UpdateAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("UpdateMetricSet", &["MetricSetArn"]),
-];
-
-/// Every required member missing from a request, named at once (the operation then checks
-/// values, and nested members, itself).
-fn required_members(operation: &str, req: &Value) -> Result<(), ApiError> {
-    let Some((_, members)) = REQUIRED.iter().find(|(op, _)| *op == operation) else {
-        return Ok(());
-    };
-    let mut c = seismo_shared::validate::Check::default();
-    for m in *members {
-        if req.get(*m).is_none_or(Value::is_null) {
-            c.fail(*m, "required");
-        }
-    }
-    Ok(c.finish()?)
 }
 
 async fn dispatch<S: Store>(
