@@ -4,14 +4,17 @@
 //! Gateway HTTP API, and `seismo serve` on localhost. Operations read and write a [`Store`]
 //! (memory here; the embedded store and DynamoDB implement the same port).
 
+mod clock;
 pub mod error;
-mod more;
 mod ops;
 mod paging;
+mod quota;
 mod request;
+mod resources;
 mod router;
 pub mod sigv4;
 mod state;
+mod swap;
 
 pub use error::ApiError;
 pub use router::app;

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use seismo_shared::error::ValidationError;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::ops::{alert, detector, feedback, metric_set, results, source, tags};
 use crate::request::{body, required_members};
 use crate::state::Api;
-use crate::{more, ops};
-use seismo_shared::store::{Kind, Store};
+use seismo_shared::store::Store;
 
 /// The router over an API.
 pub fn app<S: Store>(api: Arc<Api<S>>) -> Router {
@@ -81,33 +81,33 @@ async fn dispatch<S: Store>(
     required_members(&operation, &req)?;
     let api = api.as_ref();
     let out = match operation.as_str() {
-        "CreateAnomalyDetector" => ops::create_detector(api, &req).await?,
-        "DescribeAnomalyDetector" => ops::describe_detector(api, &req).await?,
-        "ListAnomalyDetectors" => ops::list_detectors(api, &req).await?,
-        "UpdateAnomalyDetector" => ops::update_detector(api, &req).await?,
-        "DeleteAnomalyDetector" => ops::delete_detector(api, &req).await?,
-        "CreateMetricSet" => ops::create_metric_set(api, &req).await?,
-        "DescribeMetricSet" => ops::describe_metric_set(api, &req).await?,
-        "ListMetricSets" => ops::list_metric_sets(api, &req).await?,
-        "BackTestAnomalyDetector" => ops::back_test(api, &req).await?,
-        "ActivateAnomalyDetector" => ops::activate(api, &req).await?,
-        "DeactivateAnomalyDetector" => ops::deactivate(api, &req).await?,
-        "ListAnomalyGroupSummaries" => ops::list_group_summaries(api, &req).await?,
-        "GetAnomalyGroup" => ops::get_group(api, &req).await?,
-        "ListAnomalyGroupTimeSeries" => ops::list_group_time_series(api, &req).await?,
-        "ListAnomalyGroupRelatedMetrics" => ops::list_related(api, &req).await?,
-        "GetDataQualityMetrics" => ops::data_quality(api, &req).await?,
-        "UpdateMetricSet" => more::update_metric_set(api, &req).await?,
-        "CreateAlert" => more::create_alert(api, &req).await?,
-        "DescribeAlert" => more::describe_alert(api, &req).await?,
-        "ListAlerts" => more::list_alerts(api, &req).await?,
-        "UpdateAlert" => more::update_alert(api, &req).await?,
-        "DeleteAlert" => more::delete_alert(api, &req).await?,
-        "PutFeedback" => more::put_feedback(api, &req).await?,
-        "GetFeedback" => more::get_feedback(api, &req).await?,
-        "DescribeAnomalyDetectionExecutions" => more::describe_executions(api, &req).await?,
-        "GetSampleData" => more::get_sample_data(api, &req).await?,
-        "DetectMetricSetConfig" => more::detect_metric_set_config(api, &req).await?,
+        "CreateAnomalyDetector" => detector::create_detector(api, &req).await?,
+        "DescribeAnomalyDetector" => detector::describe_detector(api, &req).await?,
+        "ListAnomalyDetectors" => detector::list_detectors(api, &req).await?,
+        "UpdateAnomalyDetector" => detector::update_detector(api, &req).await?,
+        "DeleteAnomalyDetector" => detector::delete_detector(api, &req).await?,
+        "CreateMetricSet" => metric_set::create_metric_set(api, &req).await?,
+        "DescribeMetricSet" => metric_set::describe_metric_set(api, &req).await?,
+        "ListMetricSets" => metric_set::list_metric_sets(api, &req).await?,
+        "BackTestAnomalyDetector" => detector::back_test(api, &req).await?,
+        "ActivateAnomalyDetector" => detector::activate(api, &req).await?,
+        "DeactivateAnomalyDetector" => detector::deactivate(api, &req).await?,
+        "ListAnomalyGroupSummaries" => results::list_group_summaries(api, &req).await?,
+        "GetAnomalyGroup" => results::get_group(api, &req).await?,
+        "ListAnomalyGroupTimeSeries" => results::list_group_time_series(api, &req).await?,
+        "ListAnomalyGroupRelatedMetrics" => results::list_related(api, &req).await?,
+        "GetDataQualityMetrics" => results::data_quality(api, &req).await?,
+        "UpdateMetricSet" => metric_set::update_metric_set(api, &req).await?,
+        "CreateAlert" => alert::create_alert(api, &req).await?,
+        "DescribeAlert" => alert::describe_alert(api, &req).await?,
+        "ListAlerts" => alert::list_alerts(api, &req).await?,
+        "UpdateAlert" => alert::update_alert(api, &req).await?,
+        "DeleteAlert" => alert::delete_alert(api, &req).await?,
+        "PutFeedback" => feedback::put_feedback(api, &req).await?,
+        "GetFeedback" => feedback::get_feedback(api, &req).await?,
+        "DescribeAnomalyDetectionExecutions" => results::describe_executions(api, &req).await?,
+        "GetSampleData" => source::get_sample_data(api, &req).await?,
+        "DetectMetricSetConfig" => source::detect_metric_set_config(api, &req).await?,
         other => {
             return Err(ValidationError {
                 message: format!("unknown operation {other:?}"),
@@ -124,13 +124,7 @@ async fn list_tags<S: Store>(
     State(api): State<Arc<Api<S>>>,
     Path(arn): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    ops::require_resource(api.as_ref(), &arn).await?;
-    let tags = api
-        .store
-        .get(Kind::Tags, &arn)
-        .await?
-        .unwrap_or_else(|| json!({}));
-    Ok(Json(json!({ "Tags": tags })))
+    Ok(Json(tags::list_tags(api.as_ref(), &arn).await?))
 }
 
 async fn tag<S: Store>(
@@ -139,43 +133,7 @@ async fn tag<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body(&bytes)?;
-    ops::require_resource(api.as_ref(), &arn).await?;
-    let new = req
-        .get("tags")
-        .or_else(|| req.get("Tags"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let Value::Object(new) = new else {
-        return Err(ApiError::field(
-            "Tags",
-            "required: a map of tag keys to values",
-        ));
-    };
-    let not_found = || ApiError::not_found("Resource", &arn);
-    ops::modify(
-        api.as_ref(),
-        Kind::Tags,
-        &arn,
-        Some(json!({})),
-        not_found,
-        |tags| {
-            if let Value::Object(t) = tags {
-                t.extend(new.clone());
-            }
-            ops::check_tags(tags)
-        },
-    )
-    .await?;
-    // Deleted meanwhile: these tags are nobody's (a later resource of that name must not
-    // inherit them).
-    let mut stays = false;
-    for kind in [Kind::Detector, Kind::MetricSet, Kind::Alert] {
-        stays |= ops::stays(api.as_ref(), kind, &arn).await?;
-    }
-    if !stays {
-        api.store.delete(Kind::Tags, &arn).await?;
-        return Err(ApiError::not_found("Resource", &arn));
-    }
+    tags::tag_resource(api.as_ref(), &arn, &req).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -184,41 +142,12 @@ async fn untag<S: Store>(
     Path(arn): Path<String>,
     query: Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    ops::require_resource(api.as_ref(), &arn).await?;
     let keys: Vec<String> = query
         .0
         .into_iter()
         .filter(|(k, _)| k == "tagKeys")
         .map(|(_, v)| v)
         .collect();
-    if keys.is_empty() {
-        return Err(ApiError::field("TagKeys", "required: at least one tag key"));
-    }
-    // The model's limits: 1-50 keys of 1-128 characters.
-    let mut c = seismo_shared::validate::Check::default();
-    if keys.len() > 50 {
-        c.fail("TagKeys", format!("{} keys; 1-50 are allowed", keys.len()));
-    }
-    for (i, k) in keys.iter().enumerate() {
-        c.length(&format!("TagKeys[{i}]"), k, 1, 128);
-    }
-    c.finish()?;
-    let not_found = || ApiError::not_found("Resource", &arn);
-    ops::modify(
-        api.as_ref(),
-        Kind::Tags,
-        &arn,
-        Some(json!({})),
-        not_found,
-        |tags| {
-            if let Value::Object(t) = tags {
-                for k in &keys {
-                    t.remove(k);
-                }
-            }
-            Ok(())
-        },
-    )
-    .await?;
+    tags::untag_resource(api.as_ref(), &arn, &keys).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
