@@ -1,6 +1,7 @@
 //! The metric source: sample rows of its first file (GetSampleData) and its detected layout
 //! (DetectMetricSetConfig), and the paths the API accepts.
 
+use seismo_shared::data::FileFormat;
 use seismo_shared::validate::{self, Check};
 use serde_json::{Value, json};
 
@@ -123,53 +124,6 @@ async fn first_file<S: Store>(
     }
 }
 
-fn layout(descriptor: &Value) -> Result<seismo_shared::data::FileFormat, ApiError> {
-    let byte = |v: Option<&Value>, default: u8, field: &str| match v
-        .and_then(Value::as_str)
-        .map(str::as_bytes)
-    {
-        None => Ok(default),
-        Some([b]) => Ok(*b),
-        Some(_) => Err(ApiError::field(field, "must be one character")),
-    };
-    if descriptor
-        .get("JsonFormatDescriptor")
-        .is_some_and(|v| !v.is_null())
-    {
-        return Ok(seismo_shared::data::FileFormat::JsonLines);
-    }
-    let csv = descriptor
-        .get("CsvFormatDescriptor")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    Ok(seismo_shared::data::FileFormat::Csv {
-        delimiter: byte(
-            csv.get("Delimiter"),
-            b',',
-            "S3SourceConfig.FileFormatDescriptor.CsvFormatDescriptor.Delimiter",
-        )?,
-        quote: byte(
-            csv.get("QuoteSymbol"),
-            b'"',
-            "S3SourceConfig.FileFormatDescriptor.CsvFormatDescriptor.QuoteSymbol",
-        )?,
-        contains_header: csv
-            .get("ContainsHeader")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
-        header_list: csv
-            .get("HeaderList")
-            .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .filter(|l: &Vec<String>| !l.is_empty()),
-    })
-}
-
 /// The header and first 10 rows of a source's first file.
 pub(crate) async fn get_sample_data<S: Store>(
     api: &Api<S>,
@@ -187,8 +141,9 @@ pub(crate) async fn get_sample_data<S: Store>(
     validate::s3_source_config(&mut c, "S3SourceConfig", &config, zone, true);
     s3_paths_only(&mut c, "S3SourceConfig", &config);
     c.finish()?;
-    let descriptor = s3.get("FileFormatDescriptor").filter(|v| v.is_object());
-    let layout = layout(descriptor.unwrap_or(&Value::Null))?;
+    // Read as the pipeline reads the metric set's files (an empty QuoteSymbol is `"`).
+    let descriptor = config.file_format_descriptor.clone().unwrap_or_default();
+    let layout = FileFormat::from_descriptor(&descriptor);
     let (bytes, _) = first_file(api, s3, "S3SourceConfig").await?;
     let (header, rows) = seismo_shared::sample::rows(&bytes, &layout, 10);
     Ok(json!({ "HeaderValues": header, "SampleRows": rows }))
@@ -240,10 +195,10 @@ pub(crate) async fn detect_metric_set_config<S: Store>(
         &d.charset.message,
     );
     let format = match &d.layout {
-        seismo_shared::data::FileFormat::JsonLines => {
+        FileFormat::JsonLines => {
             json!({"JsonFormatDescriptor": {"FileCompression": compression, "Charset": charset}})
         }
-        seismo_shared::data::FileFormat::Csv {
+        FileFormat::Csv {
             delimiter,
             contains_header,
             ..
@@ -268,4 +223,38 @@ pub(crate) async fn detect_metric_set_config<S: Store>(
         "MetricSetFrequency": frequency,
         "MetricSource": {"S3SourceConfig": {"FileFormatDescriptor": format}},
     }}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seismo_shared::store::MemoryStore;
+
+    /// GetSampleData reads a file as the pipeline will: an empty QuoteSymbol (the model allows
+    /// it, and CreateMetricSet accepts it) is the default `"`, not a refusal.
+    #[tokio::test]
+    async fn an_empty_quote_symbol_reads_as_the_default_quote() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/history")).unwrap();
+        std::fs::write(
+            dir.path().join("b/history/part.csv"),
+            "ts,region,revenue\n2026-01-01 00:00:00,\"EU,West\",1\n",
+        )
+        .unwrap();
+        let api = Api::new(MemoryStore::new(), dir.path());
+        let sample = |quote: &str| {
+            json!({"S3SourceConfig": {
+                "RoleArn": "arn:aws:iam::000000000000:role/r",
+                "HistoricalDataPathList": ["s3://b/history/"],
+                "FileFormatDescriptor": {"CsvFormatDescriptor": {"Delimiter": ",", "QuoteSymbol": quote}}
+            }})
+        };
+        let empty = get_sample_data(&api, &sample("")).await.unwrap();
+        let quote = get_sample_data(&api, &sample("\"")).await.unwrap();
+        assert_eq!(empty, quote);
+        assert_eq!(
+            empty["SampleRows"],
+            json!([["2026-01-01 00:00:00", "EU,West", "1"]])
+        );
+    }
 }
