@@ -8,7 +8,7 @@ use seismo_shared::validate::Check;
 use serde_json::{Map, Value, json};
 
 use super::tags::check_tags;
-use crate::clock::now;
+use crate::clock::{epoch_seconds, now};
 use crate::error::ApiError;
 use crate::paging::{list_scope, page, paginate};
 use crate::request::{arn_field, optional, required};
@@ -328,7 +328,7 @@ async fn refuse_running<S: Store>(
         return Ok(());
     }
     let asked = pipeline::run_requested_at(&api.store, arn).await?;
-    let now = chrono::Utc::now().timestamp();
+    let now = epoch_seconds();
     match asked {
         Some(t) if now - t < pipeline::RUN_LOST_AFTER => Err(ApiError::conflict(
             "AnomalyDetector",
@@ -363,7 +363,7 @@ async fn start_once<S: Store>(
             return Ok(json!({}));
         }
     };
-    let now = chrono::Utc::now().timestamp();
+    let now = epoch_seconds();
     let token = seismo_shared::objects::unique_suffix();
     // From the status the request was judged on, atomically: of two requests at once, one
     // starts the run and the other is told the detector changed.

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::results::{group, is_group_id};
+use crate::clock::now_millis;
 use crate::error::ApiError;
 use crate::paging::{list_scope, page, paginate};
 use crate::request::{arn_field, optional, required};
@@ -73,10 +74,7 @@ pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
     }
     let id = &g.anomaly_group.anomaly_group_id;
     // When it was given, to the millisecond: detection applies feedback newer than its mark.
-    let given = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as f64 / 1000.0)
-        .unwrap_or(0.0);
+    let given = now_millis();
     let doc = json!({"TimeSeriesId": series, "IsAnomaly": is_anomaly, "UpdatedAt": given});
     api.store
         .put(Kind::Feedback, &format!("{arn}/{id}/{series}"), doc)
