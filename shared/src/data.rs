@@ -14,7 +14,9 @@ use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
 use crate::error::ValidationError;
-use crate::model::{AggregationFunction, CreateMetricSetRequest, Frequency, Metric};
+use crate::model::{
+    AggregationFunction, CreateMetricSetRequest, FileFormatDescriptor, Frequency, Metric,
+};
 use crate::time::{TimestampFormat, Zone, interval_start};
 
 /// Longest dimension value the old service accepted.
@@ -36,6 +38,32 @@ pub enum FileFormat {
     },
     /// One JSON object per line.
     JsonLines,
+}
+
+impl FileFormat {
+    /// The layout a `FileFormatDescriptor` describes: JSON Lines when it has a
+    /// `JsonFormatDescriptor`, otherwise CSV with the model's defaults (`,`, `"`, a header) for
+    /// what it leaves out. An empty `Delimiter` or `QuoteSymbol` is the default.
+    pub fn from_descriptor(descriptor: &FileFormatDescriptor) -> FileFormat {
+        match (
+            &descriptor.csv_format_descriptor,
+            &descriptor.json_format_descriptor,
+        ) {
+            (_, Some(_)) => FileFormat::JsonLines,
+            (Some(csv), None) => FileFormat::Csv {
+                delimiter: single_byte(csv.delimiter.as_deref(), b','),
+                quote: single_byte(csv.quote_symbol.as_deref(), b'"'),
+                contains_header: csv.contains_header.unwrap_or(true),
+                header_list: csv.header_list.clone().filter(|h| !h.is_empty()),
+            },
+            (None, None) => FileFormat::Csv {
+                delimiter: b',',
+                quote: b'"',
+                contains_header: true,
+                header_list: None,
+            },
+        }
+    }
 }
 
 /// Everything needed to read and aggregate a metric set's files, resolved once from its
@@ -91,24 +119,7 @@ impl Schema {
             .as_ref()
             .and_then(|s| s.file_format_descriptor.clone())
             .unwrap_or_default();
-        let format = match (
-            &descriptor.csv_format_descriptor,
-            &descriptor.json_format_descriptor,
-        ) {
-            (_, Some(_)) => FileFormat::JsonLines,
-            (Some(csv), None) => FileFormat::Csv {
-                delimiter: single_byte(csv.delimiter.as_deref(), b','),
-                quote: single_byte(csv.quote_symbol.as_deref(), b'"'),
-                contains_header: csv.contains_header.unwrap_or(true),
-                header_list: csv.header_list.clone().filter(|h| !h.is_empty()),
-            },
-            (None, None) => FileFormat::Csv {
-                delimiter: b',',
-                quote: b'"',
-                contains_header: true,
-                header_list: None,
-            },
-        };
+        let format = FileFormat::from_descriptor(&descriptor);
         Ok(Schema {
             frequency: ms.metric_set_frequency.unwrap_or(Frequency::Pt1h),
             zone,

@@ -1,7 +1,6 @@
 //! The router: `POST /<OperationName>` with a JSON body for every operation, and
 //! `GET|POST|DELETE /tags/{resourceArn}` for tags.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -11,81 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use seismo_shared::error::ValidationError;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::{more, ops};
-use seismo_shared::objects::{LocalObjects, Objects};
-use seismo_shared::pipeline::schedule::{MemorySchedules, Schedules};
-use seismo_shared::store::{Kind, Store};
-
-/// What the operations share.
-#[derive(Debug)]
-pub struct Api<S> {
-    /// Where metric files are read (activation's history, sample data).
-    pub objects: Arc<dyn Objects>,
-    /// Where detector schedules are created.
-    pub schedules: Arc<dyn Schedules>,
-    /// Where configuration and results live.
-    pub store: S,
-    /// Region in ARNs.
-    pub region: String,
-    /// Account in ARNs.
-    pub account: String,
-    /// Where `s3://BUCKET/KEY` is read locally (`DIR/BUCKET/KEY`).
-    pub buckets_dir: PathBuf,
-    /// When set, every request must be signed (SigV4) with one of these keys.
-    pub keys: Option<crate::sigv4::Keys>,
-}
-
-impl<S: Store> Api<S> {
-    /// An API over a store; ARNs in `us-east-1` of account `000000000000` until changed.
-    pub fn new(store: S, buckets_dir: impl Into<PathBuf>) -> Self {
-        let buckets_dir = buckets_dir.into();
-        Api {
-            objects: Arc::new(LocalObjects::new(buckets_dir.clone())),
-            schedules: Arc::new(MemorySchedules::new()),
-            store,
-            region: "us-east-1".into(),
-            account: "000000000000".into(),
-            buckets_dir,
-            keys: None,
-        }
-    }
-
-    /// Reads metric files from these objects (S3) instead of the local folder.
-    pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
-        self.objects = objects;
-        self
-    }
-
-    /// Creates detector schedules here (EventBridge Scheduler) instead of in memory.
-    pub fn with_schedules(mut self, schedules: Arc<dyn Schedules>) -> Self {
-        self.schedules = schedules;
-        self
-    }
-
-    /// ARNs in this region and account.
-    pub fn with_account(mut self, region: impl Into<String>, account: impl Into<String>) -> Self {
-        self.region = region.into();
-        self.account = account.into();
-        self
-    }
-
-    /// Requires SigV4 signatures made with these access keys (access key id to secret).
-    pub fn with_keys(mut self, keys: impl IntoIterator<Item = (String, String)>) -> Self {
-        self.keys = Some(crate::sigv4::Keys(keys.into_iter().collect()));
-        self
-    }
-
-    /// `arn:aws:lookoutmetrics:REGION:ACCOUNT:RESOURCE`.
-    pub fn arn(&self, resource: &str) -> String {
-        format!(
-            "arn:aws:lookoutmetrics:{}:{}:{resource}",
-            self.region, self.account
-        )
-    }
-}
+use crate::ops::{alert, detector, feedback, metric_set, results, source, tags};
+use crate::request::{body, required_members};
+use crate::state::Api;
+use seismo_shared::store::Store;
 
 /// The router over an API.
 pub fn app<S: Store>(api: Arc<Api<S>>) -> Router {
@@ -141,100 +72,6 @@ async fn as_api_error(response: Response) -> Response {
     out
 }
 
-/// Parses a body: empty is `{}`; anything but a JSON object is a ValidationException.
-fn body(bytes: &Bytes) -> Result<Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(ValidationError::cannot_parse("the body must be a JSON object").into()),
-        Err(e) => Err(ValidationError::cannot_parse(format!(
-            "the body is not JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-        .into()),
-    }
-}
-
-/// Each operation's required members (the model's `required`, body members only).
-const REQUIRED: &[(&str, &[&str])] = &[
-    ("ActivateAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("BackTestAnomalyDetector", &["AnomalyDetectorArn"]),
-    (
-        "CreateAlert",
-        &["AlertName", "AnomalyDetectorArn", "Action"],
-    ),
-    (
-        "CreateAnomalyDetector",
-        &["AnomalyDetectorName", "AnomalyDetectorConfig"],
-    ),
-    (
-        "CreateMetricSet",
-        &[
-            "AnomalyDetectorArn",
-            "MetricSetName",
-            "MetricList",
-            "MetricSource",
-        ],
-    ),
-    ("DeactivateAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("DeleteAlert", &["AlertArn"]),
-    ("DeleteAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("DescribeAlert", &["AlertArn"]),
-    (
-        "DescribeAnomalyDetectionExecutions",
-        &["AnomalyDetectorArn"],
-    ),
-    ("DescribeAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("DescribeMetricSet", &["MetricSetArn"]),
-    (
-        "DetectMetricSetConfig",
-        &["AnomalyDetectorArn", "AutoDetectionMetricSource"],
-    ),
-    ("GetAnomalyGroup", &["AnomalyGroupId", "AnomalyDetectorArn"]),
-    ("GetDataQualityMetrics", &["AnomalyDetectorArn"]),
-    (
-        "GetFeedback",
-        &["AnomalyDetectorArn", "AnomalyGroupTimeSeriesFeedback"],
-    ),
-    (
-        "ListAnomalyGroupRelatedMetrics",
-        &["AnomalyDetectorArn", "AnomalyGroupId"],
-    ),
-    (
-        "ListAnomalyGroupSummaries",
-        &["AnomalyDetectorArn", "SensitivityThreshold"],
-    ),
-    (
-        "ListAnomalyGroupTimeSeries",
-        &["AnomalyDetectorArn", "AnomalyGroupId", "MetricName"],
-    ),
-    (
-        "PutFeedback",
-        &["AnomalyDetectorArn", "AnomalyGroupTimeSeriesFeedback"],
-    ),
-    ("UpdateAlert", &["AlertArn"]),
-    ("UpdateAnomalyDetector", &["AnomalyDetectorArn"]),
-    ("UpdateMetricSet", &["MetricSetArn"]),
-];
-
-/// Every required member missing from a request, named at once (the operation then checks
-/// values, and nested members, itself).
-fn required_members(operation: &str, req: &Value) -> Result<(), ApiError> {
-    let Some((_, members)) = REQUIRED.iter().find(|(op, _)| *op == operation) else {
-        return Ok(());
-    };
-    let mut c = seismo_shared::validate::Check::default();
-    for m in *members {
-        if req.get(*m).is_none_or(Value::is_null) {
-            c.fail(*m, "required");
-        }
-    }
-    Ok(c.finish()?)
-}
-
 async fn dispatch<S: Store>(
     State(api): State<Arc<Api<S>>>,
     Path(operation): Path<String>,
@@ -244,33 +81,33 @@ async fn dispatch<S: Store>(
     required_members(&operation, &req)?;
     let api = api.as_ref();
     let out = match operation.as_str() {
-        "CreateAnomalyDetector" => ops::create_detector(api, &req).await?,
-        "DescribeAnomalyDetector" => ops::describe_detector(api, &req).await?,
-        "ListAnomalyDetectors" => ops::list_detectors(api, &req).await?,
-        "UpdateAnomalyDetector" => ops::update_detector(api, &req).await?,
-        "DeleteAnomalyDetector" => ops::delete_detector(api, &req).await?,
-        "CreateMetricSet" => ops::create_metric_set(api, &req).await?,
-        "DescribeMetricSet" => ops::describe_metric_set(api, &req).await?,
-        "ListMetricSets" => ops::list_metric_sets(api, &req).await?,
-        "BackTestAnomalyDetector" => ops::back_test(api, &req).await?,
-        "ActivateAnomalyDetector" => ops::activate(api, &req).await?,
-        "DeactivateAnomalyDetector" => ops::deactivate(api, &req).await?,
-        "ListAnomalyGroupSummaries" => ops::list_group_summaries(api, &req).await?,
-        "GetAnomalyGroup" => ops::get_group(api, &req).await?,
-        "ListAnomalyGroupTimeSeries" => ops::list_group_time_series(api, &req).await?,
-        "ListAnomalyGroupRelatedMetrics" => ops::list_related(api, &req).await?,
-        "GetDataQualityMetrics" => ops::data_quality(api, &req).await?,
-        "UpdateMetricSet" => more::update_metric_set(api, &req).await?,
-        "CreateAlert" => more::create_alert(api, &req).await?,
-        "DescribeAlert" => more::describe_alert(api, &req).await?,
-        "ListAlerts" => more::list_alerts(api, &req).await?,
-        "UpdateAlert" => more::update_alert(api, &req).await?,
-        "DeleteAlert" => more::delete_alert(api, &req).await?,
-        "PutFeedback" => more::put_feedback(api, &req).await?,
-        "GetFeedback" => more::get_feedback(api, &req).await?,
-        "DescribeAnomalyDetectionExecutions" => more::describe_executions(api, &req).await?,
-        "GetSampleData" => more::get_sample_data(api, &req).await?,
-        "DetectMetricSetConfig" => more::detect_metric_set_config(api, &req).await?,
+        "CreateAnomalyDetector" => detector::create_detector(api, &req).await?,
+        "DescribeAnomalyDetector" => detector::describe_detector(api, &req).await?,
+        "ListAnomalyDetectors" => detector::list_detectors(api, &req).await?,
+        "UpdateAnomalyDetector" => detector::update_detector(api, &req).await?,
+        "DeleteAnomalyDetector" => detector::delete_detector(api, &req).await?,
+        "CreateMetricSet" => metric_set::create_metric_set(api, &req).await?,
+        "DescribeMetricSet" => metric_set::describe_metric_set(api, &req).await?,
+        "ListMetricSets" => metric_set::list_metric_sets(api, &req).await?,
+        "BackTestAnomalyDetector" => detector::back_test(api, &req).await?,
+        "ActivateAnomalyDetector" => detector::activate(api, &req).await?,
+        "DeactivateAnomalyDetector" => detector::deactivate(api, &req).await?,
+        "ListAnomalyGroupSummaries" => results::list_group_summaries(api, &req).await?,
+        "GetAnomalyGroup" => results::get_group(api, &req).await?,
+        "ListAnomalyGroupTimeSeries" => results::list_group_time_series(api, &req).await?,
+        "ListAnomalyGroupRelatedMetrics" => results::list_related(api, &req).await?,
+        "GetDataQualityMetrics" => results::data_quality(api, &req).await?,
+        "UpdateMetricSet" => metric_set::update_metric_set(api, &req).await?,
+        "CreateAlert" => alert::create_alert(api, &req).await?,
+        "DescribeAlert" => alert::describe_alert(api, &req).await?,
+        "ListAlerts" => alert::list_alerts(api, &req).await?,
+        "UpdateAlert" => alert::update_alert(api, &req).await?,
+        "DeleteAlert" => alert::delete_alert(api, &req).await?,
+        "PutFeedback" => feedback::put_feedback(api, &req).await?,
+        "GetFeedback" => feedback::get_feedback(api, &req).await?,
+        "DescribeAnomalyDetectionExecutions" => results::describe_executions(api, &req).await?,
+        "GetSampleData" => source::get_sample_data(api, &req).await?,
+        "DetectMetricSetConfig" => source::detect_metric_set_config(api, &req).await?,
         other => {
             return Err(ValidationError {
                 message: format!("unknown operation {other:?}"),
@@ -287,13 +124,7 @@ async fn list_tags<S: Store>(
     State(api): State<Arc<Api<S>>>,
     Path(arn): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    ops::require_resource(api.as_ref(), &arn).await?;
-    let tags = api
-        .store
-        .get(Kind::Tags, &arn)
-        .await?
-        .unwrap_or_else(|| json!({}));
-    Ok(Json(json!({ "Tags": tags })))
+    Ok(Json(tags::list_tags(api.as_ref(), &arn).await?))
 }
 
 async fn tag<S: Store>(
@@ -302,43 +133,7 @@ async fn tag<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body(&bytes)?;
-    ops::require_resource(api.as_ref(), &arn).await?;
-    let new = req
-        .get("tags")
-        .or_else(|| req.get("Tags"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let Value::Object(new) = new else {
-        return Err(ApiError::field(
-            "Tags",
-            "required: a map of tag keys to values",
-        ));
-    };
-    let not_found = || ApiError::not_found("Resource", &arn);
-    ops::modify(
-        api.as_ref(),
-        Kind::Tags,
-        &arn,
-        Some(json!({})),
-        not_found,
-        |tags| {
-            if let Value::Object(t) = tags {
-                t.extend(new.clone());
-            }
-            ops::check_tags(tags)
-        },
-    )
-    .await?;
-    // Deleted meanwhile: these tags are nobody's (a later resource of that name must not
-    // inherit them).
-    let mut stays = false;
-    for kind in [Kind::Detector, Kind::MetricSet, Kind::Alert] {
-        stays |= ops::stays(api.as_ref(), kind, &arn).await?;
-    }
-    if !stays {
-        api.store.delete(Kind::Tags, &arn).await?;
-        return Err(ApiError::not_found("Resource", &arn));
-    }
+    tags::tag_resource(api.as_ref(), &arn, &req).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -347,41 +142,12 @@ async fn untag<S: Store>(
     Path(arn): Path<String>,
     query: Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    ops::require_resource(api.as_ref(), &arn).await?;
     let keys: Vec<String> = query
         .0
         .into_iter()
         .filter(|(k, _)| k == "tagKeys")
         .map(|(_, v)| v)
         .collect();
-    if keys.is_empty() {
-        return Err(ApiError::field("TagKeys", "required: at least one tag key"));
-    }
-    // The model's limits: 1-50 keys of 1-128 characters.
-    let mut c = seismo_shared::validate::Check::default();
-    if keys.len() > 50 {
-        c.fail("TagKeys", format!("{} keys; 1-50 are allowed", keys.len()));
-    }
-    for (i, k) in keys.iter().enumerate() {
-        c.length(&format!("TagKeys[{i}]"), k, 1, 128);
-    }
-    c.finish()?;
-    let not_found = || ApiError::not_found("Resource", &arn);
-    ops::modify(
-        api.as_ref(),
-        Kind::Tags,
-        &arn,
-        Some(json!({})),
-        not_found,
-        |tags| {
-            if let Value::Object(t) = tags {
-                for k in &keys {
-                    t.remove(k);
-                }
-            }
-            Ok(())
-        },
-    )
-    .await?;
+    tags::untag_resource(api.as_ref(), &arn, &keys).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,0 +1,445 @@
+//! Anomaly detectors: create, describe, list, update, delete, and the runs a detector starts
+//! (activate, deactivate, backtest).
+
+use seismo_shared::model::Frequency;
+use seismo_shared::pipeline::schedule::{Once, ScheduleSpec, once_name};
+use seismo_shared::pipeline::{self, PipelineError};
+use seismo_shared::validate::Check;
+use serde_json::{Map, Value, json};
+
+use super::tags::check_tags;
+use crate::clock::{epoch_seconds, now};
+use crate::error::ApiError;
+use crate::paging::{list_scope, page, paginate};
+use crate::request::{arn_field, optional, required};
+use crate::resources::{detector, metric_sets_of, status};
+use crate::state::Api;
+use crate::swap::{modify, set_status, transition};
+use seismo_shared::store::{Kind, Store, StoreError};
+
+pub(crate) async fn create_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let mut c = Check::default();
+    let name = required(req, "AnomalyDetectorName")?;
+    c.name("AnomalyDetectorName", name);
+    if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+        c.text("AnomalyDetectorDescription", d, 1, 256);
+    }
+    let config = req
+        .get("AnomalyDetectorConfig")
+        .ok_or_else(|| ApiError::field("AnomalyDetectorConfig", "required"))?;
+    if !config.is_object() {
+        return Err(ApiError::field(
+            "AnomalyDetectorConfig",
+            "must be an object",
+        ));
+    }
+    let frequency = config.get("AnomalyDetectorFrequency");
+    match frequency
+        .and_then(Value::as_str)
+        .map(str::parse::<Frequency>)
+    {
+        Some(Ok(_)) => {}
+        Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
+        None => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", "required"),
+    }
+    check_kms(&mut c, req)?;
+    c.finish()?;
+    if let Some(tags) = req.get("Tags") {
+        check_tags(tags)?;
+    }
+    let arn = api.arn(&format!("AnomalyDetector:{name}"));
+    let t = now();
+    let mut doc = json!({
+        "AnomalyDetectorArn": arn,
+        "AnomalyDetectorName": name,
+        "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": frequency},
+        "CreationTime": t,
+        "LastModificationTime": t,
+        "Status": "INACTIVE",
+    });
+    for member in ["AnomalyDetectorDescription", "KmsKeyArn"] {
+        if let Some(v) = req.get(member).filter(|v| !v.is_null()) {
+            doc[member] = v.clone();
+        }
+    }
+    match api.store.create(Kind::Detector, &arn, doc).await {
+        Err(StoreError::Exists) => {
+            return Err(ApiError::conflict(
+                "AnomalyDetector",
+                &arn,
+                format!("an anomaly detector named {name} already exists"),
+            ));
+        }
+        other => other?,
+    }
+    if let Some(tags) = req.get("Tags") {
+        api.store.put(Kind::Tags, &arn, tags.clone()).await?;
+    }
+    Ok(json!({ "AnomalyDetectorArn": arn }))
+}
+
+pub(crate) async fn describe_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    detector(api, arn).await
+}
+
+pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let (max, token) = page(req)?;
+    let prefix = api.arn("AnomalyDetector:");
+    let all = api.store.list(Kind::Detector, &prefix).await?;
+    let (items, next) = paginate(all, max, token.as_deref(), &list_scope(req, "detectors"))?;
+    let mut summaries = Vec::new();
+    for d in items {
+        let mut s = Map::new();
+        for m in [
+            "AnomalyDetectorArn",
+            "AnomalyDetectorName",
+            "AnomalyDetectorDescription",
+            "CreationTime",
+            "LastModificationTime",
+            "Status",
+        ] {
+            if let Some(v) = d.get(m) {
+                s.insert(m.into(), v.clone());
+            }
+        }
+        let arn = d
+            .get("AnomalyDetectorArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(tags) = api.store.get(Kind::Tags, arn).await? {
+            s.insert("Tags".into(), tags);
+        }
+        summaries.push(Value::Object(s));
+    }
+    Ok(json!({ "AnomalyDetectorSummaryList": summaries, "NextToken": next }))
+}
+
+/// `KmsKeyArn`, when given: the model's length and a KMS key ARN.
+fn check_kms(c: &mut Check, req: &Value) -> Result<(), ApiError> {
+    if let Some(kms) = optional(req, "KmsKeyArn")? {
+        let ok = (20..=2048).contains(&kms.len())
+            && kms.starts_with("arn:aws")
+            && kms.contains(":kms:")
+            && kms.contains(":key/");
+        if !ok {
+            c.fail("KmsKeyArn", format!("{kms:?} is not a KMS key ARN"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn update_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    // The request's own constraints first: a bad value is a ValidationException whether or
+    // not the detector exists.
+    let mut c = Check::default();
+    if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+        c.text("AnomalyDetectorDescription", d, 1, 256);
+    }
+    if req
+        .get("AnomalyDetectorConfig")
+        .is_some_and(|v| !v.is_null() && !v.is_object())
+    {
+        c.fail("AnomalyDetectorConfig", "must be an object");
+    }
+    check_kms(&mut c, req)?;
+    c.finish()?;
+    // The metric set's frequency is the detector's: a new one would score its data at the
+    // wrong interval.
+    let metric_set_frequencies: Vec<String> = metric_sets_of(api, arn)
+        .await?
+        .iter()
+        .filter_map(|m| m["MetricSetFrequency"].as_str().map(str::to_string))
+        .collect();
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        let mut c = Check::default();
+        if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
+            doc["AnomalyDetectorDescription"] = json!(d);
+        }
+        if let Some(k) = optional(req, "KmsKeyArn")? {
+            doc["KmsKeyArn"] = json!(k);
+        }
+        if let Some(f) = req
+            .get("AnomalyDetectorConfig")
+            .and_then(|c| c.get("AnomalyDetectorFrequency"))
+        {
+            let state = status(doc).to_string();
+            match f.as_str().map(str::parse::<Frequency>) {
+                Some(Ok(new)) if metric_set_frequencies.iter().any(|m| m != new.as_str()) => {
+                    c.fail(
+                        "AnomalyDetectorConfig.AnomalyDetectorFrequency",
+                        format!(
+                            "{} differs from the metric set's {}; the metric set's MetricSetFrequency must change with it (delete and create it again)",
+                            new.as_str(),
+                            metric_set_frequencies.join(", ")
+                        ),
+                    )
+                }
+                Some(Ok(_))
+                    if matches!(
+                        state.as_str(),
+                        "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE"
+                    ) =>
+                {
+                    doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"] = f.clone();
+                }
+                Some(Ok(_)) => c.fail(
+                    "AnomalyDetectorConfig",
+                    format!("the detector is {state}: deactivate it first"),
+                ),
+                Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
+                None => c.fail(
+                    "AnomalyDetectorConfig.AnomalyDetectorFrequency",
+                    "must be a string",
+                ),
+            }
+        }
+        c.finish()?;
+        doc["LastModificationTime"] = json!(now());
+        Ok(())
+    })
+    .await?;
+    Ok(json!({ "AnomalyDetectorArn": arn }))
+}
+
+pub(crate) async fn delete_detector<S: Store>(
+    api: &Api<S>,
+    req: &Value,
+) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    if status(&doc) == "DEACTIVATING" {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            "the detector is DEACTIVATING; try again when it settles",
+        ));
+    }
+    // First: an activation or backtest running meanwhile sees it and removes what it stored.
+    set_status(api, arn, "DELETING", None).await?;
+    // Then no new work: the schedules go before the sweep.
+    let once = [Once::Activate, Once::Backtest].map(|w| once_name(name_of(arn), w));
+    for schedule in [name_of(arn), once[0].as_str(), once[1].as_str()] {
+        api.schedules
+            .delete(schedule)
+            .await
+            .map_err(ApiError::Internal)?;
+    }
+    for ms in metric_sets_of(api, arn).await? {
+        if let Some(ms_arn) = ms.get("MetricSetArn").and_then(Value::as_str) {
+            api.store.delete(Kind::MetricSet, ms_arn).await?;
+            api.store.delete(Kind::Tags, ms_arn).await?;
+        }
+    }
+    for (alert_arn, alert) in api.store.list(Kind::Alert, &api.arn("Alert:")).await? {
+        if alert.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(arn) {
+            api.store.delete(Kind::Alert, &alert_arn).await?;
+            api.store.delete(Kind::Tags, &alert_arn).await?;
+        }
+    }
+    for kind in [Kind::Group, Kind::Execution, Kind::Feedback] {
+        for (key, _) in api.store.list(kind, &format!("{arn}/")).await? {
+            api.store.delete(kind, &key).await?;
+        }
+    }
+    pipeline::forget(&api.store, arn).await?;
+    api.store.delete(Kind::Quality, arn).await?;
+    api.store.delete(Kind::Tags, arn).await?;
+    api.store.delete(Kind::Detector, arn).await?;
+    Ok(json!({}))
+}
+
+fn name_of(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// Activates a detector: status ACTIVATING, its interval schedule, and a one-time schedule that
+/// has the ingest function learn every series from the historical path a minute later (then
+/// LEARNING or ACTIVE, or FAILED with the reason, as the old service did). The call returns at
+/// once, as the old service's did: a long history has the function's 15 minutes, not API
+/// Gateway's 29 seconds. `seismo serve` learns at its next tick.
+pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    if matches!(
+        status(&doc),
+        "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
+    ) {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!("the detector is {} already", status(&doc)),
+        ));
+    }
+    if matches!(status(&doc), "DEACTIVATING" | "DELETING") {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {}; try again when it settles",
+                status(&doc)
+            ),
+        ));
+    }
+    refuse_running(api, arn, &doc, "ACTIVATING").await?;
+    if metric_sets_of(api, arn).await?.is_empty() {
+        return Err(ApiError::field(
+            "AnomalyDetectorArn",
+            "the detector has no metric set",
+        ));
+    }
+    start_once(
+        api,
+        arn,
+        &doc,
+        "ACTIVATING",
+        "ACTIVATION_FAILURE",
+        |d, now, token| {
+            vec![
+                pipeline::schedule::spec(d),
+                pipeline::schedule::once_spec(d, Once::Activate, now, token),
+            ]
+        },
+    )
+    .await
+}
+
+/// Refuses to ask again for a one-time run (`running`: ACTIVATING or BACK_TEST_ACTIVATING) while
+/// the one asked for may still be going; one asked for longer ago than the ingest function
+/// can run (20 minutes) is lost (a crash, a timeout) and may be asked for again.
+async fn refuse_running<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    doc: &Value,
+    running: &str,
+) -> Result<(), ApiError> {
+    if status(doc) != running {
+        return Ok(());
+    }
+    let asked = pipeline::run_requested_at(&api.store, arn).await?;
+    let now = epoch_seconds();
+    match asked {
+        Some(t) if now - t < pipeline::RUN_LOST_AFTER => Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {running} since {}; ask again if it has not finished 20 minutes after",
+                seismo_shared::model::timestamp_string(t)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Starts work that a one-time schedule has the ingest function do: the detector's status
+/// becomes `status` (only from the status of `judged`, the document the request was checked
+/// against), the run is recorded with a token its event carries (so only this run
+/// starts) and `specs` are created. A metric set that cannot be loaded, or a schedule that
+/// cannot be created, leaves it FAILED with `failure` and the reason.
+async fn start_once<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    judged: &Value,
+    status: &str,
+    failure: &str,
+    specs: impl FnOnce(&pipeline::Detector, i64, &str) -> Vec<ScheduleSpec>,
+) -> Result<Value, ApiError> {
+    let loaded = match pipeline::load(&api.store, arn).await {
+        Ok(d) => d,
+        Err(PipelineError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            set_status(api, arn, "FAILED", Some((failure, e.to_string()))).await?;
+            return Ok(json!({}));
+        }
+    };
+    let now = epoch_seconds();
+    let token = seismo_shared::objects::unique_suffix();
+    // From the status the request was judged on, atomically: of two requests at once, one
+    // starts the run and the other is told the detector changed.
+    transition(api, arn, crate::resources::status(judged), status).await?;
+    pipeline::ask_run(&api.store, arn, &token, now).await?;
+    for spec in specs(&loaded, now, &token) {
+        if let Err(e) = api.schedules.put(&spec).await {
+            let reason = "the schedule could not be created".to_string();
+            set_status(api, arn, "FAILED", Some((failure, reason))).await?;
+            return Err(ApiError::Internal(format!("scheduler: {e}")));
+        }
+    }
+    Ok(json!({}))
+}
+
+/// Deactivates a running detector: its schedule is deleted; model state and results stay.
+pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    // DEACTIVATING again: a deactivation whose schedule could not be deleted is retried.
+    if !matches!(
+        status(&doc),
+        "LEARNING" | "ACTIVE" | "FAILED" | "DEACTIVATING"
+    ) {
+        return Err(ApiError::conflict(
+            "AnomalyDetector",
+            arn,
+            format!(
+                "the detector is {}: only a running detector deactivates",
+                status(&doc)
+            ),
+        ));
+    }
+    transition(api, arn, status(&doc), "DEACTIVATING").await?;
+    api.schedules
+        .delete(name_of(arn))
+        .await
+        .map_err(ApiError::Internal)?;
+    transition(api, arn, "DEACTIVATING", "DEACTIVATED").await?;
+    Ok(json!({}))
+}
+
+/// Starts a backtest: status BACK_TEST_ACTIVATING, and a one-time schedule that has the ingest
+/// function run it a minute later (then BACK_TEST_COMPLETE with the groups, or FAILED with the
+/// reason, as the old service did). The call returns at once, as the old service's did: a
+/// long history has the function's 15 minutes, not API Gateway's 29 seconds. `seismo serve`
+/// runs it at its next tick.
+pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
+    let arn = arn_field(req, "AnomalyDetectorArn")?;
+    let doc = detector(api, arn).await?;
+    refuse_running(api, arn, &doc, "BACK_TEST_ACTIVATING").await?;
+    if !matches!(
+        status(&doc),
+        "INACTIVE" | "BACK_TEST_COMPLETE" | "FAILED" | "DEACTIVATED" | "BACK_TEST_ACTIVATING"
+    ) {
+        return Err(ApiError::field(
+            "AnomalyDetectorArn",
+            format!(
+                "the detector is {}: a backtest needs an inactive detector",
+                status(&doc)
+            ),
+        ));
+    }
+    if metric_sets_of(api, arn).await?.is_empty() {
+        return Err(ApiError::field(
+            "AnomalyDetectorArn",
+            "the detector has no metric set",
+        ));
+    }
+    start_once(
+        api,
+        arn,
+        &doc,
+        "BACK_TEST_ACTIVATING",
+        "BACK_TEST_ACTIVATION_FAILURE",
+        |d, now, token| vec![pipeline::schedule::once_spec(d, Once::Backtest, now, token)],
+    )
+    .await
+}

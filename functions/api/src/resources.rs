@@ -1,0 +1,84 @@
+//! The stored resources an operation acts on, looked up by ARN: detectors (and their status),
+//! their metric sets and alerts, and whether a resource is still there.
+
+use seismo_shared::validate::Check;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::state::Api;
+use seismo_shared::store::{Kind, Store};
+
+pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
+    api.store
+        .get(Kind::Detector, arn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("AnomalyDetector", arn))
+}
+
+/// A detector that is not being deleted (what a new metric set or alert may join).
+pub(crate) async fn live_detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
+    let doc = detector(api, arn).await?;
+    if status(&doc) == "DELETING" {
+        return Err(ApiError::not_found("AnomalyDetector", arn));
+    }
+    Ok(doc)
+}
+
+pub(crate) fn status(doc: &Value) -> &str {
+    doc.get("Status")
+        .and_then(Value::as_str)
+        .unwrap_or("INACTIVE")
+}
+
+/// Whether a resource is still there after something was written for it: a delete that ran
+/// meanwhile (a detector DELETING, or any resource gone) may have swept before the write, so
+/// the writer removes what it wrote rather than leave it for a later resource of that name.
+pub(crate) async fn stays<S: Store>(api: &Api<S>, kind: Kind, arn: &str) -> Result<bool, ApiError> {
+    Ok(api
+        .store
+        .get(kind, arn)
+        .await?
+        .is_some_and(|d| kind != Kind::Detector || status(&d) != "DELETING"))
+}
+
+/// The resource an ARN names must exist (for tags).
+pub(crate) async fn require_resource<S: Store>(api: &Api<S>, arn: &str) -> Result<(), ApiError> {
+    let mut c = Check::default();
+    c.arn("ResourceArn", arn);
+    c.finish()?;
+    for kind in [Kind::Detector, Kind::MetricSet, Kind::Alert] {
+        if api.store.get(kind, arn).await?.is_some() {
+            return Ok(());
+        }
+    }
+    Err(ApiError::not_found("Resource", arn))
+}
+
+pub(crate) async fn metric_sets_of<S: Store>(
+    api: &Api<S>,
+    detector_arn: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let name = detector_arn.rsplit(':').next().unwrap_or_default();
+    let prefix = api.arn(&format!("MetricSet/{name}/"));
+    Ok(api
+        .store
+        .list(Kind::MetricSet, &prefix)
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+pub(crate) async fn alerts_of<S: Store>(
+    api: &Api<S>,
+    detector_arn: Option<&str>,
+) -> Result<Vec<(String, Value)>, ApiError> {
+    let all = api.store.list(Kind::Alert, &api.arn("Alert:")).await?;
+    Ok(all
+        .into_iter()
+        .filter(|(_, a)| {
+            detector_arn
+                .is_none_or(|d| a.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(d))
+        })
+        .collect())
+}

@@ -1,0 +1,91 @@
+//! Compare-and-swap writes: a stored document read, changed and written back again if another
+//! writer changed it meanwhile (`modify`), and a detector's status moved that way.
+
+use serde_json::{Value, json};
+
+use crate::clock::now;
+use crate::error::ApiError;
+use crate::resources::status;
+use crate::state::Api;
+use seismo_shared::store::{Kind, Store};
+
+/// Reads, changes and writes back a document, again if another writer changed it meanwhile, so
+/// no update is lost. An absent document starts from `default` (or is not found).
+pub(crate) async fn modify<S: Store>(
+    api: &Api<S>,
+    kind: Kind,
+    key: &str,
+    default: Option<Value>,
+    missing: impl Fn() -> ApiError,
+    mut change: impl FnMut(&mut Value) -> Result<(), ApiError>,
+) -> Result<Value, ApiError> {
+    seismo_shared::store::update(&api.store, kind, key, |current| {
+        let mut next = match (current, &default) {
+            (Some(c), _) => c.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => return Err(missing()),
+        };
+        change(&mut next)?;
+        Ok(Some(next))
+    })
+    .await?
+    .ok_or_else(missing)
+}
+
+/// Moves a detector from status `from` (what a request was judged on) to `to`, atomically:
+/// when another request changed it meanwhile, a ConflictException and nothing changes.
+pub(crate) async fn transition<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), ApiError> {
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        let current = status(doc).to_string();
+        if current != from {
+            return Err(ApiError::conflict(
+                "AnomalyDetector",
+                arn,
+                format!("the detector became {current} meanwhile"),
+            ));
+        }
+        write_status(doc, to, None);
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_status<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    status: &str,
+    failure: Option<(&str, String)>,
+) -> Result<(), ApiError> {
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify(api, Kind::Detector, arn, None, missing, |doc| {
+        write_status(doc, status, failure.as_ref());
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A detector document's new status, with its failure or without any.
+fn write_status(doc: &mut Value, status: &str, failure: Option<&(&str, String)>) {
+    doc["Status"] = json!(status);
+    doc["LastModificationTime"] = json!(now());
+    match failure {
+        Some((kind, reason)) => {
+            doc["FailureType"] = json!(kind);
+            doc["FailureReason"] = json!(reason);
+        }
+        None => {
+            if let Value::Object(m) = doc {
+                m.remove("FailureType");
+                m.remove("FailureReason");
+            }
+        }
+    }
+}
