@@ -1,0 +1,114 @@
+//! A shard's model state: a blob per version and a head that points at the current one,
+//! swapped with compare-and-swap so a duplicate or late run leaves nothing behind.
+
+use serde_json::json;
+
+use super::{PipelineError, blob, codec};
+use crate::engine::SeriesState;
+use crate::store::{Kind, Store, StoreError};
+
+/// Writes a shard's state as of interval `at`: a blob under a key of its own first, then the
+/// head that points at it (compare-and-swap), then the previous version is removed. A run that
+/// loses the swap removes its own blob, so a duplicate or late run leaves nothing behind.
+pub(super) async fn write_state<S: Store>(
+    store: &S,
+    arn: &str,
+    shard: u32,
+    at: i64,
+    series: &[(Vec<String>, Vec<SeriesState>)],
+    feedback_at: f64,
+) -> Result<bool, StoreError> {
+    let head_key = format!("{arn}/state/{shard}");
+    let current = store.get(Kind::Pipeline, &head_key).await?;
+    let previous = current.as_ref().and_then(|h| h["at"].as_i64());
+    if previous.is_some_and(|p| p >= at) && at != i64::MIN {
+        return Ok(false);
+    }
+    let blob_key = format!(
+        "{arn}/state/{shard}/{at}/{}",
+        crate::objects::unique_suffix()
+    );
+    blob::put(store, &blob_key, &codec::encode_states(series)).await?;
+    let head =
+        json!({ "at": at, "blob": blob_key, "series": series.len(), "feedbackAt": feedback_at });
+    match store
+        .replace(Kind::Pipeline, &head_key, current.as_ref(), head)
+        .await
+    {
+        Ok(()) => {}
+        // Another run got there first: this blob is nobody's. Fine when that run wrote the
+        // same interval (a duplicate of this step); otherwise retry this one later. (Another
+        // error leaves the blob: the swap may have happened.)
+        Err(StoreError::Changed) => {
+            blob::delete(store, &blob_key).await?;
+            let now = store.get(Kind::Pipeline, &head_key).await?;
+            if now.as_ref().and_then(|h| h["at"].as_i64()) == Some(at) {
+                return Ok(false);
+            }
+            return Err(StoreError::Changed);
+        }
+        Err(e) => return Err(e),
+    }
+    if let Some(old) = current.as_ref().and_then(|h| h["blob"].as_str()) {
+        blob::delete(store, old).await?;
+    }
+    Ok(true)
+}
+
+/// A shard's model state: as of which interval, the series, and the time of the newest
+/// feedback applied (feedback is applied once, in the order it was given).
+pub(super) struct ShardState {
+    pub(super) at: Option<i64>,
+    pub(super) series: codec::States,
+    pub(super) feedback_at: f64,
+}
+
+/// The feedback mark of a state that has applied none.
+pub(super) const NO_FEEDBACK: f64 = -1.0;
+
+pub(super) async fn read_state<S: Store>(
+    store: &S,
+    arn: &str,
+    shard: u32,
+) -> Result<ShardState, PipelineError> {
+    let Some(head) = store
+        .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
+        .await?
+    else {
+        return Ok(ShardState {
+            at: None,
+            series: Vec::new(),
+            feedback_at: NO_FEEDBACK,
+        });
+    };
+    let mut head = head;
+    // A concurrent run of the shard may swap the head and remove the blob it named between
+    // the two reads: read the head again (a blob still missing then is lost for good).
+    let mut bytes = None;
+    for _ in 0..3 {
+        let blob_key = head["blob"].as_str().unwrap_or_default().to_string();
+        if let Some(b) = blob::get(store, &blob_key).await? {
+            bytes = Some(b);
+            break;
+        }
+        match store
+            .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
+            .await?
+        {
+            Some(now) if now != head => head = now,
+            _ => break,
+        }
+    }
+    let at = head["at"].as_i64().filter(|&t| t != i64::MIN);
+    let blob_key = head["blob"].as_str().unwrap_or_default();
+    let bytes =
+        bytes.ok_or_else(|| PipelineError::Config(format!("state blob {blob_key} is missing")))?;
+    let series = codec::decode_states(&bytes)
+        .map_err(|e| PipelineError::Config(format!("state of shard {shard}: {e}")))?;
+    let feedback_at = head["feedbackAt"].as_f64().unwrap_or(NO_FEEDBACK);
+    Ok(ShardState {
+        at,
+        series,
+        feedback_at,
+    })
+}
