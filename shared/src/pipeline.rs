@@ -1,13 +1,21 @@
 //! The continuous pipeline of a detector, one interval at a time:
-//! [`activate`] learns from history, then for every interval [`ingest`] reads and aggregates
-//! the interval's files into per-shard values, [`detect`] scores one shard of series against
+//! [`activate()`] learns from history, then for every interval [`ingest()`] reads and aggregates
+//! the interval's files into per-shard values, [`detect()`] scores one shard of series against
 //! its model state and, when the last shard of the interval is in, forms the anomaly groups,
 //! and [`notify`](alert::notify) sends them to the alerts whose threshold and filters they pass.
 //!
-//! The stages are plain functions over the ports ([`Store`], [`Objects`], [`alert::Publisher`]):
-//! the Lambda functions hand over between them through SQS, `seismo serve` calls them in
-//! process. Every stage is keyed by detector, interval and shard and checks what is already
-//! stored before it writes, so running any stage twice changes nothing the second time.
+//! The stages are plain functions over the ports ([`crate::ports`]: [`Store`](crate::ports::Store),
+//! [`Objects`](crate::ports::Objects), [`Publisher`](crate::ports::Publisher)): the Lambda
+//! functions hand over between them through SQS, `seismo serve` calls them in process. Every
+//! stage is keyed by detector, interval and shard and checks what is already stored before it
+//! writes, so running any stage twice changes nothing the second time.
+//!
+//! One file per stage or concern: `detector` (loading a detector and its runtime), `status`,
+//! `runs` (one-time runs and their claims), `activate`, `backtest`, `ingest`, `state` (a
+//! shard's model state), `feedback`, `detect`, `group` (an interval's anomaly groups),
+//! `delete`; then [`alert`] (notify), [`schedule`], [`local`] (`seismo serve`), [`blob`] and
+//! `codec` (how large values are stored). This file holds what they share: the error and the
+//! tasks handed from one stage to the next.
 
 mod activate;
 pub mod alert;
@@ -39,7 +47,7 @@ pub use detector::{
 };
 pub use ingest::{Ingested, When, ingest};
 pub use runs::{RUN_LOST_AFTER, ask_run, reset_run_claim, run_requested_at};
-pub use status::set_status;
+pub use status::{Failure, detector_status, set_status, write_status};
 
 /// Series per shard: one detect invocation scores at most this many series.
 pub const SHARD_SERIES: usize = 2_000;

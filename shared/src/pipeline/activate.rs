@@ -9,7 +9,7 @@ use super::detector::{
 use super::ingest::read_path;
 use super::runs::{RUN_LOST_AFTER, run_once, run_requested_at};
 use super::state::{NO_FEEDBACK, write_state};
-use super::status::set_status;
+use super::status::{Failure, set_status};
 use super::{PipelineError, SHARD_SERIES, blob};
 use crate::data::Aggregator;
 use crate::engine::SeriesState;
@@ -91,7 +91,7 @@ pub async fn activate<S: Store>(
     } else {
         "LEARNING"
     };
-    set_status(store, arn, status, None).await?;
+    set_status(store, arn, None, status, Failure::Clear).await?;
     Ok(runtime)
 }
 
@@ -119,7 +119,7 @@ async fn resume<S: Store>(store: &S, d: &Detector) -> Result<Option<Runtime>, Pi
     } else {
         "LEARNING"
     };
-    set_status(store, &d.arn, status, None).await?;
+    set_status(store, &d.arn, None, status, Failure::Clear).await?;
     Ok(Some(runtime))
 }
 
@@ -149,7 +149,8 @@ pub async fn run_activation<S: Store>(
             Err(PipelineError::Store(e)) => Err(e.into()),
             Err(e) => {
                 let reason = e.to_string();
-                set_status(store, arn, "FAILED", Some(("ACTIVATION_FAILURE", &reason))).await?;
+                let failure = Failure::Set("ACTIVATION_FAILURE", &reason);
+                set_status(store, arn, None, "FAILED", failure).await?;
                 Ok(())
             }
         }

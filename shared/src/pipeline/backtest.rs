@@ -7,7 +7,7 @@ use super::PipelineError;
 use super::detector::{count_executions, load};
 use super::ingest::read_path;
 use super::runs::run_once;
-use super::status::{set_status, set_status_from};
+use super::status::{Failure, set_status};
 use crate::data::Aggregator;
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
@@ -29,8 +29,8 @@ pub async fn run_backtest<S: Store>(
             Err(PipelineError::Store(e)) => return Err(e.into()),
             Err(e) => e.to_string(),
         };
-        let failed = Some(("BACK_TEST_ACTIVATION_FAILURE", failure.as_str()));
-        set_status(store, arn, "FAILED", failed).await?;
+        let failed = Failure::Set("BACK_TEST_ACTIVATION_FAILURE", failure.as_str());
+        set_status(store, arn, None, "FAILED", failed).await?;
         Ok(())
     })
     .await
@@ -94,7 +94,8 @@ async fn backtest_now<S: Store>(
         "metricSetName": report.metric_set_name,
     });
     store.put(Kind::Quality, arn, quality).await?;
-    set_status_from(store, arn, "BACK_TEST_ACTIVATING", "BACK_TEST_COMPLETE").await?;
+    let from = Some("BACK_TEST_ACTIVATING");
+    set_status(store, arn, from, "BACK_TEST_COMPLETE", Failure::Keep).await?;
     Ok(())
 }
 

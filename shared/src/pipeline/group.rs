@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::detector::{Detector, Runtime, count_executions};
-use super::status::set_status_from;
+use super::status::{Failure, detector_status, set_status};
 use super::{NotifyTask, PipelineError, blob, codec};
 use crate::group::{Grouper, Observation};
 use crate::model::timestamp_string;
@@ -120,11 +120,11 @@ pub(super) async fn tidy_grouped<S: Store>(
     store
         .delete(Kind::Pipeline, &format!("{arn}/progress/{interval}"))
         .await?;
-    if d.doc["Status"] == "LEARNING"
+    if detector_status(Some(&d.doc), "") == "LEARNING"
         && rt.learned + count_executions(store, arn).await? >= rt.warmup
     {
         // Only from LEARNING: a deactivation meanwhile stays.
-        set_status_from(store, arn, "LEARNING", "ACTIVE").await?;
+        set_status(store, arn, Some("LEARNING"), "ACTIVE", Failure::Keep).await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::detector::{Detector, load, runtime, shard_of};
+use super::status::detector_status;
 use super::{DetectTask, PipelineError, blob, codec};
 use crate::data::{Aggregator, DataQuality};
 use crate::model::timestamp_string;
@@ -101,7 +102,7 @@ pub async fn ingest<S: Store>(
             PipelineError::Event(format!("no interval for {}", timestamp_string(fired)))
         })?,
     };
-    let status = d.doc["Status"].as_str().unwrap_or_default();
+    let status = detector_status(Some(&d.doc), "");
     if !matches!(status, "ACTIVE" | "LEARNING") {
         return Ok(Ingested {
             tasks: Vec::new(),

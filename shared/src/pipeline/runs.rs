@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::PipelineError;
 use super::delete::discard;
 use super::detector::now;
-use super::status::status_of;
+use super::status::detector_status;
 use crate::store::{Kind, Store, StoreError, update};
 
 /// How long a one-time run (an activation, a backtest) asked for may take before it is taken
@@ -115,7 +115,8 @@ pub(super) async fn run_once<S: Store, F: Future<Output = Result<(), PipelineErr
     running: &str,
     work: impl FnOnce() -> F,
 ) -> Result<String, PipelineError> {
-    let status = status_of(store.get(Kind::Detector, arn).await?);
+    let doc = store.get(Kind::Detector, arn).await?;
+    let status = detector_status(doc.as_ref(), "DELETED").to_string();
     if status != running {
         return Ok(status);
     }
@@ -131,9 +132,147 @@ pub(super) async fn run_once<S: Store, F: Future<Output = Result<(), PipelineErr
         let _ = release_run(store, arn, &claim).await;
         return Err(e);
     }
-    let after = status_of(store.get(Kind::Detector, arn).await?);
+    let doc = store.get(Kind::Detector, arn).await?;
+    let after = detector_status(doc.as_ref(), "DELETED").to_string();
     if matches!(after.as_str(), "DELETED" | "DELETING") {
         discard(store, arn).await?;
     }
     Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const ARN: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d";
+
+    async fn detector(store: &MemoryStore, status: &str) {
+        let doc = json!({ "Status": status });
+        store.put(Kind::Detector, ARN, doc).await.unwrap();
+    }
+
+    async fn claim(store: &MemoryStore, token: Option<&str>) -> RunClaim {
+        claim_run(store, ARN, token).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_run_is_claimed_once_and_only_for_the_token_asked_last() {
+        let store = MemoryStore::new();
+        assert!(
+            matches!(claim(&store, None).await, RunClaim::Outdated),
+            "nothing asked"
+        );
+        ask_run(&store, ARN, "a", 100).await.unwrap();
+        ask_run(&store, ARN, "b", 200).await.unwrap();
+        assert_eq!(run_requested_at(&store, ARN).await.unwrap(), Some(200));
+        assert!(matches!(claim(&store, Some("a")).await, RunClaim::Outdated));
+        let RunClaim::Ours(held) = claim(&store, Some("b")).await else {
+            panic!("the run asked for last is claimed");
+        };
+        assert!(matches!(claim(&store, Some("b")).await, RunClaim::Held));
+        assert!(matches!(claim(&store, None).await, RunClaim::Held));
+        release_run(&store, ARN, "another claim").await.unwrap();
+        assert!(
+            matches!(claim(&store, None).await, RunClaim::Held),
+            "only the holder gives a claim back"
+        );
+        release_run(&store, ARN, &held).await.unwrap();
+        assert!(matches!(claim(&store, Some("b")).await, RunClaim::Ours(_)));
+    }
+
+    #[tokio::test]
+    async fn a_lost_claim_is_taken_over_and_a_reset_clears_a_claim() {
+        let store = MemoryStore::new();
+        let key = format!("{ARN}/run");
+        let run = |claimed_at: i64| json!({ "token": "a", "requestedAt": 0, "claim": "old", "claimedAt": claimed_at });
+        store
+            .put(Kind::Pipeline, &key, run(now() - RUN_LOST_AFTER + 60))
+            .await
+            .unwrap();
+        assert!(matches!(claim(&store, Some("a")).await, RunClaim::Held));
+        store
+            .put(Kind::Pipeline, &key, run(now() - RUN_LOST_AFTER - 1))
+            .await
+            .unwrap();
+        assert!(matches!(claim(&store, Some("a")).await, RunClaim::Ours(_)));
+        assert!(matches!(claim(&store, Some("a")).await, RunClaim::Held));
+        reset_run_claim(&store, ARN).await.unwrap();
+        let doc = store.get(Kind::Pipeline, &key).await.unwrap().unwrap();
+        assert!(doc["claim"].is_null(), "{doc}");
+        assert_eq!(doc["token"], "a");
+        assert!(matches!(claim(&store, Some("a")).await, RunClaim::Ours(_)));
+    }
+
+    #[tokio::test]
+    async fn run_once_runs_the_work_once_and_only_in_its_status() {
+        let store = MemoryStore::new();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let counted = &runs;
+        let work = move || async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<(), PipelineError>(())
+        };
+        let ran = || runs.load(std::sync::atomic::Ordering::SeqCst);
+        let once = |token| run_once(&store, ARN, token, "ACTIVATING", work);
+        assert_eq!(once(None).await.unwrap(), "DELETED", "no detector");
+        detector(&store, "ACTIVE").await;
+        ask_run(&store, ARN, "t", now()).await.unwrap();
+        assert_eq!(once(Some("t")).await.unwrap(), "ACTIVE", "another status");
+        assert_eq!(ran(), 0);
+        detector(&store, "ACTIVATING").await;
+        assert_eq!(once(Some("old")).await.unwrap(), "ACTIVATING", "outdated");
+        assert_eq!(ran(), 0);
+        assert_eq!(once(Some("t")).await.unwrap(), "ACTIVATING");
+        assert_eq!(ran(), 1);
+        assert!(
+            matches!(once(Some("t")).await, Err(PipelineError::Busy(_))),
+            "a duplicate while the claim is held is retried later"
+        );
+        assert_eq!(ran(), 1);
+    }
+
+    #[tokio::test]
+    async fn failed_work_gives_the_claim_back_for_its_retry() {
+        let store = MemoryStore::new();
+        detector(&store, "BACK_TEST_ACTIVATING").await;
+        ask_run(&store, ARN, "t", now()).await.unwrap();
+        let down = || async { Err(StoreError::Backend("down".into()).into()) };
+        let failed = run_once(&store, ARN, Some("t"), "BACK_TEST_ACTIVATING", down).await;
+        assert!(matches!(failed, Err(PipelineError::Store(_))), "{failed:?}");
+        let up = || async { Ok(()) };
+        let retried = run_once(&store, ARN, Some("t"), "BACK_TEST_ACTIVATING", up).await;
+        assert_eq!(retried.unwrap(), "BACK_TEST_ACTIVATING");
+    }
+
+    #[tokio::test]
+    async fn a_detector_deleted_while_it_ran_loses_what_the_run_stored() {
+        let store = MemoryStore::new();
+        detector(&store, "ACTIVATING").await;
+        ask_run(&store, ARN, "t", now()).await.unwrap();
+        let s = &store;
+        let work = move || async move {
+            s.put(Kind::Group, &format!("{ARN}/g"), json!({})).await?;
+            s.put(Kind::Quality, ARN, json!({})).await?;
+            s.put(Kind::Pipeline, &format!("{ARN}/runtime"), json!({}))
+                .await?;
+            s.put(Kind::Detector, ARN, json!({ "Status": "DELETING" }))
+                .await?;
+            Ok::<(), PipelineError>(())
+        };
+        let after = run_once(&store, ARN, Some("t"), "ACTIVATING", work).await;
+        assert_eq!(after.unwrap(), "DELETING");
+        let prefix = format!("{ARN}/");
+        assert!(store.list(Kind::Group, &prefix).await.unwrap().is_empty());
+        assert!(
+            store
+                .list(Kind::Pipeline, &prefix)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.get(Kind::Quality, ARN).await.unwrap(), None);
+    }
 }
