@@ -112,3 +112,100 @@ pub(super) async fn read_state<S: Store>(
         feedback_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::model::Frequency;
+    use crate::store::MemoryStore;
+
+    const ARN: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d";
+
+    fn series() -> Vec<(Vec<String>, Vec<SeriesState>)> {
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let mut state = SeriesState::new(&config);
+        for t in 0..30 {
+            state.observe(&config, t * 3_600, Some(10.0 + (t % 5) as f64));
+        }
+        vec![(vec!["a".to_string(), "b".to_string()], vec![state])]
+    }
+
+    /// Blobs stored for a shard (their heads, not their parts).
+    async fn versions(store: &MemoryStore, shard: u32) -> usize {
+        let under = store
+            .list(Kind::Pipeline, &format!("{ARN}/state/{shard}/"))
+            .await
+            .unwrap();
+        under.iter().filter(|(k, _)| !k.contains('#')).count()
+    }
+
+    #[tokio::test]
+    async fn a_shard_without_state_reads_empty() {
+        let store = MemoryStore::new();
+        let state = read_state(&store, ARN, 3).await.unwrap();
+        assert_eq!(state.at, None);
+        assert!(state.series.is_empty());
+        assert_eq!(state.feedback_at, NO_FEEDBACK);
+    }
+
+    #[tokio::test]
+    async fn a_state_reads_back_and_an_older_or_repeated_interval_is_refused() {
+        let store = MemoryStore::new();
+        let series = series();
+        assert!(
+            write_state(&store, ARN, 1, 7_200, &series, 5.0)
+                .await
+                .unwrap()
+        );
+        let read = read_state(&store, ARN, 1).await.unwrap();
+        assert_eq!(read.at, Some(7_200));
+        assert_eq!(read.feedback_at, 5.0);
+        assert_eq!(read.series.len(), 1);
+        assert_eq!(read.series[0].0, series[0].0);
+        assert_eq!(read.series[0].1[0].to_bytes(), series[0].1[0].to_bytes());
+
+        assert!(
+            !write_state(&store, ARN, 1, 7_200, &series, 6.0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !write_state(&store, ARN, 1, 3_600, &series, 6.0)
+                .await
+                .unwrap()
+        );
+        assert_eq!(read_state(&store, ARN, 1).await.unwrap().feedback_at, 5.0);
+
+        assert!(
+            write_state(&store, ARN, 1, 10_800, &series, 6.0)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            versions(&store, 1).await,
+            1,
+            "the replaced version is removed"
+        );
+        assert_eq!(read_state(&store, ARN, 1).await.unwrap().at, Some(10_800));
+    }
+
+    #[tokio::test]
+    async fn a_model_installed_before_any_interval_can_be_installed_again() {
+        let store = MemoryStore::new();
+        let series = series();
+        assert!(
+            write_state(&store, ARN, 0, i64::MIN, &series, NO_FEEDBACK)
+                .await
+                .unwrap()
+        );
+        assert_eq!(read_state(&store, ARN, 0).await.unwrap().at, None);
+        assert!(
+            write_state(&store, ARN, 0, i64::MIN, &[], NO_FEEDBACK)
+                .await
+                .unwrap()
+        );
+        assert!(read_state(&store, ARN, 0).await.unwrap().series.is_empty());
+        assert_eq!(versions(&store, 0).await, 1);
+    }
+}
