@@ -5,16 +5,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::objects::{BoxFuture, Objects};
-use crate::pipeline::alert::{self, Publisher};
+use crate::pipeline::alert;
 use crate::pipeline::{self, DetectTask, NotifyTask, PipelineError, When};
+pub use crate::ports::Queue;
+use crate::ports::{Objects, Publisher};
 use crate::store::Store;
-
-/// Where a stage hands its work to the next (an SQS queue).
-pub trait Queue: Send + Sync + std::fmt::Debug + 'static {
-    /// Sends message bodies (in order; batches as the queue allows).
-    fn send<'a>(&'a self, bodies: &'a [String]) -> BoxFuture<'a, Result<(), String>>;
-}
 
 /// A failed handler invocation: the runtime reports it and the event is retried.
 #[derive(Debug, thiserror::Error)]

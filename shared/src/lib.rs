@@ -34,6 +34,7 @@ pub mod model;
 pub mod objects;
 pub mod paths;
 pub mod pipeline;
+pub mod ports;
 pub mod rca;
 pub mod sample;
 pub mod store;

@@ -1,32 +1,9 @@
-//! The object-source port: where metric files come from. Local folders (`s3://BUCKET/KEY` is
-//! `DIR/BUCKET/KEY`) for the laptop, S3 ([`crate::aws::s3`]) deployed or against any S3 API.
-
-use std::future::Future;
-use std::io::Read;
-use std::pin::Pin;
+//! Where metric files come from, in process: local folders (`s3://BUCKET/KEY` is
+//! `DIR/BUCKET/KEY`) for the laptop. The port ([`Objects`]) lives in [`crate::ports`] and is
+//! re-exported here; S3 ([`crate::aws::s3`]) is its adapter deployed or against any S3 API.
 
 use crate::paths::LocalResolver;
-
-/// Why objects could not be listed or read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ObjectError {
-    /// The object or bucket does not exist.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// The function may not read it.
-    #[error("access denied: {0}")]
-    AccessDenied(String),
-    /// Anything else (network, throttling).
-    #[error("{0}")]
-    Other(String),
-}
-
-/// A readable object, streamed (an S3 body is spooled to a temporary file, never held whole in
-/// memory).
-pub type ObjectReader = Box<dyn Read + Send>;
-
-/// A boxed future (the object-safe ports take and return these).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::ports::{BoxFuture, ObjectError, ObjectReader, Objects};
 
 /// A suffix no other write uses: the time in nanoseconds, the process and a counter.
 pub fn unique_suffix() -> String {
@@ -37,21 +14,6 @@ pub fn unique_suffix() -> String {
         .unwrap_or(0);
     let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{nanos:x}-{:x}-{n:x}", std::process::id())
-}
-
-/// Lists and reads objects named by data paths.
-pub trait Objects: Send + Sync + std::fmt::Debug + 'static {
-    /// Every object under a path with S3 semantics (the object itself, a "folder", or a key
-    /// prefix), sorted; empty when nothing is there.
-    fn list<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Vec<String>, ObjectError>>;
-    /// One object's bytes, as a stream.
-    fn open<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<ObjectReader, ObjectError>>;
-    /// Writes an object (`s3://BUCKET/KEY`), replacing any; readers see the old bytes or the
-    /// new ones, never a mix.
-    fn put<'a>(&'a self, object: &'a str, bytes: Vec<u8>)
-    -> BoxFuture<'a, Result<(), ObjectError>>;
-    /// Deletes an object; nothing when it is not there.
-    fn delete<'a>(&'a self, object: &'a str) -> BoxFuture<'a, Result<(), ObjectError>>;
 }
 
 /// Local folders as buckets.

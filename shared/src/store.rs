@@ -1,128 +1,16 @@
-//! The storage port: JSON documents by kind and key, with create-if-absent for names that must
-//! be unique and compare-and-swap for read-modify-write. Adapters: memory and the embedded store
-//! (here), DynamoDB ([`crate::aws::dynamodb`]); all three pass [`contract`].
+//! The storage port's in-process adapters and helpers: the port itself ([`Store`]: JSON
+//! documents by kind and key, with create-if-absent for names that must be unique and
+//! compare-and-swap for read-modify-write) lives in [`crate::ports`] and is re-exported here.
+//! Adapters: memory and the embedded store (here), DynamoDB ([`crate::aws::dynamodb`]); all
+//! three pass [`contract`].
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use crate::objects::Objects;
+use crate::ports::Objects;
+pub use crate::ports::{Kind, LargeValues, Store, StoreError};
 
 use serde_json::Value;
-
-/// What a document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    /// An anomaly detector, by ARN.
-    Detector,
-    /// A metric set, by ARN.
-    MetricSet,
-    /// An alert, by ARN.
-    Alert,
-    /// An anomaly group, by `detector ARN/group id`.
-    Group,
-    /// Tags of a resource, by ARN.
-    Tags,
-    /// Data-quality figures of a detector's metric set, by detector ARN.
-    Quality,
-    /// An execution record, by `detector ARN/timestamp`.
-    Execution,
-    /// Feedback, by `detector ARN/group id/series id`.
-    Feedback,
-    /// Pipeline bookkeeping of a detector (runtime, interval values, model state, shard
-    /// results, notifications), by `detector ARN/...`.
-    Pipeline,
-}
-
-impl Kind {
-    /// The kind's stable name (the DynamoDB partition key, the embedded store's key prefix).
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Detector => "Detector",
-            Kind::MetricSet => "MetricSet",
-            Kind::Alert => "Alert",
-            Kind::Group => "Group",
-            Kind::Tags => "Tags",
-            Kind::Quality => "Quality",
-            Kind::Execution => "Execution",
-            Kind::Feedback => "Feedback",
-            Kind::Pipeline => "Pipeline",
-        }
-    }
-}
-
-/// A store failure (never a client's mistake).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// A create found the key taken.
-    #[error("the key already exists")]
-    Exists,
-    /// A replace found the document changed since it was read.
-    #[error("the document changed")]
-    Changed,
-    /// The backend failed.
-    #[error("store: {0}")]
-    Backend(String),
-}
-
-/// The storage port.
-pub trait Store: Send + Sync + 'static {
-    /// The document, if any.
-    fn get(
-        &self,
-        kind: Kind,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<Value>, StoreError>> + Send;
-    /// Stores a document only if the key is free ([`StoreError::Exists`] otherwise).
-    fn create(
-        &self,
-        kind: Kind,
-        key: &str,
-        value: Value,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Stores a document, replacing any.
-    fn put(
-        &self,
-        kind: Kind,
-        key: &str,
-        value: Value,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Replaces a document only if it is still `expected` (`None`: still absent), so two
-    /// writers never lose an update ([`StoreError::Changed`] otherwise).
-    fn replace(
-        &self,
-        kind: Kind,
-        key: &str,
-        expected: Option<&Value>,
-        value: Value,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Deletes a document; whether it was there.
-    fn delete(
-        &self,
-        kind: Kind,
-        key: &str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Every document whose key starts with `prefix`, by key.
-    fn list(
-        &self,
-        kind: Kind,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<(String, Value)>, StoreError>> + Send;
-    /// Where large values (model state, an interval's values and scores) go when not into
-    /// documents of this store, split into parts: see [`WithObjects`].
-    fn large_values(&self) -> Option<&LargeValues> {
-        None
-    }
-}
-
-/// Objects under a folder (`s3://BUCKET/PREFIX`) that hold a store's large values.
-#[derive(Debug, Clone)]
-pub struct LargeValues {
-    /// The object store.
-    pub objects: Arc<dyn Objects>,
-    /// The folder, without a trailing `/`.
-    pub root: String,
-}
 
 /// A store whose large values live in an object store (S3 deployed): documents stay small, so
 /// a DynamoDB table is billed for heads and bookkeeping, not for rewriting model state every

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 use serde_json::Value;
 
 use super::describe;
-use crate::store::{Kind, Store, StoreError};
+use crate::ports::{Kind, Store, StoreError};
 
 /// Documents in one DynamoDB table.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
 use super::describe;
-use crate::objects::BoxFuture;
+use crate::ports::BoxFuture;
 
 /// Invokes alert functions.
 #[derive(Debug, Clone)]

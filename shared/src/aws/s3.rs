@@ -6,7 +6,7 @@ use std::io::{Seek, Write};
 use aws_sdk_s3::Client;
 
 use super::describe;
-use crate::objects::{BoxFuture, ObjectError, ObjectReader, Objects};
+use crate::ports::{BoxFuture, ObjectError, ObjectReader, Objects};
 
 /// Objects in S3 (or any S3 API: moto, MinIO).
 #[derive(Debug, Clone)]

@@ -7,8 +7,7 @@ use aws_sdk_scheduler::types::{
 };
 
 use super::describe;
-use crate::objects::BoxFuture;
-use crate::pipeline::schedule::{ScheduleSpec, Schedules};
+use crate::ports::{BoxFuture, ScheduleSpec, Schedules};
 
 /// Schedules in EventBridge Scheduler.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 use aws_sdk_sns::Client;
 
 use super::describe;
-use crate::objects::BoxFuture;
+use crate::ports::BoxFuture;
 
 /// Publishes alert messages to SNS topics.
 #[derive(Debug, Clone)]

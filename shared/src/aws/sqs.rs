@@ -4,8 +4,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use super::describe;
-use crate::handlers::Queue;
-use crate::objects::BoxFuture;
+use crate::ports::{BoxFuture, Queue};
 
 /// A queue by URL.
 #[derive(Debug, Clone)]

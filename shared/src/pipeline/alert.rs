@@ -5,27 +5,11 @@
 use serde_json::{Value, json};
 
 use crate::group::GroupReport;
-use crate::objects::BoxFuture;
+use crate::ports::BoxFuture;
+pub use crate::ports::Publisher;
 use crate::store::{Kind, Store, StoreError};
 
 use super::{NotifyTask, PipelineError};
-
-/// Where alerts go: SNS topics and Lambda functions.
-pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
-    /// Publishes a message to an SNS topic.
-    fn sns<'a>(
-        &'a self,
-        topic_arn: &'a str,
-        subject: &'a str,
-        message: &'a str,
-    ) -> BoxFuture<'a, Result<(), String>>;
-    /// Invokes a Lambda function asynchronously with a JSON payload.
-    fn lambda<'a>(
-        &'a self,
-        function_arn: &'a str,
-        payload: &'a str,
-    ) -> BoxFuture<'a, Result<(), String>>;
-}
 
 /// `2021-02-14T04:00Z[UTC]`, the old payload's timestamp.
 fn payload_time(iso: &str) -> String {

@@ -4,6 +4,7 @@
 //! functions do deployed.
 
 use super::alert::{self, Publisher};
+use super::status::detector_status;
 use super::{PipelineError, When, detect, ingest, load, run_activation, run_backtest, runtime};
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
@@ -107,7 +108,7 @@ pub async fn recover<S: Store>(
     let mut out = Vec::new();
     for (arn, doc) in store.list(Kind::Detector, "").await? {
         super::reset_run_claim(store, &arn).await?;
-        if !matches!(doc["Status"].as_str(), Some("ACTIVE" | "LEARNING")) {
+        if !matches!(detector_status(Some(&doc), ""), "ACTIVE" | "LEARNING") {
             continue;
         }
         for (_, exec) in store.list(Kind::Execution, &format!("{arn}/")).await? {
@@ -139,7 +140,7 @@ pub async fn tick<S: Store>(
 ) -> Result<Vec<IntervalRun>, PipelineError> {
     let mut out = Vec::new();
     for (arn, doc) in store.list(Kind::Detector, "").await? {
-        let mut status = doc["Status"].as_str().unwrap_or_default().to_string();
+        let mut status = detector_status(Some(&doc), "").to_string();
         // A run another tick left claimed (it failed on storage) is tried again later.
         if status == "ACTIVATING" {
             match run_activation(store, objects, &arn, None).await {

@@ -7,32 +7,8 @@ use serde_json::json;
 
 use super::Detector;
 use crate::model::Frequency;
-use crate::objects::BoxFuture;
-
-/// A schedule to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleSpec {
-    /// Schedule name (the detector's name).
-    pub name: String,
-    /// `cron(...)` expression.
-    pub expression: String,
-    /// IANA time zone of the expression.
-    pub timezone: String,
-    /// The ingest event (`scheduledTime` is filled in by the scheduler).
-    pub input: String,
-    /// Human description.
-    pub description: String,
-    /// Fires once (an `at(...)` expression) and is deleted after it fired.
-    pub once: bool,
-}
-
-/// Creates and deletes schedules.
-pub trait Schedules: Send + Sync + std::fmt::Debug + 'static {
-    /// Creates the schedule, or updates it when it exists.
-    fn put<'a>(&'a self, spec: &'a ScheduleSpec) -> BoxFuture<'a, Result<(), String>>;
-    /// Deletes the schedule; deleting one that is not there succeeds.
-    fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), String>>;
-}
+use crate::ports::BoxFuture;
+pub use crate::ports::{ScheduleSpec, Schedules};
 
 /// The cron expression firing once per interval, `offset` seconds after it ends (rounded up
 /// to the minute, the scheduler's resolution).

@@ -1,5 +1,5 @@
-//! AWS adapters of the ports: DynamoDB for the [`crate::store::Store`], S3 for
-//! [`crate::objects::Objects`], SNS and Lambda for alerts, EventBridge Scheduler for detector
+//! AWS adapters of the ports ([`crate::ports`]): DynamoDB for the [`crate::ports::Store`], S3 for
+//! [`crate::ports::Objects`], SNS and Lambda for alerts, EventBridge Scheduler for detector
 //! schedules. Each sits behind its own cargo feature so a function links only the SDKs it calls.
 
 #[cfg(feature = "dynamodb")]
@@ -112,13 +112,13 @@ impl AwsPublisher {
 }
 
 #[cfg(all(feature = "sns", feature = "lambda"))]
-impl crate::pipeline::alert::Publisher for AwsPublisher {
+impl crate::ports::Publisher for AwsPublisher {
     fn sns<'a>(
         &'a self,
         topic_arn: &'a str,
         subject: &'a str,
         message: &'a str,
-    ) -> crate::objects::BoxFuture<'a, Result<(), String>> {
+    ) -> crate::ports::BoxFuture<'a, Result<(), String>> {
         self.sns.publish(topic_arn, subject, message)
     }
 
@@ -126,7 +126,7 @@ impl crate::pipeline::alert::Publisher for AwsPublisher {
         &'a self,
         function_arn: &'a str,
         payload: &'a str,
-    ) -> crate::objects::BoxFuture<'a, Result<(), String>> {
+    ) -> crate::ports::BoxFuture<'a, Result<(), String>> {
         self.lambda.invoke(function_arn, payload)
     }
 }

@@ -1,0 +1,167 @@
+//! A detector's status: the one place it is written and read. Each caller's difference is an
+//! explicit parameter: whether the change must find a given status first, what happens to the
+//! failure fields, whether `LastModificationTime` is stamped, and which status a document
+//! without one reads as.
+
+use serde_json::{Value, json};
+
+use crate::store::{Kind, Store, StoreError, update};
+
+/// What a status change does to the detector's `FailureType` and `FailureReason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure<'a> {
+    /// Leaves them as they are (the pipeline's own moves: LEARNING to ACTIVE, a backtest done).
+    Keep,
+    /// Removes them.
+    Clear,
+    /// Sets them to this failure type and reason.
+    Set(&'a str, &'a str),
+}
+
+/// Writes a status into a detector document, keeping every other field; `stamp` (epoch
+/// seconds), when given, becomes its `LastModificationTime` (the API stamps the changes it is
+/// asked for; the pipeline's own moves do not).
+pub fn write_status(doc: &mut Value, status: &str, failure: Failure<'_>, stamp: Option<i64>) {
+    doc["Status"] = json!(status);
+    if let Some(t) = stamp {
+        doc["LastModificationTime"] = json!(t);
+    }
+    if failure == Failure::Keep {
+        return;
+    }
+    if let Value::Object(m) = doc {
+        m.remove("FailureType");
+        m.remove("FailureReason");
+        if let Failure::Set(kind, reason) = failure {
+            m.insert("FailureType".into(), json!(kind));
+            m.insert("FailureReason".into(), json!(reason));
+        }
+    }
+}
+
+/// Sets the detector's status (see [`write_status`]), keeping every other field; with
+/// `only_from`, only while the detector is still in that status (a move of the pipeline's own,
+/// which a change asked for meanwhile, such as a deactivation, must win over). A detector that
+/// is gone stays gone.
+pub async fn set_status<S: Store>(
+    store: &S,
+    arn: &str,
+    only_from: Option<&str>,
+    status: &str,
+    failure: Failure<'_>,
+) -> Result<(), StoreError> {
+    update(store, Kind::Detector, arn, |current| {
+        Ok::<_, StoreError>(
+            current
+                .filter(|c| only_from.is_none_or(|from| c["Status"] == from))
+                .map(|c| {
+                    let mut doc = c.clone();
+                    write_status(&mut doc, status, failure, None);
+                    doc
+                }),
+        )
+    })
+    .await?;
+    Ok(())
+}
+
+/// A detector document's status, or `missing` when there is no document or it has no status
+/// (each caller's default is its own: the pipeline reads a detector that is gone as `DELETED`).
+pub fn detector_status<'a>(doc: Option<&'a Value>, missing: &'a str) -> &'a str {
+    doc.and_then(|d| d["Status"].as_str()).unwrap_or(missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const ARN: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d";
+
+    async fn stored(store: &MemoryStore) -> Value {
+        store.get(Kind::Detector, ARN).await.unwrap().unwrap()
+    }
+
+    #[test]
+    fn write_status_sets_clears_or_keeps_the_failure() {
+        let failed =
+            json!({ "Status": "FAILED", "FailureType": "T", "FailureReason": "R", "X": 1 });
+        let cases = [
+            ("keep", Failure::Keep, Some("T"), Some("R")),
+            ("clear", Failure::Clear, None, None),
+            ("set", Failure::Set("U", "why"), Some("U"), Some("why")),
+        ];
+        for (name, failure, kind, reason) in cases {
+            let mut doc = failed.clone();
+            write_status(&mut doc, "ACTIVE", failure, None);
+            assert_eq!(doc["Status"], "ACTIVE", "{name}");
+            assert_eq!(doc["FailureType"].as_str(), kind, "{name}");
+            assert_eq!(doc["FailureReason"].as_str(), reason, "{name}");
+            assert_eq!(doc["X"], 1, "{name}: other fields stay");
+            assert!(
+                doc.get("LastModificationTime").is_none(),
+                "{name}: no stamp"
+            );
+        }
+    }
+
+    #[test]
+    fn write_status_stamps_only_when_asked() {
+        let mut doc = json!({ "Status": "ACTIVE", "LastModificationTime": 5 });
+        write_status(&mut doc, "DELETING", Failure::Clear, Some(42));
+        assert_eq!(doc["LastModificationTime"], 42);
+        write_status(&mut doc, "DELETED", Failure::Clear, None);
+        assert_eq!(doc["LastModificationTime"], 42);
+    }
+
+    #[tokio::test]
+    async fn set_status_only_from_leaves_another_status_alone() {
+        let store = MemoryStore::new();
+        let doc = json!({ "Status": "DEACTIVATED", "FailureType": "T" });
+        store.put(Kind::Detector, ARN, doc.clone()).await.unwrap();
+        set_status(&store, ARN, Some("LEARNING"), "ACTIVE", Failure::Keep)
+            .await
+            .unwrap();
+        assert_eq!(stored(&store).await, doc, "a deactivation meanwhile stays");
+        set_status(&store, ARN, Some("DEACTIVATED"), "ACTIVE", Failure::Keep)
+            .await
+            .unwrap();
+        let after = stored(&store).await;
+        assert_eq!(after["Status"], "ACTIVE");
+        assert_eq!(after["FailureType"], "T", "a move keeps the failure fields");
+    }
+
+    #[tokio::test]
+    async fn set_status_writes_the_failure_and_never_revives_a_deleted_detector() {
+        let store = MemoryStore::new();
+        set_status(&store, ARN, None, "FAILED", Failure::Set("T", "R"))
+            .await
+            .unwrap();
+        assert_eq!(store.get(Kind::Detector, ARN).await.unwrap(), None);
+        store
+            .put(Kind::Detector, ARN, json!({ "Status": "ACTIVATING" }))
+            .await
+            .unwrap();
+        set_status(&store, ARN, None, "FAILED", Failure::Set("T", "R"))
+            .await
+            .unwrap();
+        let after = stored(&store).await;
+        assert_eq!(
+            after,
+            json!({ "Status": "FAILED", "FailureType": "T", "FailureReason": "R" })
+        );
+        set_status(&store, ARN, None, "ACTIVE", Failure::Clear)
+            .await
+            .unwrap();
+        assert_eq!(stored(&store).await, json!({ "Status": "ACTIVE" }));
+    }
+
+    #[test]
+    fn detector_status_reads_the_callers_default() {
+        let doc = json!({ "Status": "LEARNING" });
+        assert_eq!(detector_status(Some(&doc), "DELETED"), "LEARNING");
+        assert_eq!(detector_status(None, "DELETED"), "DELETED");
+        assert_eq!(detector_status(Some(&json!({})), "INACTIVE"), "INACTIVE");
+        assert_eq!(detector_status(Some(&json!({ "Status": 3 })), ""), "");
+    }
+}
