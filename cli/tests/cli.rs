@@ -614,7 +614,11 @@ fn serve_detects_a_closed_hour_with_an_incident(stdout: Stdout) -> ClosedHour {
                 .cloned()
                 .unwrap_or_default()
         },
-        |list| !list.is_empty(),
+        // Recorded IN_PROGRESS when ingested, then COMPLETED (or FAILED) once grouped.
+        |list| {
+            list.iter()
+                .any(|e| e["Timestamp"] == closed.as_str() && e["Status"] != "IN_PROGRESS")
+        },
     );
     let ran: Vec<_> = executions
         .iter()
