@@ -267,7 +267,7 @@ fn metric_set_doc() -> Value {
 async fn prepare(dir: &Path, series: usize) -> Result<Value> {
     let (store, _) = open_store(dir)?;
     let detector = json!({
-        "AnomalyDetectorArn": ARN, "AnomalyDetectorName": "scale", "Status": "ACTIVE",
+        "AnomalyDetectorArn": ARN, "AnomalyDetectorName": "scale", "Status": seismo_shared::model::DetectorStatus::Active,
         "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": "PT1H"},
     });
     store.put(Kind::Detector, ARN, detector).await?;

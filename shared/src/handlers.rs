@@ -73,7 +73,10 @@ pub async fn ingest<S: Store>(
         // The schedule's firings while the detector was ACTIVATING did nothing: the intervals
         // due since the activation was asked for are ingested now. A retry or a duplicate
         // event finds them on record and ingests nothing twice.
-        if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {
+        if !status
+            .parse()
+            .is_ok_and(crate::model::DetectorStatus::is_running)
+        {
             return Ok(json!({ "activation": status }));
         }
         let now = chrono::Utc::now().timestamp();

@@ -1,6 +1,8 @@
 //! The stored resources an operation acts on, looked up by ARN: detectors (and their status),
 //! their metric sets and alerts, and whether a resource is still there.
 
+use seismo_shared::model::DetectorStatus;
+use seismo_shared::pipeline;
 use seismo_shared::validate::Check;
 use serde_json::Value;
 
@@ -18,16 +20,15 @@ pub(crate) async fn detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value,
 /// A detector that is not being deleted (what a new metric set or alert may join).
 pub(crate) async fn live_detector<S: Store>(api: &Api<S>, arn: &str) -> Result<Value, ApiError> {
     let doc = detector(api, arn).await?;
-    if status(&doc) == "DELETING" {
+    if status(&doc) == DetectorStatus::Deleting {
         return Err(ApiError::not_found("AnomalyDetector", arn));
     }
     Ok(doc)
 }
 
-pub(crate) fn status(doc: &Value) -> &str {
-    doc.get("Status")
-        .and_then(Value::as_str)
-        .unwrap_or("INACTIVE")
+/// A detector document's status (INACTIVE when it has none the API knows).
+pub(crate) fn status(doc: &Value) -> DetectorStatus {
+    pipeline::detector_status(Some(doc)).unwrap_or(DetectorStatus::Inactive)
 }
 
 /// Whether a resource is still there after something was written for it: a delete that ran
@@ -38,7 +39,7 @@ pub(crate) async fn stays<S: Store>(api: &Api<S>, kind: Kind, arn: &str) -> Resu
         .store
         .get(kind, arn)
         .await?
-        .is_some_and(|d| kind != Kind::Detector || status(&d) != "DELETING"))
+        .is_some_and(|d| kind != Kind::Detector || status(&d) != DetectorStatus::Deleting))
 }
 
 /// The resource an ARN names must exist (for tags).

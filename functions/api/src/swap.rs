@@ -1,7 +1,9 @@
 //! Compare-and-swap writes: a stored document read, changed and written back again if another
 //! writer changed it meanwhile (`modify`), and a detector's status moved that way.
 
-use serde_json::{Value, json};
+use seismo_shared::model::DetectorStatus;
+use seismo_shared::pipeline::{Failure, write_status};
+use serde_json::Value;
 
 use crate::clock::now;
 use crate::error::ApiError;
@@ -37,12 +39,12 @@ pub(crate) async fn modify<S: Store>(
 pub(crate) async fn transition<S: Store>(
     api: &Api<S>,
     arn: &str,
-    from: &str,
-    to: &str,
+    from: DetectorStatus,
+    to: DetectorStatus,
 ) -> Result<(), ApiError> {
     let missing = || ApiError::not_found("AnomalyDetector", arn);
     modify(api, Kind::Detector, arn, None, missing, |doc| {
-        let current = status(doc).to_string();
+        let current = status(doc);
         if current != from {
             return Err(ApiError::conflict(
                 "AnomalyDetector",
@@ -50,42 +52,29 @@ pub(crate) async fn transition<S: Store>(
                 format!("the detector became {current} meanwhile"),
             ));
         }
-        write_status(doc, to, None);
+        write_status(doc, to, Failure::Clear, Some(now()));
         Ok(())
     })
     .await?;
     Ok(())
 }
 
+/// Sets a detector's status, stamped, with its failure (type and reason) or without any.
 pub(crate) async fn set_status<S: Store>(
     api: &Api<S>,
     arn: &str,
-    status: &str,
+    status: DetectorStatus,
     failure: Option<(&str, String)>,
 ) -> Result<(), ApiError> {
     let missing = || ApiError::not_found("AnomalyDetector", arn);
     modify(api, Kind::Detector, arn, None, missing, |doc| {
-        write_status(doc, status, failure.as_ref());
+        let failure = match &failure {
+            Some((kind, reason)) => Failure::Set(kind, reason),
+            None => Failure::Clear,
+        };
+        write_status(doc, status, failure, Some(now()));
         Ok(())
     })
     .await?;
     Ok(())
-}
-
-/// A detector document's new status, with its failure or without any.
-fn write_status(doc: &mut Value, status: &str, failure: Option<&(&str, String)>) {
-    doc["Status"] = json!(status);
-    doc["LastModificationTime"] = json!(now());
-    match failure {
-        Some((kind, reason)) => {
-            doc["FailureType"] = json!(kind);
-            doc["FailureReason"] = json!(reason);
-        }
-        None => {
-            if let Value::Object(m) = doc {
-                m.remove("FailureType");
-                m.remove("FailureReason");
-            }
-        }
-    }
 }

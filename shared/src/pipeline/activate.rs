@@ -13,7 +13,7 @@ use super::status::{Failure, set_status};
 use super::{PipelineError, SHARD_SERIES, blob};
 use crate::data::Aggregator;
 use crate::engine::SeriesState;
-use crate::model::timestamp_string;
+use crate::model::{DetectorStatus, timestamp_string};
 use crate::objects::Objects;
 use crate::store::{Kind, Store, StoreError};
 use crate::time::intervals;
@@ -87,9 +87,9 @@ pub async fn activate<S: Store>(
     }
     let runtime = install(store, arn, states, learned, history_end).await?;
     let status = if learned >= warmup {
-        "ACTIVE"
+        DetectorStatus::Active
     } else {
-        "LEARNING"
+        DetectorStatus::Learning
     };
     set_status(store, arn, None, status, Failure::Clear).await?;
     Ok(runtime)
@@ -115,9 +115,9 @@ async fn resume<S: Store>(store: &S, d: &Detector) -> Result<Option<Runtime>, Pi
     store.put(Kind::Pipeline, &key, doc).await?;
     let seen = runtime.learned + count_executions(store, &d.arn).await?;
     let status = if seen >= runtime.warmup {
-        "ACTIVE"
+        DetectorStatus::Active
     } else {
-        "LEARNING"
+        DetectorStatus::Learning
     };
     set_status(store, &d.arn, None, status, Failure::Clear).await?;
     Ok(Some(runtime))
@@ -143,14 +143,14 @@ pub async fn run_activation<S: Store>(
     arn: &str,
     token: Option<&str>,
 ) -> Result<String, PipelineError> {
-    run_once(store, arn, token, "ACTIVATING", || async {
+    run_once(store, arn, token, DetectorStatus::Activating, || async {
         match activate(store, objects, arn).await {
             Ok(_) => Ok(()),
             Err(PipelineError::Store(e)) => Err(e.into()),
             Err(e) => {
                 let reason = e.to_string();
                 let failure = Failure::Set("ACTIVATION_FAILURE", &reason);
-                set_status(store, arn, None, "FAILED", failure).await?;
+                set_status(store, arn, None, DetectorStatus::Failed, failure).await?;
                 Ok(())
             }
         }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::group::GroupReport;
+use crate::model::AlertStatus;
 use crate::ports::BoxFuture;
 pub use crate::ports::Publisher;
 use crate::store::{Kind, Store, StoreError};
@@ -216,7 +217,9 @@ pub async fn notify<S: Store>(
         .await?
         .into_iter()
         .map(|(_, a)| a)
-        .filter(|a| a["AnomalyDetectorArn"].as_str() == Some(arn) && a["AlertStatus"] == "ACTIVE")
+        .filter(|a| {
+            a["AnomalyDetectorArn"].as_str() == Some(arn) && a["AlertStatus"] == AlertStatus::Active
+        })
         .collect();
     let mut out = Notified::default();
     for id in &task.anomaly_group_ids {

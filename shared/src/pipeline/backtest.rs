@@ -9,6 +9,7 @@ use super::ingest::read_path;
 use super::runs::run_once;
 use super::status::{Failure, set_status};
 use crate::data::Aggregator;
+use crate::model::DetectorStatus;
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
 
@@ -23,16 +24,22 @@ pub async fn run_backtest<S: Store>(
     arn: &str,
     token: Option<&str>,
 ) -> Result<String, PipelineError> {
-    run_once(store, arn, token, "BACK_TEST_ACTIVATING", || async {
-        let failure = match backtest_now(store, objects, arn).await {
-            Ok(()) => return Ok(()),
-            Err(PipelineError::Store(e)) => return Err(e.into()),
-            Err(e) => e.to_string(),
-        };
-        let failed = Failure::Set("BACK_TEST_ACTIVATION_FAILURE", failure.as_str());
-        set_status(store, arn, None, "FAILED", failed).await?;
-        Ok(())
-    })
+    run_once(
+        store,
+        arn,
+        token,
+        DetectorStatus::BackTestActivating,
+        || async {
+            let failure = match backtest_now(store, objects, arn).await {
+                Ok(()) => return Ok(()),
+                Err(PipelineError::Store(e)) => return Err(e.into()),
+                Err(e) => e.to_string(),
+            };
+            let failed = Failure::Set("BACK_TEST_ACTIVATION_FAILURE", failure.as_str());
+            set_status(store, arn, None, DetectorStatus::Failed, failed).await?;
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -94,8 +101,15 @@ async fn backtest_now<S: Store>(
         "metricSetName": report.metric_set_name,
     });
     store.put(Kind::Quality, arn, quality).await?;
-    let from = Some("BACK_TEST_ACTIVATING");
-    set_status(store, arn, from, "BACK_TEST_COMPLETE", Failure::Keep).await?;
+    let from = Some(DetectorStatus::BackTestActivating);
+    set_status(
+        store,
+        arn,
+        from,
+        DetectorStatus::BackTestComplete,
+        Failure::Keep,
+    )
+    .await?;
     Ok(())
 }
 

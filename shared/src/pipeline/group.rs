@@ -7,7 +7,7 @@ use super::detector::{Detector, Runtime, count_executions};
 use super::status::{Failure, detector_status, set_status};
 use super::{NotifyTask, PipelineError, blob, codec};
 use crate::group::{Grouper, Observation};
-use crate::model::timestamp_string;
+use crate::model::{DetectorStatus, ExecutionStatus, timestamp_string};
 use crate::store::{Kind, Store, StoreError, update};
 
 /// Forms the interval's anomaly groups from every shard's scored points (one group per
@@ -80,9 +80,9 @@ pub(super) async fn group_interval<S: Store>(
             .cloned()
             .unwrap_or_else(|| json!({ "Timestamp": timestamp_string(interval) }));
         exec["Status"] = json!(if exec.get("FailureReason").is_some() {
-            "FAILED"
+            ExecutionStatus::Failed
         } else {
-            "COMPLETED"
+            ExecutionStatus::Completed
         });
         exec["anomalyGroupIds"] = json!(ids);
         Ok(Some(exec))
@@ -120,11 +120,12 @@ pub(super) async fn tidy_grouped<S: Store>(
     store
         .delete(Kind::Pipeline, &format!("{arn}/progress/{interval}"))
         .await?;
-    if detector_status(Some(&d.doc), "") == "LEARNING"
+    if detector_status(Some(&d.doc)) == Some(DetectorStatus::Learning)
         && rt.learned + count_executions(store, arn).await? >= rt.warmup
     {
         // Only from LEARNING: a deactivation meanwhile stays.
-        set_status(store, arn, Some("LEARNING"), "ACTIVE", Failure::Keep).await?;
+        let learning = Some(DetectorStatus::Learning);
+        set_status(store, arn, learning, DetectorStatus::Active, Failure::Keep).await?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::detector::{Detector, load, runtime, shard_of};
 use super::status::detector_status;
 use super::{DetectTask, PipelineError, blob, codec};
 use crate::data::{Aggregator, DataQuality};
-use crate::model::timestamp_string;
+use crate::model::{DetectorStatus, ExecutionStatus, timestamp_string};
 use crate::objects::{ObjectError, Objects};
 use crate::paths::expand_template;
 use crate::store::{Kind, Store, StoreError};
@@ -102,8 +102,9 @@ pub async fn ingest<S: Store>(
             PipelineError::Event(format!("no interval for {}", timestamp_string(fired)))
         })?,
     };
-    let status = detector_status(Some(&d.doc), "");
-    if !matches!(status, "ACTIVE" | "LEARNING") {
+    let status = detector_status(Some(&d.doc));
+    if !status.is_some_and(DetectorStatus::is_running) {
+        let status = status.map_or("", DetectorStatus::as_str);
         return Ok(Ingested {
             tasks: Vec::new(),
             problem: Some(format!("the detector is {status}")),
@@ -192,7 +193,7 @@ pub async fn ingest<S: Store>(
     store.put(Kind::Quality, arn, quality_doc).await?;
     let mut exec = json!({
         "Timestamp": timestamp_string(interval),
-        "Status": "IN_PROGRESS",
+        "Status": ExecutionStatus::InProgress,
         "series": series,
     });
     if let Some(p) = &problem {

@@ -6,6 +6,7 @@
 use super::alert::{self, Publisher};
 use super::status::detector_status;
 use super::{PipelineError, When, detect, ingest, load, run_activation, run_backtest, runtime};
+use crate::model::{DetectorStatus, ExecutionStatus};
 use crate::objects::Objects;
 use crate::store::{Kind, Store};
 use crate::time::{interval_start, next_interval};
@@ -108,14 +109,14 @@ pub async fn recover<S: Store>(
     let mut out = Vec::new();
     for (arn, doc) in store.list(Kind::Detector, "").await? {
         super::reset_run_claim(store, &arn).await?;
-        if !matches!(detector_status(Some(&doc), ""), "ACTIVE" | "LEARNING") {
+        if !detector_status(Some(&doc)).is_some_and(DetectorStatus::is_running) {
             continue;
         }
         for (_, exec) in store.list(Kind::Execution, &format!("{arn}/")).await? {
             let started = exec["Timestamp"]
                 .as_str()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-            if let (Some("IN_PROGRESS"), Some(t)) = (exec["Status"].as_str(), started) {
+            if let (true, Some(t)) = (exec["Status"] == ExecutionStatus::InProgress, started) {
                 match run_interval(store, objects, publisher, console_url, &arn, t.timestamp())
                     .await
                 {
@@ -140,15 +141,15 @@ pub async fn tick<S: Store>(
 ) -> Result<Vec<IntervalRun>, PipelineError> {
     let mut out = Vec::new();
     for (arn, doc) in store.list(Kind::Detector, "").await? {
-        let mut status = detector_status(Some(&doc), "").to_string();
+        let mut status = detector_status(Some(&doc));
         // A run another tick left claimed (it failed on storage) is tried again later.
-        if status == "ACTIVATING" {
+        if status == Some(DetectorStatus::Activating) {
             match run_activation(store, objects, &arn, None).await {
                 Err(PipelineError::Busy(_)) => continue,
-                done => status = done?,
+                done => status = done?.parse().ok(),
             }
         }
-        if status == "BACK_TEST_ACTIVATING" {
+        if status == Some(DetectorStatus::BackTestActivating) {
             match run_backtest(store, objects, &arn, None).await {
                 Err(PipelineError::Busy(_)) => {}
                 done => {
@@ -157,7 +158,7 @@ pub async fn tick<S: Store>(
             }
             continue;
         }
-        if !matches!(status.as_str(), "ACTIVE" | "LEARNING") {
+        if !status.is_some_and(DetectorStatus::is_running) {
             continue;
         }
         let intervals = match due(store, &arn, now).await {

@@ -7,6 +7,7 @@ use super::PipelineError;
 use super::delete::discard;
 use super::detector::now;
 use super::status::detector_status;
+use crate::model::DetectorStatus;
 use crate::store::{Kind, Store, StoreError, update};
 
 /// How long a one-time run (an activation, a backtest) asked for may take before it is taken
@@ -112,12 +113,12 @@ pub(super) async fn run_once<S: Store, F: Future<Output = Result<(), PipelineErr
     store: &S,
     arn: &str,
     token: Option<&str>,
-    running: &str,
+    running: DetectorStatus,
     work: impl FnOnce() -> F,
 ) -> Result<String, PipelineError> {
     let doc = store.get(Kind::Detector, arn).await?;
-    let status = detector_status(doc.as_ref(), "DELETED").to_string();
-    if status != running {
+    let status = status_name(detector_status(doc.as_ref()));
+    if status != running.as_str() {
         return Ok(status);
     }
     let claim = match claim_run(store, arn, token).await? {
@@ -133,18 +134,27 @@ pub(super) async fn run_once<S: Store, F: Future<Output = Result<(), PipelineErr
         return Err(e);
     }
     let doc = store.get(Kind::Detector, arn).await?;
-    let after = detector_status(doc.as_ref(), "DELETED").to_string();
-    if matches!(after.as_str(), "DELETED" | "DELETING") {
+    let after = detector_status(doc.as_ref());
+    if matches!(after, None | Some(DetectorStatus::Deleting)) {
         discard(store, arn).await?;
     }
-    Ok(after)
+    Ok(status_name(after))
 }
+
+/// What a run reports a detector's status as: its status, or [`GONE`] when it is no more.
+fn status_name(status: Option<DetectorStatus>) -> String {
+    status.map_or(GONE, DetectorStatus::as_str).to_string()
+}
+
+/// The status a run reports for a detector that is gone (deleted while, or before, it ran).
+pub(super) const GONE: &str = "DELETED";
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::DetectorStatus::BackTestActivating;
     use crate::store::MemoryStore;
 
     const ARN: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d";
@@ -216,7 +226,7 @@ mod tests {
             Ok::<(), PipelineError>(())
         };
         let ran = || runs.load(std::sync::atomic::Ordering::SeqCst);
-        let once = |token| run_once(&store, ARN, token, "ACTIVATING", work);
+        let once = |token| run_once(&store, ARN, token, DetectorStatus::Activating, work);
         assert_eq!(once(None).await.unwrap(), "DELETED", "no detector");
         detector(&store, "ACTIVE").await;
         ask_run(&store, ARN, "t", now()).await.unwrap();
@@ -240,10 +250,10 @@ mod tests {
         detector(&store, "BACK_TEST_ACTIVATING").await;
         ask_run(&store, ARN, "t", now()).await.unwrap();
         let down = || async { Err(StoreError::Backend("down".into()).into()) };
-        let failed = run_once(&store, ARN, Some("t"), "BACK_TEST_ACTIVATING", down).await;
+        let failed = run_once(&store, ARN, Some("t"), BackTestActivating, down).await;
         assert!(matches!(failed, Err(PipelineError::Store(_))), "{failed:?}");
         let up = || async { Ok(()) };
-        let retried = run_once(&store, ARN, Some("t"), "BACK_TEST_ACTIVATING", up).await;
+        let retried = run_once(&store, ARN, Some("t"), BackTestActivating, up).await;
         assert_eq!(retried.unwrap(), "BACK_TEST_ACTIVATING");
     }
 
@@ -262,7 +272,7 @@ mod tests {
                 .await?;
             Ok::<(), PipelineError>(())
         };
-        let after = run_once(&store, ARN, Some("t"), "ACTIVATING", work).await;
+        let after = run_once(&store, ARN, Some("t"), DetectorStatus::Activating, work).await;
         assert_eq!(after.unwrap(), "DELETING");
         let prefix = format!("{ARN}/");
         assert!(store.list(Kind::Group, &prefix).await.unwrap().is_empty());

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::model::DetectorStatus;
 use crate::store::{Kind, Store, StoreError, update};
 
 /// What a status change does to the detector's `FailureType` and `FailureReason`.
@@ -19,9 +20,14 @@ pub enum Failure<'a> {
 }
 
 /// Writes a status into a detector document, keeping every other field; `stamp` (epoch
-/// seconds), when given, becomes its `LastModificationTime` (the API stamps the changes it is
+/// seconds, as the API writes its times), when given, becomes its `LastModificationTime` (the API stamps the changes it is
 /// asked for; the pipeline's own moves do not).
-pub fn write_status(doc: &mut Value, status: &str, failure: Failure<'_>, stamp: Option<i64>) {
+pub fn write_status(
+    doc: &mut Value,
+    status: DetectorStatus,
+    failure: Failure<'_>,
+    stamp: Option<f64>,
+) {
     doc["Status"] = json!(status);
     if let Some(t) = stamp {
         doc["LastModificationTime"] = json!(t);
@@ -46,8 +52,8 @@ pub fn write_status(doc: &mut Value, status: &str, failure: Failure<'_>, stamp: 
 pub async fn set_status<S: Store>(
     store: &S,
     arn: &str,
-    only_from: Option<&str>,
-    status: &str,
+    only_from: Option<DetectorStatus>,
+    status: DetectorStatus,
     failure: Failure<'_>,
 ) -> Result<(), StoreError> {
     update(store, Kind::Detector, arn, |current| {
@@ -65,15 +71,17 @@ pub async fn set_status<S: Store>(
     Ok(())
 }
 
-/// A detector document's status, or `missing` when there is no document or it has no status
-/// (each caller's default is its own: the pipeline reads a detector that is gone as `DELETED`).
-pub fn detector_status<'a>(doc: Option<&'a Value>, missing: &'a str) -> &'a str {
-    doc.and_then(|d| d["Status"].as_str()).unwrap_or(missing)
+/// A detector document's status; `None` when there is no document, or it has no status the
+/// API knows.
+pub fn detector_status(doc: Option<&Value>) -> Option<DetectorStatus> {
+    doc.and_then(|d| d["Status"].as_str())
+        .and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DetectorStatus::{Active, Deactivated, Failed, Learning};
     use crate::store::MemoryStore;
 
     const ARN: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d";
@@ -93,7 +101,7 @@ mod tests {
         ];
         for (name, failure, kind, reason) in cases {
             let mut doc = failed.clone();
-            write_status(&mut doc, "ACTIVE", failure, None);
+            write_status(&mut doc, DetectorStatus::Active, failure, None);
             assert_eq!(doc["Status"], "ACTIVE", "{name}");
             assert_eq!(doc["FailureType"].as_str(), kind, "{name}");
             assert_eq!(doc["FailureReason"].as_str(), reason, "{name}");
@@ -108,10 +116,15 @@ mod tests {
     #[test]
     fn write_status_stamps_only_when_asked() {
         let mut doc = json!({ "Status": "ACTIVE", "LastModificationTime": 5 });
-        write_status(&mut doc, "DELETING", Failure::Clear, Some(42));
-        assert_eq!(doc["LastModificationTime"], 42);
-        write_status(&mut doc, "DELETED", Failure::Clear, None);
-        assert_eq!(doc["LastModificationTime"], 42);
+        write_status(
+            &mut doc,
+            DetectorStatus::Deleting,
+            Failure::Clear,
+            Some(42.0),
+        );
+        assert_eq!(doc["LastModificationTime"], 42.0);
+        write_status(&mut doc, DetectorStatus::Deactivated, Failure::Clear, None);
+        assert_eq!(doc["LastModificationTime"], 42.0);
     }
 
     #[tokio::test]
@@ -119,11 +132,11 @@ mod tests {
         let store = MemoryStore::new();
         let doc = json!({ "Status": "DEACTIVATED", "FailureType": "T" });
         store.put(Kind::Detector, ARN, doc.clone()).await.unwrap();
-        set_status(&store, ARN, Some("LEARNING"), "ACTIVE", Failure::Keep)
+        set_status(&store, ARN, Some(Learning), Active, Failure::Keep)
             .await
             .unwrap();
         assert_eq!(stored(&store).await, doc, "a deactivation meanwhile stays");
-        set_status(&store, ARN, Some("DEACTIVATED"), "ACTIVE", Failure::Keep)
+        set_status(&store, ARN, Some(Deactivated), Active, Failure::Keep)
             .await
             .unwrap();
         let after = stored(&store).await;
@@ -134,7 +147,7 @@ mod tests {
     #[tokio::test]
     async fn set_status_writes_the_failure_and_never_revives_a_deleted_detector() {
         let store = MemoryStore::new();
-        set_status(&store, ARN, None, "FAILED", Failure::Set("T", "R"))
+        set_status(&store, ARN, None, Failed, Failure::Set("T", "R"))
             .await
             .unwrap();
         assert_eq!(store.get(Kind::Detector, ARN).await.unwrap(), None);
@@ -142,7 +155,7 @@ mod tests {
             .put(Kind::Detector, ARN, json!({ "Status": "ACTIVATING" }))
             .await
             .unwrap();
-        set_status(&store, ARN, None, "FAILED", Failure::Set("T", "R"))
+        set_status(&store, ARN, None, Failed, Failure::Set("T", "R"))
             .await
             .unwrap();
         let after = stored(&store).await;
@@ -150,7 +163,7 @@ mod tests {
             after,
             json!({ "Status": "FAILED", "FailureType": "T", "FailureReason": "R" })
         );
-        set_status(&store, ARN, None, "ACTIVE", Failure::Clear)
+        set_status(&store, ARN, None, Active, Failure::Clear)
             .await
             .unwrap();
         assert_eq!(stored(&store).await, json!({ "Status": "ACTIVE" }));
@@ -159,9 +172,13 @@ mod tests {
     #[test]
     fn detector_status_reads_the_callers_default() {
         let doc = json!({ "Status": "LEARNING" });
-        assert_eq!(detector_status(Some(&doc), "DELETED"), "LEARNING");
-        assert_eq!(detector_status(None, "DELETED"), "DELETED");
-        assert_eq!(detector_status(Some(&json!({})), "INACTIVE"), "INACTIVE");
-        assert_eq!(detector_status(Some(&json!({ "Status": 3 })), ""), "");
+        assert_eq!(detector_status(Some(&doc)), Some(Learning));
+        assert_eq!(detector_status(None), None);
+        assert_eq!(detector_status(Some(&json!({}))), None);
+        assert_eq!(
+            detector_status(Some(&json!({ "Status": "SLEEPING" }))),
+            None
+        );
+        assert_eq!(detector_status(Some(&json!({ "Status": 3 }))), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Alerts: create, describe, list, update and delete, and whether an alert's filters fit the
 //! detector's metric set.
 
+use seismo_shared::model::AlertStatus;
 use seismo_shared::validate::Check;
 use serde_json::{Map, Value, json};
 
@@ -315,7 +316,7 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     let t = now();
     let mut doc = json!({
         "AlertArn": arn, "AlertName": name, "AnomalyDetectorArn": detector_arn, "Action": act,
-        "AlertType": kind, "AlertStatus": "ACTIVE", "CreationTime": t, "LastModificationTime": t,
+        "AlertType": kind, "AlertStatus": AlertStatus::Active, "CreationTime": t, "LastModificationTime": t,
     });
     for m in [
         "AlertDescription",

@@ -1,7 +1,7 @@
 //! Anomaly detectors: create, describe, list, update, delete, and the runs a detector starts
 //! (activate, deactivate, backtest).
 
-use seismo_shared::model::Frequency;
+use seismo_shared::model::{DetectorStatus, Frequency};
 use seismo_shared::pipeline::schedule::{Once, ScheduleSpec, once_name};
 use seismo_shared::pipeline::{self, PipelineError};
 use seismo_shared::validate::Check;
@@ -58,7 +58,7 @@ pub(crate) async fn create_detector<S: Store>(
         "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": frequency},
         "CreationTime": t,
         "LastModificationTime": t,
-        "Status": "INACTIVE",
+        "Status": DetectorStatus::Inactive,
     });
     for member in ["AnomalyDetectorDescription", "KmsKeyArn"] {
         if let Some(v) = req.get(member).filter(|v| !v.is_null()) {
@@ -174,7 +174,7 @@ pub(crate) async fn update_detector<S: Store>(
             .get("AnomalyDetectorConfig")
             .and_then(|c| c.get("AnomalyDetectorFrequency"))
         {
-            let state = status(doc).to_string();
+            let state = status(doc);
             match f.as_str().map(str::parse::<Frequency>) {
                 Some(Ok(new)) if metric_set_frequencies.iter().any(|m| m != new.as_str()) => {
                     c.fail(
@@ -188,8 +188,8 @@ pub(crate) async fn update_detector<S: Store>(
                 }
                 Some(Ok(_))
                     if matches!(
-                        state.as_str(),
-                        "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE"
+                        state,
+                        DetectorStatus::Inactive | DetectorStatus::Deactivated | DetectorStatus::BackTestComplete
                     ) =>
                 {
                     doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"] = f.clone();
@@ -219,7 +219,7 @@ pub(crate) async fn delete_detector<S: Store>(
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    if status(&doc) == "DEACTIVATING" {
+    if status(&doc) == DetectorStatus::Deactivating {
         return Err(ApiError::conflict(
             "AnomalyDetector",
             arn,
@@ -227,7 +227,7 @@ pub(crate) async fn delete_detector<S: Store>(
         ));
     }
     // First: an activation or backtest running meanwhile sees it and removes what it stored.
-    set_status(api, arn, "DELETING", None).await?;
+    set_status(api, arn, DetectorStatus::Deleting, None).await?;
     // Then no new work: the schedules go before the sweep.
     let once = [Once::Activate, Once::Backtest].map(|w| once_name(name_of(arn), w));
     for schedule in [name_of(arn), once[0].as_str(), once[1].as_str()] {
@@ -274,7 +274,10 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
     let doc = detector(api, arn).await?;
     if matches!(
         status(&doc),
-        "LEARNING" | "ACTIVE" | "BACK_TEST_ACTIVATING" | "BACK_TEST_ACTIVE"
+        DetectorStatus::Learning
+            | DetectorStatus::Active
+            | DetectorStatus::BackTestActivating
+            | DetectorStatus::BackTestActive
     ) {
         return Err(ApiError::conflict(
             "AnomalyDetector",
@@ -282,7 +285,10 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             format!("the detector is {} already", status(&doc)),
         ));
     }
-    if matches!(status(&doc), "DEACTIVATING" | "DELETING") {
+    if matches!(
+        status(&doc),
+        DetectorStatus::Deactivating | DetectorStatus::Deleting
+    ) {
         return Err(ApiError::conflict(
             "AnomalyDetector",
             arn,
@@ -292,7 +298,7 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
             ),
         ));
     }
-    refuse_running(api, arn, &doc, "ACTIVATING").await?;
+    refuse_running(api, arn, &doc, DetectorStatus::Activating).await?;
     if metric_sets_of(api, arn).await?.is_empty() {
         return Err(ApiError::field(
             "AnomalyDetectorArn",
@@ -303,7 +309,7 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
         api,
         arn,
         &doc,
-        "ACTIVATING",
+        DetectorStatus::Activating,
         "ACTIVATION_FAILURE",
         |d, now, token| {
             vec![
@@ -322,7 +328,7 @@ async fn refuse_running<S: Store>(
     api: &Api<S>,
     arn: &str,
     doc: &Value,
-    running: &str,
+    running: DetectorStatus,
 ) -> Result<(), ApiError> {
     if status(doc) != running {
         return Ok(());
@@ -351,7 +357,7 @@ async fn start_once<S: Store>(
     api: &Api<S>,
     arn: &str,
     judged: &Value,
-    status: &str,
+    status: DetectorStatus,
     failure: &str,
     specs: impl FnOnce(&pipeline::Detector, i64, &str) -> Vec<ScheduleSpec>,
 ) -> Result<Value, ApiError> {
@@ -359,7 +365,13 @@ async fn start_once<S: Store>(
         Ok(d) => d,
         Err(PipelineError::Store(e)) => return Err(e.into()),
         Err(e) => {
-            set_status(api, arn, "FAILED", Some((failure, e.to_string()))).await?;
+            set_status(
+                api,
+                arn,
+                DetectorStatus::Failed,
+                Some((failure, e.to_string())),
+            )
+            .await?;
             return Ok(json!({}));
         }
     };
@@ -372,7 +384,7 @@ async fn start_once<S: Store>(
     for spec in specs(&loaded, now, &token) {
         if let Err(e) = api.schedules.put(&spec).await {
             let reason = "the schedule could not be created".to_string();
-            set_status(api, arn, "FAILED", Some((failure, reason))).await?;
+            set_status(api, arn, DetectorStatus::Failed, Some((failure, reason))).await?;
             return Err(ApiError::Internal(format!("scheduler: {e}")));
         }
     }
@@ -386,7 +398,10 @@ pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Va
     // DEACTIVATING again: a deactivation whose schedule could not be deleted is retried.
     if !matches!(
         status(&doc),
-        "LEARNING" | "ACTIVE" | "FAILED" | "DEACTIVATING"
+        DetectorStatus::Learning
+            | DetectorStatus::Active
+            | DetectorStatus::Failed
+            | DetectorStatus::Deactivating
     ) {
         return Err(ApiError::conflict(
             "AnomalyDetector",
@@ -397,12 +412,18 @@ pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Va
             ),
         ));
     }
-    transition(api, arn, status(&doc), "DEACTIVATING").await?;
+    transition(api, arn, status(&doc), DetectorStatus::Deactivating).await?;
     api.schedules
         .delete(name_of(arn))
         .await
         .map_err(ApiError::Internal)?;
-    transition(api, arn, "DEACTIVATING", "DEACTIVATED").await?;
+    transition(
+        api,
+        arn,
+        DetectorStatus::Deactivating,
+        DetectorStatus::Deactivated,
+    )
+    .await?;
     Ok(json!({}))
 }
 
@@ -414,10 +435,14 @@ pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Va
 pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
     let doc = detector(api, arn).await?;
-    refuse_running(api, arn, &doc, "BACK_TEST_ACTIVATING").await?;
+    refuse_running(api, arn, &doc, DetectorStatus::BackTestActivating).await?;
     if !matches!(
         status(&doc),
-        "INACTIVE" | "BACK_TEST_COMPLETE" | "FAILED" | "DEACTIVATED" | "BACK_TEST_ACTIVATING"
+        DetectorStatus::Inactive
+            | DetectorStatus::BackTestComplete
+            | DetectorStatus::Failed
+            | DetectorStatus::Deactivated
+            | DetectorStatus::BackTestActivating
     ) {
         return Err(ApiError::field(
             "AnomalyDetectorArn",
@@ -437,7 +462,7 @@ pub(crate) async fn back_test<S: Store>(api: &Api<S>, req: &Value) -> Result<Val
         api,
         arn,
         &doc,
-        "BACK_TEST_ACTIVATING",
+        DetectorStatus::BackTestActivating,
         "BACK_TEST_ACTIVATION_FAILURE",
         |d, now, token| vec![pipeline::schedule::once_spec(d, Once::Backtest, now, token)],
     )

@@ -1,6 +1,6 @@
 //! Metric sets: create, describe, list and update.
 
-use seismo_shared::model::CreateMetricSetRequest;
+use seismo_shared::model::{CreateMetricSetRequest, DetectorStatus};
 use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
 
@@ -181,7 +181,10 @@ pub(crate) async fn update_metric_set<S: Store>(
     let detector_doc = detector(api, &detector_arn).await?;
     let active = !matches!(
         status(&detector_doc),
-        "INACTIVE" | "DEACTIVATED" | "BACK_TEST_COMPLETE" | "FAILED"
+        DetectorStatus::Inactive
+            | DetectorStatus::Deactivated
+            | DetectorStatus::BackTestComplete
+            | DetectorStatus::Failed
     );
     let detector_frequency =
         detector_doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"].clone();
@@ -239,7 +242,10 @@ pub(crate) async fn update_metric_set<S: Store>(
         let loaded = seismo_shared::pipeline::load(&api.store, &detector_arn)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        if matches!(status(&loaded.doc), "LEARNING" | "ACTIVE") {
+        if matches!(
+            status(&loaded.doc),
+            DetectorStatus::Learning | DetectorStatus::Active
+        ) {
             api.schedules
                 .put(&seismo_shared::pipeline::schedule::spec(&loaded))
                 .await
