@@ -1247,7 +1247,7 @@ async fn against_sqs_a_detect_task_that_keeps_failing_is_dead_lettered_and_redri
         if bodies.is_empty() {
             break;
         }
-        assert_eq!(bodies, [task.clone()]);
+        assert_eq!(bodies, std::slice::from_ref(&task));
         assert_eq!(failed.len(), 1, "reported on every receive");
         receives += 1;
     }
