@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use seismo_lab::eval::{self, LabelledEvent};
 use seismo_shared::engine::Sensitivity;
-use seismo_shared::eval::{self, LabelledEvent};
 use seismo_shared::model::{
     AggregationFunction, CreateMetricSetRequest, CsvFormatDescriptor, FileFormatDescriptor,
     Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,

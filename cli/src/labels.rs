@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use seismo_shared::eval::LabelledEvent;
+use seismo_lab::eval::LabelledEvent;
 use seismo_shared::time::{TimestampFormat, Zone};
 
 /// Reads a time as the API writes it (or any format the auto-detection takes), in UTC.

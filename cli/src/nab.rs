@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
-use seismo_shared::stream::StreamDetector;
+use seismo_lab::stream::StreamDetector;
 
 /// One NAB data file with its scores.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
+use seismo_lab::eval::{EventScore, LabelledEvent};
 use seismo_shared::backtest::BacktestReport;
-use seismo_shared::eval::{EventScore, LabelledEvent};
 use seismo_shared::group::GroupReport;
 
 /// The top value of each dimension with its share, largest share first:

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use seismo_api::EmbeddedStore;
+use seismo_lab::generate::Rng;
 use seismo_shared::engine::SeriesState;
-use seismo_shared::generate::Rng;
 use seismo_shared::model::timestamp_string;
 use seismo_shared::objects::{BoxFuture, LocalObjects, ObjectError, ObjectReader, Objects};
 use seismo_shared::pipeline::{self, DetectTask};

@@ -518,7 +518,7 @@ struct ClosedHour {
 /// their usual in that hour; `seismo serve` learns the history, then its schedule detects the
 /// closed hour and sends its groups to an alert with threshold 0.
 fn serve_detects_a_closed_hour_with_an_incident(stdout: Stdout) -> ClosedHour {
-    use seismo_shared::generate::{self, BUCKET, GenerateOptions};
+    use seismo_lab::generate::{self, BUCKET, GenerateOptions};
     let dir = tempfile::tempdir().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -732,7 +732,7 @@ fn serve_keeps_its_alerts_when_nobody_reads_its_stdout() {
 #[cfg(feature = "s3")]
 #[test]
 fn serve_reads_metric_files_from_an_s3_endpoint() {
-    use seismo_shared::generate::{self, GenerateOptions};
+    use seismo_lab::generate::{self, GenerateOptions};
     let moto = seismo_tests::Moto::start();
     let dir = tempfile::tempdir().unwrap();
     generate::generate(

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use seismo_lab::eval::{self, LabelledEvent};
+use seismo_lab::generate::{self, GenerateOptions, Incident};
 use seismo_shared::backtest::{self, BacktestOptions, BacktestReport};
-use seismo_shared::eval::{self, LabelledEvent};
-use seismo_shared::generate::{self, GenerateOptions, Incident};
 use seismo_shared::model::CreateMetricSetRequest;
 use seismo_shared::paths::LocalResolver;
 

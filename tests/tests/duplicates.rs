@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 mod common;
 
-use seismo_shared::generate::{self, GenerateOptions};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::objects::{BoxFuture, LocalObjects, ObjectError, Objects};
 use seismo_shared::pipeline::{self, DetectTask, When, blob};
 use seismo_shared::store::{Kind, LargeValues, MemoryStore, Store, StoreError, WithObjects};

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use seismo_shared::generate::{self, GenerateOptions};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::handlers::{self, IngestEvent, Queue, SqsEvent};
 use seismo_shared::model::timestamp_string;
 use seismo_shared::objects::{BoxFuture, LocalObjects};

@@ -13,7 +13,7 @@ use lm::types::{
     Action, AlertFilters, AnomalyGroupTimeSeriesFeedback, SnsConfiguration, SnsFormat,
 };
 use seismo_api::{Api, MemoryStore};
-use seismo_shared::generate::{self, GenerateOptions};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::group::GroupReport;
 use seismo_shared::model::timestamp_string;
 use seismo_shared::objects::LocalObjects;

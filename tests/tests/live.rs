@@ -4,7 +4,7 @@
 
 mod common;
 
-use seismo_shared::generate::{self, GenerateOptions};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::pipeline::{self, alert::Outbox, local};
 use seismo_shared::store::{Kind, MemoryStore, Store};
 

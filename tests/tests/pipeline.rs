@@ -17,11 +17,11 @@ use lm::types::{
     Metric, MetricSource, S3SourceConfig, SnsConfiguration, SnsFormat, TimestampColumn,
 };
 use seismo_api::{Api, app};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::aws::{
     self, AwsPublisher, dynamodb::DynamoStore, s3::S3Objects, scheduler::EventBridgeSchedules,
     sqs::SqsQueue,
 };
-use seismo_shared::generate::{self, GenerateOptions};
 use seismo_shared::handlers::{self, Queue};
 use seismo_shared::model::timestamp_string;
 use seismo_shared::objects::{BoxFuture, LocalObjects, Objects};

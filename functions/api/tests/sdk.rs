@@ -11,7 +11,7 @@ use lm::types::{
     FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
 };
 use seismo_api::{Api, Kind, MemoryStore, Store, StoreError, app};
-use seismo_shared::generate::{self, GenerateOptions};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::pipeline::alert::Outbox;
 use seismo_shared::pipeline::local;
 use serde_json::Value;

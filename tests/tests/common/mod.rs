@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use seismo_shared::generate::{self, GenerateOptions};
+use seismo_lab::generate::{self, GenerateOptions};
 use seismo_shared::objects::LocalObjects;
 use seismo_shared::pipeline;
 use seismo_shared::store::{Kind, MemoryStore, Store};

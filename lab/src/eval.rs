@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::group::GroupReport;
+use seismo_shared::group::GroupReport;
 
 /// A labelled event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,8 +124,8 @@ pub fn events_from_points(measure: &str, mut times: Vec<i64>, step: i64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Direction, Scored};
-    use crate::group::{Grouper, Observation};
+    use seismo_shared::engine::{Direction, Scored};
+    use seismo_shared::group::{Grouper, Observation};
 
     fn groups(spans: &[(usize, i64, i64)]) -> Vec<GroupReport> {
         let dims = vec!["x".to_string()];

@@ -15,11 +15,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::model::{
+use seismo_shared::model::{
     AggregationFunction, CreateMetricSetRequest, CsvFormatDescriptor, FileCompression,
     FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
 };
-use crate::time::{Zone, format_java, local_hour_and_weekday};
+use seismo_shared::time::{Zone, format_java, local_hour_and_weekday};
 
 /// The bucket name the sample uses.
 pub const BUCKET: &str = "seismo-sample";
@@ -405,8 +405,8 @@ pub fn labels_csv(incidents: &[Incident]) -> String {
             let _ = writeln!(
                 out,
                 "{m},{},{},{},{},{}",
-                crate::model::timestamp_string(inc.start),
-                crate::model::timestamp_string(end),
+                seismo_shared::model::timestamp_string(inc.start),
+                seismo_shared::model::timestamp_string(end),
                 inc.slice_notation(),
                 inc.kind,
                 inc.description
@@ -453,6 +453,6 @@ mod tests {
 
     #[test]
     fn the_metric_set_is_valid() {
-        crate::validate::metric_set(&metric_set()).unwrap();
+        seismo_shared::validate::metric_set(&metric_set()).unwrap();
     }
 }

@@ -50,7 +50,7 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::{EngineConfig, SeriesState};
+use seismo_shared::engine::{EngineConfig, SeriesState};
 
 /// Points used to infer the interval.
 const STEP_SAMPLE: usize = 8;

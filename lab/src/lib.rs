@@ -1,0 +1,20 @@
+//! # seismo-lab
+//!
+//! Benchmarks, generators and evaluation for Seismo, used by the `seismo` CLI and the tests,
+//! never by the Lambda functions (which link `seismo-shared` only):
+//!
+//! - [`generate`]: realistic sample data in the old service's S3 layout, with labelled incidents;
+//! - [`eval`]: event-level precision, recall and F1 of anomaly groups against labelled events;
+//! - [`stream`]: a detector for one stream of points of unknown interval (the NAB benchmark).
+//!
+//! ```
+//! use seismo_lab::generate::metric_set;
+//!
+//! let request = metric_set();
+//! seismo_shared::validate::metric_set(&request).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+pub mod eval;
+pub mod generate;
+pub mod stream;
