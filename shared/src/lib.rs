@@ -30,6 +30,7 @@ pub mod eval;
 pub mod generate;
 pub mod group;
 pub mod handlers;
+pub mod ids;
 pub mod model;
 pub mod objects;
 pub mod paths;

@@ -2,11 +2,12 @@
 //! runtime: what every stage reads first.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::PipelineError;
 use crate::data::Schema;
 use crate::engine::{EngineConfig, Sensitivity};
+pub use crate::ids::{model_fingerprint, shard_of};
 use crate::model::CreateMetricSetRequest;
 use crate::store::{Kind, Store, StoreError};
 
@@ -31,23 +32,6 @@ pub struct Runtime {
     /// recorded, relearned.
     #[serde(default)]
     pub model: Option<String>,
-}
-
-/// What a detector's model depends on: its measures, dimensions, filters, frequency and time
-/// zone. A detector deactivated to change something else (an alert, the Offset, a data path)
-/// and activated again keeps its model; one whose series changed learns anew.
-pub fn model_fingerprint(metric_set: &CreateMetricSetRequest) -> String {
-    let basis = json!({
-        "metrics": metric_set.metric_list,
-        "dimensions": metric_set.dimension_list,
-        "filters": metric_set.dimension_filter_list,
-        "frequency": metric_set.metric_set_frequency,
-        "timezone": metric_set.timezone,
-    });
-    format!(
-        "{:016x}",
-        crate::group::fnv1a(0, [basis.to_string().as_str()])
-    )
 }
 
 /// Now, in epoch seconds.
@@ -79,12 +63,6 @@ pub fn metric_set_prefix(detector_arn: &str) -> String {
         Some((head, name)) => format!("{head}:MetricSet/{name}/"),
         None => format!("{detector_arn}/MetricSet/"),
     }
-}
-
-/// The shard of a series (its dimension values), stable across runs.
-pub fn shard_of(dimensions: &[String], shards: u32) -> u32 {
-    let parts = dimensions.iter().map(String::as_str);
-    (crate::group::fnv1a(0, parts) % u64::from(shards.max(1))) as u32
 }
 
 /// Loads a detector with its metric set.
