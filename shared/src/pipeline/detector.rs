@@ -9,7 +9,8 @@ use crate::data::Schema;
 use crate::engine::{EngineConfig, Sensitivity};
 pub use crate::ids::{model_fingerprint, shard_of};
 use crate::model::CreateMetricSetRequest;
-use crate::store::{Kind, Store, StoreError};
+pub use crate::store::keys::metric_sets_of as metric_set_prefix;
+use crate::store::{Kind, Store, StoreError, keys};
 
 /// The detector's pipeline settings, fixed at activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,14 +58,6 @@ pub struct Detector {
     pub engine: EngineConfig,
 }
 
-/// The ARN prefix of a detector's metric sets.
-pub fn metric_set_prefix(detector_arn: &str) -> String {
-    match detector_arn.rsplit_once(":AnomalyDetector:") {
-        Some((head, name)) => format!("{head}:MetricSet/{name}/"),
-        None => format!("{detector_arn}/MetricSet/"),
-    }
-}
-
 /// Loads a detector with its metric set.
 pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineError> {
     let doc = store
@@ -95,7 +88,7 @@ pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineEr
 /// The detector's runtime (written at activation).
 pub async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, PipelineError> {
     let doc = store
-        .get(Kind::Pipeline, &format!("{arn}/runtime"))
+        .get(Kind::Pipeline, &keys::runtime(arn))
         .await?
         .ok_or_else(|| PipelineError::Config(format!("{arn} is not activated")))?;
     serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))
@@ -103,5 +96,8 @@ pub async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, Pipeline
 
 /// How many intervals the detector has on record (ingested live).
 pub(super) async fn count_executions<S: Store>(store: &S, arn: &str) -> Result<usize, StoreError> {
-    Ok(store.list(Kind::Execution, &format!("{arn}/")).await?.len())
+    Ok(store
+        .list(Kind::Execution, &keys::detector_prefix(arn))
+        .await?
+        .len())
 }

@@ -16,7 +16,7 @@ use crate::request::{arn_field, optional, required};
 use crate::resources::{detector, metric_sets_of, status};
 use crate::state::Api;
 use crate::swap::{modify, set_status, transition};
-use seismo_shared::store::{Kind, Store, StoreError};
+use seismo_shared::store::{Kind, Store, StoreError, keys};
 
 pub(crate) async fn create_detector<S: Store>(
     api: &Api<S>,
@@ -250,7 +250,7 @@ pub(crate) async fn delete_detector<S: Store>(
         }
     }
     for kind in [Kind::Group, Kind::Execution, Kind::Feedback] {
-        for (key, _) in api.store.list(kind, &format!("{arn}/")).await? {
+        for (key, _) in api.store.list(kind, &keys::detector_prefix(arn)).await? {
             api.store.delete(kind, &key).await?;
         }
     }
