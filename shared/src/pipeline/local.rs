@@ -36,7 +36,7 @@ pub async fn due<S: Store>(store: &S, arn: &str, now: i64) -> Result<Vec<i64>, P
     let (f, z) = (d.schema.frequency, d.schema.zone);
     let offset = d.metric_set.offset.unwrap_or(0);
     let last_run = store
-        .list(Kind::Execution, &keys::detector_prefix(&arn))
+        .list(Kind::Execution, &keys::detector_prefix(arn))
         .await?
         .iter()
         .filter_map(|(_, e)| e["Timestamp"].as_str().map(str::to_string))
