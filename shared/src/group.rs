@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Direction, Scored};
+pub use crate::ids::{group_id, series_id};
 use crate::model::{
     AnomalyGroup, ContributionMatrix, DimensionContribution, DimensionNameValue,
     DimensionValueContribution, InterMetricImpactDetails, MetricLevelImpact, RelationshipType,
@@ -536,41 +537,6 @@ fn shares(values: &BTreeMap<String, f64>) -> Vec<DimensionValueContribution> {
 
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
-}
-
-/// 64-bit FNV-1a over `parts`, each followed by 0x1f, from the offset basis xor `seed`.
-pub(crate) fn fnv1a<'a>(seed: u64, parts: impl IntoIterator<Item = &'a str>) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
-    for p in parts {
-        for b in p.bytes().chain(std::iter::once(0x1f)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
-}
-
-/// A UUID-shaped id that is the same for the same namespace, measure and start: recomputing a
-/// group gives the same id, so retries never duplicate one.
-pub fn group_id(namespace: &str, measure: &str, start: i64) -> String {
-    let start = start.to_string();
-    let parts = [namespace, measure, start.as_str()];
-    let hex = format!("{:016x}{:016x}", fnv1a(1, parts), fnv1a(2, parts));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-/// A stable id of a series: the measure and its dimension values.
-pub fn series_id(measure: &str, dimensions: &[String]) -> String {
-    let mut parts = vec![measure];
-    parts.extend(dimensions.iter().map(String::as_str));
-    format!("{:016x}", fnv1a(3, parts))
 }
 
 #[cfg(test)]

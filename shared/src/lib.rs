@@ -28,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod group;
 pub mod handlers;
+pub mod ids;
 pub mod model;
 pub mod objects;
 pub mod paths;

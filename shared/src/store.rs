@@ -4,6 +4,8 @@
 //! Adapters: memory and the embedded store (here), DynamoDB ([`crate::aws::dynamodb`]); all
 //! three pass [`contract`].
 
+pub mod keys;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -204,7 +206,7 @@ impl EmbeddedStore {
     }
 
     fn key(kind: Kind, key: &str) -> String {
-        format!("{}/{key}", kind.name())
+        keys::embedded(kind, key)
     }
 
     fn write<T>(
@@ -295,7 +297,7 @@ impl Store for EmbeddedStore {
     async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
         use redb::ReadableDatabase;
         let start = Self::key(kind, prefix);
-        let head = format!("{}/", kind.name());
+        let head = keys::embedded(kind, "");
         let r = self.db.begin_read().map_err(backend)?;
         let table = r.open_table(DOCUMENTS).map_err(backend)?;
         let mut out = Vec::new();

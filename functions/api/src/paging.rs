@@ -1,5 +1,6 @@
 //! Paging: `MaxResults` and `NextToken`, and tokens sealed with the listing they belong to.
 
+use seismo_shared::ids;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -78,38 +79,14 @@ pub(crate) fn list_scope(req: &Value, listing: &str) -> String {
     format!("{listing}:{what}")
 }
 
-/// FNV-1a: a checksum, so a token is recognised (not a secret).
-fn fnv(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain([0]) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
+/// The token continuing after `key` (its format lives in [`seismo_shared::ids`]).
 fn seal_token(key: &str, scope: &str) -> String {
-    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{hex}.{:016x}", fnv(&[scope, key]))
+    ids::seal_next_token(key, scope)
 }
 
 fn open_token(token: &str, scope: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::field("NextToken", "not a token this listing gave");
-    let (hex, sum) = token.split_once('.').ok_or_else(bad)?;
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
-        return Err(bad());
-    }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| bad())?;
-    let key = String::from_utf8(bytes).map_err(|_| bad())?;
-    if sum != format!("{:016x}", fnv(&[scope, &key])) {
-        return Err(bad());
-    }
-    Ok(key)
+    ids::open_next_token(token, scope)
+        .ok_or_else(|| ApiError::field("NextToken", "not a token this listing gave"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::clock::now;
 use crate::error::ApiError;
 use crate::state::Api;
-use seismo_shared::store::{Kind, Store};
+use seismo_shared::store::{Kind, Store, keys};
 
 /// Metric sets per detector (the old service's quota).
 pub(crate) const METRIC_SETS_PER_DETECTOR: usize = 1;
@@ -30,7 +30,7 @@ pub(crate) async fn reserve<S: Store>(
     max: usize,
     existing: &[String],
 ) -> Result<(), ApiError> {
-    let key = format!("{detector_arn}/reserved/{what}");
+    let key = keys::reserved(detector_arn, what);
     let t = now();
     seismo_shared::store::update(&api.store, Kind::Pipeline, &key, |current| {
         let mut held: serde_json::Map<String, Value> = current
@@ -62,7 +62,7 @@ pub(crate) async fn release<S: Store>(
     what: &str,
     arn: &str,
 ) -> Result<(), ApiError> {
-    let key = format!("{detector_arn}/reserved/{what}");
+    let key = keys::reserved(detector_arn, what);
     seismo_shared::store::update(&api.store, Kind::Pipeline, &key, |current| {
         Ok::<_, ApiError>(
             current

@@ -15,7 +15,7 @@ use crate::data::Aggregator;
 use crate::engine::SeriesState;
 use crate::model::{DetectorStatus, timestamp_string};
 use crate::objects::Objects;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, keys};
 use crate::time::intervals;
 
 /// Learns every series from the metric set's historical path (when it has one) and stores the
@@ -99,7 +99,7 @@ pub async fn activate<S: Store>(
 /// the runtime is stamped with the new activation time and the detector is ACTIVE, or LEARNING
 /// while the intervals it learned fall short of the warm-up. None when there is no such model.
 async fn resume<S: Store>(store: &S, d: &Detector) -> Result<Option<Runtime>, PipelineError> {
-    let key = format!("{}/runtime", d.arn);
+    let key = keys::runtime(&d.arn);
     let Some(doc) = store.get(Kind::Pipeline, &key).await? else {
         return Ok(None);
     };
@@ -180,7 +180,7 @@ pub async fn install<S: Store>(
         model: Some(model_fingerprint(&d.metric_set)),
     };
     // A new model replaces the old one whole (its shards may differ).
-    blob::delete_under(store, &format!("{arn}/state/")).await?;
+    blob::delete_under(store, &keys::states(arn)).await?;
     let mut by_shard: Vec<Vec<(Vec<String>, Vec<SeriesState>)>> = vec![Vec::new(); shards as usize];
     for (dims, s) in states {
         by_shard[shard_of(&dims, shards) as usize].push((dims, s));
@@ -190,8 +190,6 @@ pub async fn install<S: Store>(
         write_state(store, arn, shard as u32, at, series, NO_FEEDBACK).await?;
     }
     let doc = serde_json::to_value(&runtime).map_err(|e| PipelineError::Config(e.to_string()))?;
-    store
-        .put(Kind::Pipeline, &format!("{arn}/runtime"), doc)
-        .await?;
+    store.put(Kind::Pipeline, &keys::runtime(arn), doc).await?;
     Ok(runtime)
 }

@@ -8,7 +8,7 @@ use crate::group::GroupReport;
 use crate::model::AlertStatus;
 use crate::ports::BoxFuture;
 pub use crate::ports::Publisher;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, keys};
 
 use super::{NotifyTask, PipelineError};
 
@@ -223,14 +223,14 @@ pub async fn notify<S: Store>(
         .collect();
     let mut out = Notified::default();
     for id in &task.anomaly_group_ids {
-        let Some(doc) = store.get(Kind::Group, &format!("{arn}/{id}")).await? else {
+        let Some(doc) = store.get(Kind::Group, &keys::group(arn, id)).await? else {
             continue;
         };
         let group: GroupReport =
             serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))?;
         for alert in alerts.iter().filter(|a| passes(a, &group)) {
             let name = alert["AlertName"].as_str().unwrap_or_default();
-            let sent_key = format!("{arn}/sent/{name}/{id}");
+            let sent_key = keys::sent(arn, name, id);
             match claim_send(store, &sent_key, alert, id).await? {
                 Claim::Ours => {}
                 Claim::Sent => {
@@ -676,7 +676,7 @@ Anomaly group {id}
         }
         let doc = serde_json::to_value(&g).unwrap();
         store
-            .put(Kind::Group, &format!("{DETECTOR}/{id}"), doc)
+            .put(Kind::Group, &keys::group(DETECTOR, &id), doc)
             .await
             .unwrap();
         let task = NotifyTask {

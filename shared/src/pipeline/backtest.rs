@@ -11,7 +11,7 @@ use super::status::{Failure, set_status};
 use crate::data::Aggregator;
 use crate::model::DetectorStatus;
 use crate::objects::Objects;
-use crate::store::{Kind, Store};
+use crate::store::{Kind, Store, keys};
 
 /// Runs the backtest of a detector that is BACK_TEST_ACTIVATING (see [`run_once`]): every file
 /// under the metric set's historical path (or its template's fixed prefix) is read through
@@ -55,7 +55,7 @@ async fn backtest_now<S: Store>(
     // backtests were marked are a backtest's when the detector never ran live).
     let ran_live = count_executions(store, arn).await? > 0;
     let mut live = std::collections::HashSet::new();
-    for (key, group) in store.list(Kind::Group, &format!("{arn}/")).await? {
+    for (key, group) in store.list(Kind::Group, &keys::detector_prefix(arn)).await? {
         if group.get(BACKTEST_MARK).map_or(!ran_live, |m| m == true) {
             store.delete(Kind::Group, &key).await?;
         } else {
@@ -85,7 +85,7 @@ async fn backtest_now<S: Store>(
     for g in &report.groups {
         let mut g = g.clone();
         g.keep_series(crate::group::MAX_STORED_SERIES);
-        let key = format!("{arn}/{}", g.anomaly_group.anomaly_group_id);
+        let key = keys::group(arn, &g.anomaly_group.anomaly_group_id);
         if live.contains(&key) {
             // The group found live for the same measure and start stays.
             continue;

@@ -14,7 +14,7 @@ use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
 use crate::objects::ObjectError;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, keys};
 
 /// Compressed bytes per stored part (base64 makes a part about 342 KB of text).
 pub const PART_BYTES: usize = 256 * 1024;
@@ -48,7 +48,7 @@ fn object_error(e: ObjectError) -> StoreError {
 pub async fn put<S: Store>(store: &S, key: &str, bytes: &[u8]) -> Result<Written, StoreError> {
     let packed = gzip(bytes);
     if let Some(large) = store.large_values() {
-        let object = format!("{}/{key}", large.root);
+        let object = keys::blob_object(&large.root, key);
         let size = packed.len();
         large
             .objects
@@ -63,11 +63,11 @@ pub async fn put<S: Store>(store: &S, key: &str, bytes: &[u8]) -> Result<Written
         });
     }
     let parts: Vec<&[u8]> = packed.chunks(PART_BYTES).collect();
-    for (i, p) in parts.iter().enumerate() {
+    for (i, p) in (0u64..).zip(&parts) {
         store
             .put(
                 Kind::Pipeline,
-                &format!("{key}#{i}"),
+                &keys::blob_part(key, i),
                 json!({ "b": B64.encode(p) }),
             )
             .await?;
@@ -99,7 +99,7 @@ pub async fn get<S: Store>(store: &S, key: &str) -> Result<Option<Vec<u8>>, Stor
     let mut packed = Vec::new();
     for i in 0..parts {
         let part = store
-            .get(Kind::Pipeline, &format!("{key}#{i}"))
+            .get(Kind::Pipeline, &keys::blob_part(key, i))
             .await?
             .ok_or_else(|| corrupt(key, "a part is missing"))?;
         let text = part["b"]
@@ -138,7 +138,9 @@ pub async fn delete<S: Store>(store: &S, key: &str) -> Result<(), StoreError> {
     };
     delete_object(store, &head).await?;
     for i in 0..head["parts"].as_u64().unwrap_or(0) {
-        store.delete(Kind::Pipeline, &format!("{key}#{i}")).await?;
+        store
+            .delete(Kind::Pipeline, &keys::blob_part(key, i))
+            .await?;
     }
     store.delete(Kind::Pipeline, key).await?;
     Ok(())

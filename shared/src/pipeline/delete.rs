@@ -1,18 +1,18 @@
 //! Deletion: everything the pipeline stored for a detector removed.
 
 use super::blob;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, keys};
 
 /// Removes everything the pipeline stored for a detector (on DeleteAnomalyDetector).
 pub async fn forget<S: Store>(store: &S, arn: &str) -> Result<(), StoreError> {
-    blob::delete_under(store, &format!("{arn}/")).await
+    blob::delete_under(store, &keys::detector_prefix(arn)).await
 }
 
 /// Removes what a one-time run stored for a detector deleted while it ran: the pipeline's
 /// bookkeeping, the anomaly groups and the data-quality figures.
 pub(super) async fn discard<S: Store>(store: &S, arn: &str) -> Result<(), StoreError> {
     forget(store, arn).await?;
-    for (key, _) in store.list(Kind::Group, &format!("{arn}/")).await? {
+    for (key, _) in store.list(Kind::Group, &keys::detector_prefix(arn)).await? {
         store.delete(Kind::Group, &key).await?;
     }
     store.delete(Kind::Quality, arn).await?;
@@ -31,12 +31,12 @@ mod tests {
     const LONGER: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d2";
 
     async fn seed(store: &MemoryStore, arn: &str) {
-        blob::put(store, &format!("{arn}/state/0/1/x"), b"model")
+        blob::put(store, &keys::state_blob(arn, 0, 1, "x"), b"model")
             .await
             .unwrap();
         let docs = [
-            (Kind::Pipeline, format!("{arn}/runtime")),
-            (Kind::Group, format!("{arn}/g")),
+            (Kind::Pipeline, keys::runtime(arn)),
+            (Kind::Group, keys::group(arn, "g")),
             (Kind::Quality, arn.to_string()),
             (Kind::Detector, arn.to_string()),
         ];
@@ -46,7 +46,11 @@ mod tests {
     }
 
     async fn count(store: &MemoryStore, kind: Kind, arn: &str) -> usize {
-        store.list(kind, &format!("{arn}/")).await.unwrap().len()
+        store
+            .list(kind, &keys::detector_prefix(arn))
+            .await
+            .unwrap()
+            .len()
     }
 
     #[tokio::test]
@@ -73,7 +77,7 @@ mod tests {
         assert_eq!(count(&store, Kind::Pipeline, LONGER).await, longer_pipeline);
         assert_eq!(count(&store, Kind::Group, LONGER).await, 1);
         assert!(store.get(Kind::Quality, LONGER).await.unwrap().is_some());
-        let model = blob::get(&store, &format!("{LONGER}/state/0/1/x")).await;
+        let model = blob::get(&store, &keys::state_blob(LONGER, 0, 1, "x")).await;
         assert_eq!(model.unwrap().as_deref(), Some(&b"model"[..]));
     }
 }

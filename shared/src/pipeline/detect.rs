@@ -12,7 +12,7 @@ use super::state::{read_state, write_state};
 use super::{DetectTask, NotifyTask, PipelineError, blob, codec};
 use crate::engine::{Scored, SeriesState};
 use crate::model::timestamp_string;
-use crate::store::{Kind, Store, StoreError, update};
+use crate::store::{Kind, Store, StoreError, keys, update};
 
 /// What detect did with one shard.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         )));
     }
     let interval = task.interval;
-    let values_key = format!("{arn}/values/{interval}/{}", task.shard);
+    let values_key = keys::values(arn, interval, task.shard);
     let mut shard_state = read_state(store, arn, task.shard).await?;
     let mut scored_now = false;
     let mut anomalies = 0;
@@ -88,7 +88,7 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
                 scored.push((dims.clone(), verdicts));
             }
         }
-        let scored_key = format!("{arn}/scored/{interval}/{}", task.shard);
+        let scored_key = keys::scored(arn, interval, task.shard);
         blob::put(store, &scored_key, &codec::encode_scored(&scored)).await?;
         let swapped = write_state(
             store,
@@ -106,14 +106,14 @@ pub async fn detect<S: Store>(store: &S, task: &DetectTask) -> Result<Detected, 
         }
         scored_now = swapped?;
     } else if grouped(store, arn, interval).await?.is_none()
-        && blob::head(store, &format!("{arn}/scored/{interval}/{}", task.shard))
+        && blob::head(store, &keys::scored(arn, interval, task.shard))
             .await?
             .is_none()
     {
         // The shard's state is past this interval (a later interval ran first, or this is a
         // late retry): it can no longer be scored, so it counts as scored with nothing, and
         // the interval is still grouped from the other shards instead of failing for good.
-        let scored_key = format!("{arn}/scored/{interval}/{}", task.shard);
+        let scored_key = keys::scored(arn, interval, task.shard);
         blob::put(store, &scored_key, &codec::encode_scored(&Vec::new())).await?;
         tracing::warn!(detector = %arn, interval, shard = task.shard, "skipped: the shard's state is past the interval");
     }
@@ -142,7 +142,7 @@ async fn finish_shard<S: Store>(
         tidy_grouped(store, d, rt, interval).await?;
         return Ok(Some(done));
     }
-    let progress_key = format!("{arn}/progress/{interval}");
+    let progress_key = keys::progress(arn, interval);
     let progress = update(store, Kind::Pipeline, &progress_key, |current| {
         let mut done: BTreeSet<u32> = current
             .and_then(|p| serde_json::from_value(p["done"].clone()).ok())

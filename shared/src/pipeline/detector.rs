@@ -2,13 +2,15 @@
 //! runtime: what every stage reads first.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::PipelineError;
 use crate::data::Schema;
 use crate::engine::{EngineConfig, Sensitivity};
+pub use crate::ids::{model_fingerprint, shard_of};
 use crate::model::CreateMetricSetRequest;
-use crate::store::{Kind, Store, StoreError};
+pub use crate::store::keys::metric_sets_of as metric_set_prefix;
+use crate::store::{Kind, Store, StoreError, keys};
 
 /// The detector's pipeline settings, fixed at activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,23 +35,6 @@ pub struct Runtime {
     pub model: Option<String>,
 }
 
-/// What a detector's model depends on: its measures, dimensions, filters, frequency and time
-/// zone. A detector deactivated to change something else (an alert, the Offset, a data path)
-/// and activated again keeps its model; one whose series changed learns anew.
-pub fn model_fingerprint(metric_set: &CreateMetricSetRequest) -> String {
-    let basis = json!({
-        "metrics": metric_set.metric_list,
-        "dimensions": metric_set.dimension_list,
-        "filters": metric_set.dimension_filter_list,
-        "frequency": metric_set.metric_set_frequency,
-        "timezone": metric_set.timezone,
-    });
-    format!(
-        "{:016x}",
-        crate::group::fnv1a(0, [basis.to_string().as_str()])
-    )
-}
-
 /// Now, in epoch seconds.
 pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
@@ -71,20 +56,6 @@ pub struct Detector {
     pub schema: Schema,
     /// The engine configuration.
     pub engine: EngineConfig,
-}
-
-/// The ARN prefix of a detector's metric sets.
-pub fn metric_set_prefix(detector_arn: &str) -> String {
-    match detector_arn.rsplit_once(":AnomalyDetector:") {
-        Some((head, name)) => format!("{head}:MetricSet/{name}/"),
-        None => format!("{detector_arn}/MetricSet/"),
-    }
-}
-
-/// The shard of a series (its dimension values), stable across runs.
-pub fn shard_of(dimensions: &[String], shards: u32) -> u32 {
-    let parts = dimensions.iter().map(String::as_str);
-    (crate::group::fnv1a(0, parts) % u64::from(shards.max(1))) as u32
 }
 
 /// Loads a detector with its metric set.
@@ -117,7 +88,7 @@ pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineEr
 /// The detector's runtime (written at activation).
 pub async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, PipelineError> {
     let doc = store
-        .get(Kind::Pipeline, &format!("{arn}/runtime"))
+        .get(Kind::Pipeline, &keys::runtime(arn))
         .await?
         .ok_or_else(|| PipelineError::Config(format!("{arn} is not activated")))?;
     serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))
@@ -125,5 +96,8 @@ pub async fn runtime<S: Store>(store: &S, arn: &str) -> Result<Runtime, Pipeline
 
 /// How many intervals the detector has on record (ingested live).
 pub(super) async fn count_executions<S: Store>(store: &S, arn: &str) -> Result<usize, StoreError> {
-    Ok(store.list(Kind::Execution, &format!("{arn}/")).await?.len())
+    Ok(store
+        .list(Kind::Execution, &keys::detector_prefix(arn))
+        .await?
+        .len())
 }

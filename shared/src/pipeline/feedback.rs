@@ -8,7 +8,7 @@ use super::detector::{Detector, Runtime, shard_of};
 use super::state::ShardState;
 use crate::engine::Feedback;
 use crate::group::GroupReport;
-use crate::store::{Kind, Store};
+use crate::store::{Kind, Store, keys};
 
 /// Applies the feedback given since the shard's state was written (PutFeedback on a series of
 /// an anomaly group): each of the series' points in the group, to the measure's state.
@@ -25,7 +25,10 @@ pub(super) async fn apply_feedback<S: Store>(
     let since = state.feedback_at;
     let mut newest = since;
     let mut groups: BTreeMap<String, Option<GroupReport>> = BTreeMap::new();
-    for (k, fb) in store.list(Kind::Feedback, &format!("{arn}/")).await? {
+    for (k, fb) in store
+        .list(Kind::Feedback, &keys::detector_prefix(arn))
+        .await?
+    {
         let is_anomaly = fb["IsAnomaly"].as_bool().unwrap_or(false);
         // Given before the state's mark: applied already (docs from before the mark existed
         // count as given at 0).
@@ -34,11 +37,11 @@ pub(super) async fn apply_feedback<S: Store>(
             continue;
         }
         newest = newest.max(given);
-        let Some((group_id, series_id)) = k[arn.len() + 1..].split_once('/') else {
+        let Some((group_id, series_id)) = keys::feedback_ids(arn, &k) else {
             continue;
         };
         if !groups.contains_key(group_id) {
-            let doc = store.get(Kind::Group, &format!("{arn}/{group_id}")).await?;
+            let doc = store.get(Kind::Group, &keys::group(arn, group_id)).await?;
             groups.insert(
                 group_id.to_string(),
                 doc.and_then(|g| serde_json::from_value(g).ok()),

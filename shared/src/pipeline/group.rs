@@ -8,7 +8,7 @@ use super::status::{Failure, detector_status, set_status};
 use super::{NotifyTask, PipelineError, blob, codec};
 use crate::group::{Grouper, Observation};
 use crate::model::{DetectorStatus, ExecutionStatus, timestamp_string};
-use crate::store::{Kind, Store, StoreError, update};
+use crate::store::{Kind, Store, StoreError, keys, update};
 
 /// Forms the interval's anomaly groups from every shard's scored points (one group per
 /// measure with anomalies), stores them under ids that depend only on detector, measure and
@@ -20,7 +20,7 @@ pub(super) async fn group_interval<S: Store>(
     interval: i64,
 ) -> Result<NotifyTask, PipelineError> {
     let arn = d.arn.as_str();
-    let exec_key = format!("{arn}/{}", timestamp_string(interval));
+    let exec_key = keys::execution(arn, interval);
     if let Some(done) = grouped(store, arn, interval).await? {
         return Ok(done);
     }
@@ -32,7 +32,7 @@ pub(super) async fn group_interval<S: Store>(
         .collect();
     let mut all: codec::Verdicts = Vec::new();
     for shard in 0..rt.shards {
-        let scored_key = format!("{arn}/scored/{interval}/{shard}");
+        let scored_key = keys::scored(arn, interval, shard);
         match blob::get(store, &scored_key).await? {
             Some(bytes) => all.extend(
                 codec::decode_scored(&bytes)
@@ -65,7 +65,7 @@ pub(super) async fn group_interval<S: Store>(
         g.keep_series(crate::group::MAX_STORED_SERIES);
         let id = g.anomaly_group.anomaly_group_id.clone();
         let doc = serde_json::to_value(g).map_err(|e| PipelineError::Config(e.to_string()))?;
-        store.put(Kind::Group, &format!("{arn}/{id}"), doc).await?;
+        store.put(Kind::Group, &keys::group(arn, &id), doc).await?;
         ids.push(id);
     }
     let recorded = |e: Option<&Value>| {
@@ -115,10 +115,10 @@ pub(super) async fn tidy_grouped<S: Store>(
 ) -> Result<(), PipelineError> {
     let arn = d.arn.as_str();
     for shard in 0..rt.shards {
-        blob::delete(store, &format!("{arn}/scored/{interval}/{shard}")).await?;
+        blob::delete(store, &keys::scored(arn, interval, shard)).await?;
     }
     store
-        .delete(Kind::Pipeline, &format!("{arn}/progress/{interval}"))
+        .delete(Kind::Pipeline, &keys::progress(arn, interval))
         .await?;
     if detector_status(Some(&d.doc)) == Some(DetectorStatus::Learning)
         && rt.learned + count_executions(store, arn).await? >= rt.warmup
@@ -136,7 +136,7 @@ pub(super) async fn grouped<S: Store>(
     arn: &str,
     interval: i64,
 ) -> Result<Option<NotifyTask>, StoreError> {
-    let exec_key = format!("{arn}/{}", timestamp_string(interval));
+    let exec_key = keys::execution(arn, interval);
     Ok(store
         .get(Kind::Execution, &exec_key)
         .await?

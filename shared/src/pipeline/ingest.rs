@@ -11,7 +11,7 @@ use crate::data::{Aggregator, DataQuality};
 use crate::model::{DetectorStatus, ExecutionStatus, timestamp_string};
 use crate::objects::{ObjectError, Objects};
 use crate::paths::expand_template;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, keys};
 use crate::time::{interval_start, next_interval};
 
 /// Which interval an ingest is for.
@@ -121,7 +121,7 @@ pub async fn ingest<S: Store>(
         )));
     }
     let end = next_interval(interval, f, z).unwrap_or(interval + f.seconds());
-    let values_key = |shard: u32| format!("{arn}/values/{interval}/{shard}");
+    let values_key = |shard: u32| keys::values(arn, interval, shard);
     let tasks: Vec<DetectTask> = (0..rt.shards)
         .map(|shard| DetectTask {
             anomaly_detector_arn: arn.to_string(),
@@ -129,7 +129,7 @@ pub async fn ingest<S: Store>(
             shard,
         })
         .collect();
-    let exec_key = format!("{arn}/{}", timestamp_string(interval));
+    let exec_key = keys::execution(arn, interval);
     // A replay: the execution is recorded only after every shard's values are stored, so
     // the same work is handed over again and nothing is read or written.
     if let Some(exec) = store.get(Kind::Execution, &exec_key).await? {

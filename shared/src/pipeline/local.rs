@@ -8,7 +8,7 @@ use super::status::detector_status;
 use super::{PipelineError, When, detect, ingest, load, run_activation, run_backtest, runtime};
 use crate::model::{DetectorStatus, ExecutionStatus};
 use crate::objects::Objects;
-use crate::store::{Kind, Store};
+use crate::store::{Kind, Store, keys};
 use crate::time::{interval_start, next_interval};
 
 /// Intervals run per detector per call, at most (a long gap catches up over several calls).
@@ -36,7 +36,7 @@ pub async fn due<S: Store>(store: &S, arn: &str, now: i64) -> Result<Vec<i64>, P
     let (f, z) = (d.schema.frequency, d.schema.zone);
     let offset = d.metric_set.offset.unwrap_or(0);
     let last_run = store
-        .list(Kind::Execution, &format!("{arn}/"))
+        .list(Kind::Execution, &keys::detector_prefix(arn))
         .await?
         .iter()
         .filter_map(|(_, e)| e["Timestamp"].as_str().map(str::to_string))
@@ -112,7 +112,10 @@ pub async fn recover<S: Store>(
         if !detector_status(Some(&doc)).is_some_and(DetectorStatus::is_running) {
             continue;
         }
-        for (_, exec) in store.list(Kind::Execution, &format!("{arn}/")).await? {
+        for (_, exec) in store
+            .list(Kind::Execution, &keys::detector_prefix(&arn))
+            .await?
+        {
             let started = exec["Timestamp"]
                 .as_str()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());

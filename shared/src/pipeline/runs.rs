@@ -8,7 +8,7 @@ use super::delete::discard;
 use super::detector::now;
 use super::status::detector_status;
 use crate::model::DetectorStatus;
-use crate::store::{Kind, Store, StoreError, update};
+use crate::store::{Kind, Store, StoreError, keys, update};
 
 /// How long a one-time run (an activation, a backtest) asked for may take before it is taken
 /// for lost (the ingest function's 15 minutes, and margin) and may be asked for again.
@@ -24,12 +24,12 @@ pub async fn ask_run<S: Store>(
     now: i64,
 ) -> Result<(), StoreError> {
     let doc = json!({ "token": token, "requestedAt": now });
-    store.put(Kind::Pipeline, &format!("{arn}/run"), doc).await
+    store.put(Kind::Pipeline, &keys::run(arn), doc).await
 }
 
 /// When the detector's current one-time run was asked for.
 pub async fn run_requested_at<S: Store>(store: &S, arn: &str) -> Result<Option<i64>, StoreError> {
-    let doc = store.get(Kind::Pipeline, &format!("{arn}/run")).await?;
+    let doc = store.get(Kind::Pipeline, &keys::run(arn)).await?;
     Ok(doc.and_then(|d| d["requestedAt"].as_i64()))
 }
 
@@ -55,7 +55,7 @@ async fn claim_run<S: Store>(
     let at = now();
     let lost = |c: &Value| c["claimedAt"].as_i64().unwrap_or(0) + RUN_LOST_AFTER < at;
     let asked = |c: &Value| token.is_none_or(|t| c["token"] == t);
-    let after = update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
+    let after = update(store, Kind::Pipeline, &keys::run(arn), |current| {
         Ok::<_, StoreError>(
             current
                 .filter(|c| c["claim"].is_null() || lost(c))
@@ -78,7 +78,7 @@ async fn claim_run<S: Store>(
 
 /// Gives a claimed run back (its work failed on storage), so the retry of its event runs it.
 async fn release_run<S: Store>(store: &S, arn: &str, claim: &str) -> Result<(), StoreError> {
-    update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
+    update(store, Kind::Pipeline, &keys::run(arn), |current| {
         Ok::<_, StoreError>(current.filter(|c| c["claim"] == claim).map(|c| {
             let mut next = c.clone();
             next["claim"] = Value::Null;
@@ -93,7 +93,7 @@ async fn release_run<S: Store>(store: &S, arn: &str, claim: &str) -> Result<(), 
 /// starts, since no run of its own can be going then (one killed mid-way left the detector
 /// ACTIVATING for twenty minutes).
 pub async fn reset_run_claim<S: Store>(store: &S, arn: &str) -> Result<(), StoreError> {
-    update(store, Kind::Pipeline, &format!("{arn}/run"), |current| {
+    update(store, Kind::Pipeline, &keys::run(arn), |current| {
         Ok::<_, StoreError>(current.filter(|c| !c["claim"].is_null()).map(|c| {
             let mut next = c.clone();
             next["claim"] = Value::Null;
@@ -196,7 +196,7 @@ mod tests {
     #[tokio::test]
     async fn a_lost_claim_is_taken_over_and_a_reset_clears_a_claim() {
         let store = MemoryStore::new();
-        let key = format!("{ARN}/run");
+        let key = keys::run(ARN);
         let run = |claimed_at: i64| json!({ "token": "a", "requestedAt": 0, "claim": "old", "claimedAt": claimed_at });
         store
             .put(Kind::Pipeline, &key, run(now() - RUN_LOST_AFTER + 60))
@@ -264,9 +264,10 @@ mod tests {
         ask_run(&store, ARN, "t", now()).await.unwrap();
         let s = &store;
         let work = move || async move {
-            s.put(Kind::Group, &format!("{ARN}/g"), json!({})).await?;
+            s.put(Kind::Group, &keys::group(ARN, "g"), json!({}))
+                .await?;
             s.put(Kind::Quality, ARN, json!({})).await?;
-            s.put(Kind::Pipeline, &format!("{ARN}/runtime"), json!({}))
+            s.put(Kind::Pipeline, &keys::runtime(ARN), json!({}))
                 .await?;
             s.put(Kind::Detector, ARN, json!({ "Status": "DELETING" }))
                 .await?;
@@ -274,7 +275,7 @@ mod tests {
         };
         let after = run_once(&store, ARN, Some("t"), DetectorStatus::Activating, work).await;
         assert_eq!(after.unwrap(), "DELETING");
-        let prefix = format!("{ARN}/");
+        let prefix = keys::detector_prefix(ARN);
         assert!(store.list(Kind::Group, &prefix).await.unwrap().is_empty());
         assert!(
             store

@@ -27,7 +27,7 @@ pub fn cron(frequency: Frequency, offset: i64) -> String {
 
 /// The schedule of a detector.
 pub fn spec(d: &Detector) -> ScheduleSpec {
-    let name = d.arn.rsplit(':').next().unwrap_or(&d.arn).to_string();
+    let name = crate::ids::schedule_name(&d.arn).to_string();
     let offset = d.metric_set.offset.unwrap_or(0);
     ScheduleSpec {
         expression: cron(d.schema.frequency, offset),
@@ -70,7 +70,7 @@ impl Once {
 /// The one-time schedule (named by [`once_name`]) that has the ingest function do `work` for a
 /// detector a minute after `now`; its event carries the request's `token`.
 pub fn once_spec(d: &Detector, work: Once, now: i64, token: &str) -> ScheduleSpec {
-    let name = d.arn.rsplit(':').next().unwrap_or(&d.arn);
+    let name = crate::ids::schedule_name(&d.arn);
     let at = chrono::DateTime::from_timestamp(now + 60, 0).unwrap_or_default();
     let mut input = json!({ "anomalyDetectorArn": d.arn, "token": token });
     input[work.word()] = json!(true);
@@ -85,23 +85,9 @@ pub fn once_spec(d: &Detector, work: Once, now: i64, token: &str) -> ScheduleSpe
 }
 
 /// The name of a detector's one-time schedule for `work`: `NAME.activate` or `NAME.backtest`
-/// (detector names cannot hold a `.`, so it is no other detector's schedule); a name too long
-/// for the scheduler's 64 characters keeps its first 45 and a hash of the whole.
+/// (see [`crate::ids::once_schedule_name`], where the format lives).
 pub fn once_name(detector_name: &str, work: Once) -> String {
-    let word = work.word();
-    if detector_name.len() + 1 + word.len() <= 64 {
-        return format!("{detector_name}.{word}");
-    }
-    let hash = detector_name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-    let cut = &detector_name[..detector_name
-        .char_indices()
-        .nth(45)
-        .map_or(detector_name.len(), |(i, _)| i)];
-    format!("{cut}.{:08x}.{word}", hash as u32)
+    crate::ids::once_schedule_name(detector_name, work.word())
 }
 
 /// Keeps schedules in memory (for `seismo serve`, which runs intervals in process, and tests).

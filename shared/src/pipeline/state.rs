@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{PipelineError, blob, codec};
 use crate::engine::SeriesState;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, keys};
 
 /// Writes a shard's state as of interval `at`: a blob under a key of its own first, then the
 /// head that points at it (compare-and-swap), then the previous version is removed. A run that
@@ -18,16 +18,13 @@ pub(super) async fn write_state<S: Store>(
     series: &[(Vec<String>, Vec<SeriesState>)],
     feedback_at: f64,
 ) -> Result<bool, StoreError> {
-    let head_key = format!("{arn}/state/{shard}");
+    let head_key = keys::state(arn, shard);
     let current = store.get(Kind::Pipeline, &head_key).await?;
     let previous = current.as_ref().and_then(|h| h["at"].as_i64());
     if previous.is_some_and(|p| p >= at) && at != i64::MIN {
         return Ok(false);
     }
-    let blob_key = format!(
-        "{arn}/state/{shard}/{at}/{}",
-        crate::objects::unique_suffix()
-    );
+    let blob_key = keys::state_blob(arn, shard, at, &crate::objects::unique_suffix());
     blob::put(store, &blob_key, &codec::encode_states(series)).await?;
     let head =
         json!({ "at": at, "blob": blob_key, "series": series.len(), "feedbackAt": feedback_at });
@@ -83,10 +80,7 @@ pub(super) async fn read_state<S: Store>(
     arn: &str,
     shard: u32,
 ) -> Result<ShardState, PipelineError> {
-    let Some(head) = store
-        .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
-        .await?
-    else {
+    let Some(head) = store.get(Kind::Pipeline, &keys::state(arn, shard)).await? else {
         return Ok(ShardState {
             at: None,
             series: Vec::new(),
@@ -103,10 +97,7 @@ pub(super) async fn read_state<S: Store>(
             bytes = Some(b);
             break;
         }
-        match store
-            .get(Kind::Pipeline, &format!("{arn}/state/{shard}"))
-            .await?
-        {
+        match store.get(Kind::Pipeline, &keys::state(arn, shard)).await? {
             Some(now) if now != head => head = now,
             _ => break,
         }
@@ -146,7 +137,7 @@ mod tests {
     /// Blobs stored for a shard (their heads, not their parts).
     async fn versions(store: &MemoryStore, shard: u32) -> usize {
         let under = store
-            .list(Kind::Pipeline, &format!("{ARN}/state/{shard}/"))
+            .list(Kind::Pipeline, &keys::state_blobs(ARN, shard))
             .await
             .unwrap();
         under.iter().filter(|(k, _)| !k.contains('#')).count()

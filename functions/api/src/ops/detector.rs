@@ -1,6 +1,7 @@
 //! Anomaly detectors: create, describe, list, update, delete, and the runs a detector starts
 //! (activate, deactivate, backtest).
 
+use seismo_shared::ids;
 use seismo_shared::model::{DetectorStatus, Frequency};
 use seismo_shared::pipeline::schedule::{Once, ScheduleSpec, once_name};
 use seismo_shared::pipeline::{self, PipelineError};
@@ -15,7 +16,7 @@ use crate::request::{arn_field, optional, required};
 use crate::resources::{detector, metric_sets_of, status};
 use crate::state::Api;
 use crate::swap::{modify, set_status, transition};
-use seismo_shared::store::{Kind, Store, StoreError};
+use seismo_shared::store::{Kind, Store, StoreError, keys};
 
 pub(crate) async fn create_detector<S: Store>(
     api: &Api<S>,
@@ -229,8 +230,8 @@ pub(crate) async fn delete_detector<S: Store>(
     // First: an activation or backtest running meanwhile sees it and removes what it stored.
     set_status(api, arn, DetectorStatus::Deleting, None).await?;
     // Then no new work: the schedules go before the sweep.
-    let once = [Once::Activate, Once::Backtest].map(|w| once_name(name_of(arn), w));
-    for schedule in [name_of(arn), once[0].as_str(), once[1].as_str()] {
+    let once = [Once::Activate, Once::Backtest].map(|w| once_name(ids::schedule_name(arn), w));
+    for schedule in [ids::schedule_name(arn), once[0].as_str(), once[1].as_str()] {
         api.schedules
             .delete(schedule)
             .await
@@ -249,7 +250,7 @@ pub(crate) async fn delete_detector<S: Store>(
         }
     }
     for kind in [Kind::Group, Kind::Execution, Kind::Feedback] {
-        for (key, _) in api.store.list(kind, &format!("{arn}/")).await? {
+        for (key, _) in api.store.list(kind, &keys::detector_prefix(arn)).await? {
             api.store.delete(kind, &key).await?;
         }
     }
@@ -258,10 +259,6 @@ pub(crate) async fn delete_detector<S: Store>(
     api.store.delete(Kind::Tags, arn).await?;
     api.store.delete(Kind::Detector, arn).await?;
     Ok(json!({}))
-}
-
-fn name_of(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
 }
 
 /// Activates a detector: status ACTIVATING, its interval schedule, and a one-time schedule that
@@ -414,7 +411,7 @@ pub(crate) async fn deactivate<S: Store>(api: &Api<S>, req: &Value) -> Result<Va
     }
     transition(api, arn, status(&doc), DetectorStatus::Deactivating).await?;
     api.schedules
-        .delete(name_of(arn))
+        .delete(ids::schedule_name(arn))
         .await
         .map_err(ApiError::Internal)?;
     transition(

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::paging::{list_scope, page, paginate};
 use crate::request::{arn_field, optional, required};
 use crate::state::Api;
-use seismo_shared::store::{Kind, Store};
+use seismo_shared::store::{Kind, Store, keys};
 
 /// The required `AnomalyGroupTimeSeriesFeedback` object of a feedback request.
 /// A `TimeSeriesId`: 1-520 characters, not only spaces.
@@ -77,7 +77,7 @@ pub(crate) async fn put_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
     let given = now_millis();
     let doc = json!({"TimeSeriesId": series, "IsAnomaly": is_anomaly, "UpdatedAt": given});
     api.store
-        .put(Kind::Feedback, &format!("{arn}/{id}/{series}"), doc)
+        .put(Kind::Feedback, &keys::feedback(arn, id, series), doc)
         .await?;
     Ok(json!({}))
 }
@@ -102,10 +102,10 @@ pub(crate) async fn get_feedback<S: Store>(api: &Api<S>, req: &Value) -> Result<
     let g = group(api, &lookup).await?;
     let (max, token) = page(req)?;
     let series = optional(q, "TimeSeriesId")?;
-    let prefix = format!(
-        "{arn}/{}/{}",
-        g.anomaly_group.anomaly_group_id,
-        series.unwrap_or_default()
+    let prefix = keys::feedback(
+        arn,
+        &g.anomaly_group.anomaly_group_id,
+        series.unwrap_or_default(),
     );
     let all = api
         .store

@@ -10,12 +10,16 @@ use crate::paging::{list_scope, page, paginate};
 use crate::request::{arn_field, optional, optional_arn, required};
 use crate::resources::{detector, metric_sets_of};
 use crate::state::Api;
-use seismo_shared::store::{Kind, Store};
+use seismo_shared::store::{Kind, Store, keys};
 
 async fn groups<S: Store>(api: &Api<S>, arn: &str) -> Result<Vec<GroupReport>, ApiError> {
     detector(api, arn).await?;
     let mut out = Vec::new();
-    for (_, v) in api.store.list(Kind::Group, &format!("{arn}/")).await? {
+    for (_, v) in api
+        .store
+        .list(Kind::Group, &keys::detector_prefix(arn))
+        .await?
+    {
         out.push(serde_json::from_value(v).map_err(|e| ApiError::Internal(e.to_string()))?);
     }
     Ok(out)
@@ -104,7 +108,7 @@ pub(crate) async fn group<S: Store>(api: &Api<S>, req: &Value) -> Result<GroupRe
     detector(api, arn).await?;
     let doc = api
         .store
-        .get(Kind::Group, &format!("{arn}/{id}"))
+        .get(Kind::Group, &keys::group(arn, id))
         .await?
         .ok_or_else(|| ApiError::not_found("AnomalyGroup", id))?;
     serde_json::from_value(doc).map_err(|e| ApiError::Internal(e.to_string()))
@@ -292,7 +296,10 @@ pub(crate) async fn describe_executions<S: Store>(
             format!("{t:?} is not a timestamp like 2026-01-01T00:00:00Z"),
         ));
     }
-    let mut all = api.store.list(Kind::Execution, &format!("{arn}/")).await?;
+    let mut all = api
+        .store
+        .list(Kind::Execution, &keys::detector_prefix(arn))
+        .await?;
     if let Some(t) = at {
         all.retain(|(_, e)| e.get("Timestamp").and_then(Value::as_str) == Some(t));
     }
