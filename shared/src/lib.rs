@@ -29,6 +29,7 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod group;
+#[cfg(feature = "handlers")]
 pub mod handlers;
 pub mod model;
 pub mod objects;
