@@ -76,20 +76,21 @@ pub fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))
 }
 
-/// The deployed pipeline's store: DynamoDB (`SEISMO_TABLE`) for documents, the S3 bucket
-/// `SEISMO_STATE_BUCKET` (under `state/`) for large values: model state, an interval's values
-/// and scores, so the table is not billed for rewriting model state every interval.
+/// The deployed pipeline's store: DynamoDB (the table `table`, `SEISMO_TABLE` in a function) for
+/// documents, the S3 bucket `state_bucket` (`SEISMO_STATE_BUCKET`, under `state/`) for large
+/// values: model state, an interval's values and scores, so the table is not billed for
+/// rewriting model state every interval.
 #[cfg(all(feature = "dynamodb", feature = "s3"))]
 pub fn pipeline_store(
     config: &aws_config::SdkConfig,
-) -> Result<crate::store::WithObjects<dynamodb::DynamoStore>, String> {
-    let table = dynamodb::DynamoStore::new(config, env("SEISMO_TABLE")?);
-    let bucket = env("SEISMO_STATE_BUCKET")?;
-    Ok(crate::store::WithObjects::new(
-        table,
+    table: &str,
+    state_bucket: &str,
+) -> crate::store::WithObjects<dynamodb::DynamoStore> {
+    crate::store::WithObjects::new(
+        dynamodb::DynamoStore::new(config, table),
         std::sync::Arc::new(s3::S3Objects::new(config)),
-        &format!("s3://{bucket}/state"),
-    ))
+        &format!("s3://{state_bucket}/state"),
+    )
 }
 
 /// Alerts to SNS topics and Lambda functions.

@@ -2,6 +2,7 @@
 //! ingest (an EventBridge Scheduler event), detect and notify (SQS events, one task per
 //! message, failures reported per message so only those are retried and then dead-lettered).
 
+pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -15,6 +16,17 @@ use crate::store::Store;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct HandlerError(pub String);
+
+/// What the runtime reports for a failed invocation: every handler error is retried (what
+/// cannot succeed is acknowledged and dropped instead, never an error), so its type says so.
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "Retryable".into(),
+            error_message: e.0,
+        }
+    }
+}
 
 /// The ingest event: the schedule's input with the firing time, or an explicit interval (a
 /// backfill or a replay), or a one-time schedule's `activate` or `backtest`.
@@ -144,49 +156,36 @@ async fn ingest_outcome(
     }
 }
 
-/// One message of an SQS event.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SqsMessage {
-    /// The message id (what a batch failure names).
-    pub message_id: String,
-    /// The body (a task as JSON).
-    pub body: String,
-}
-
-/// An SQS event.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct SqsEvent {
-    /// The messages.
-    #[serde(rename = "Records")]
-    pub records: Vec<SqsMessage>,
-}
-
-fn batch_response(failed: Vec<String>) -> Value {
-    json!({
-        "batchItemFailures": failed
-            .into_iter()
-            .map(|id| json!({ "itemIdentifier": id }))
-            .collect::<Vec<_>>()
-    })
-}
-
-fn sqs_event(event: Value) -> Result<SqsEvent, HandlerError> {
-    serde_json::from_value(event).map_err(|e| HandlerError(format!("not an SQS event: {e}")))
+/// The messages of an SQS event as (message id, body), or an error (the whole batch is retried)
+/// when a record has no id, which no batch failure could name, or no body.
+fn messages(event: SqsEvent) -> Result<Vec<(String, String)>, HandlerError> {
+    event
+        .records
+        .into_iter()
+        .map(|m| match (m.message_id, m.body) {
+            (Some(id), Some(body)) => Ok((id, body)),
+            (None, _) => Err(HandlerError(
+                "not an SQS event: missing field `messageId`".into(),
+            )),
+            (Some(_), None) => Err(HandlerError(
+                "not an SQS event: missing field `body`".into(),
+            )),
+        })
+        .collect()
 }
 
 /// Runs detect for every message; the interval's last shard queues the notify task.
 pub async fn detect<S: Store>(
     store: &S,
     notify_queue: &dyn Queue,
-    event: Value,
-) -> Result<Value, HandlerError> {
-    let mut failed = Vec::new();
-    for m in sqs_event(event)?.records {
-        let task: DetectTask = match serde_json::from_str(&m.body) {
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, HandlerError> {
+    let mut response = SqsBatchResponse::default();
+    for (message_id, body) in messages(event)? {
+        let task: DetectTask = match serde_json::from_str(&body) {
             Ok(t) => t,
             Err(e) => {
-                tracing::warn!(message = %m.message_id, error = %e, "not a detect task; dropped");
+                tracing::warn!(message = %message_id, error = %e, "not a detect task; dropped");
                 continue;
             }
         };
@@ -198,18 +197,18 @@ pub async fn detect<S: Store>(
                     let body = serde_json::to_string(&n).unwrap_or_default();
                     if let Err(e) = notify_queue.send(&[body]).await {
                         tracing::error!(error = %e, "could not queue notify");
-                        failed.push(m.message_id.clone());
+                        response.add_failure(message_id);
                     }
                 }
             }
             Err(PipelineError::Store(e)) => {
                 tracing::error!(error = %e, "detect will be retried");
-                failed.push(m.message_id.clone());
+                response.add_failure(message_id);
             }
             Err(e) => tracing::warn!(error = %e, "detect dropped the task"),
         }
     }
-    Ok(batch_response(failed))
+    Ok(response)
 }
 
 /// Runs notify for every message.
@@ -217,14 +216,14 @@ pub async fn notify<S: Store>(
     store: &S,
     publisher: &dyn Publisher,
     console_url: &str,
-    event: Value,
-) -> Result<Value, HandlerError> {
-    let mut failed = Vec::new();
-    for m in sqs_event(event)?.records {
-        let task: NotifyTask = match serde_json::from_str(&m.body) {
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, HandlerError> {
+    let mut response = SqsBatchResponse::default();
+    for (message_id, body) in messages(event)? {
+        let task: NotifyTask = match serde_json::from_str(&body) {
             Ok(t) => t,
             Err(e) => {
-                tracing::warn!(message = %m.message_id, error = %e, "not a notify task; dropped");
+                tracing::warn!(message = %message_id, error = %e, "not a notify task; dropped");
                 continue;
             }
         };
@@ -232,14 +231,54 @@ pub async fn notify<S: Store>(
             Ok(done) if done.failed.is_empty() => {}
             Ok(done) => {
                 tracing::error!(failed = ?done.failed, "some alerts failed; retried");
-                failed.push(m.message_id.clone());
+                response.add_failure(message_id);
             }
             Err(PipelineError::Store(e)) => {
                 tracing::error!(error = %e, "notify will be retried");
-                failed.push(m.message_id.clone());
+                response.add_failure(message_id);
             }
             Err(e) => tracing::warn!(error = %e, "notify dropped the task"),
         }
     }
-    Ok(batch_response(failed))
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_response_is_the_wire_shape_lambda_reads() {
+        let mut response = SqsBatchResponse::default();
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({ "batchItemFailures": [] })
+        );
+        response.add_failure("m-1");
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({ "batchItemFailures": [{ "itemIdentifier": "m-1" }] })
+        );
+    }
+
+    #[test]
+    fn a_record_without_an_id_or_a_body_fails_the_whole_batch() {
+        for record in [json!({ "body": "{}" }), json!({ "messageId": "m-1" })] {
+            let event: SqsEvent = serde_json::from_value(json!({ "Records": [record] })).unwrap();
+            assert!(messages(event).is_err());
+        }
+        let event: SqsEvent =
+            serde_json::from_value(json!({ "Records": [{ "messageId": "m", "body": "b" }] }))
+                .unwrap();
+        assert_eq!(messages(event).unwrap(), vec![("m".into(), "b".into())]);
+    }
+
+    #[test]
+    fn a_handler_error_is_reported_as_retryable() {
+        let d = lambda_runtime::Diagnostic::from(HandlerError("store down".into()));
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            ("Retryable", "store down")
+        );
+    }
 }

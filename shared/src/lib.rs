@@ -27,6 +27,7 @@ pub mod data;
 pub mod engine;
 pub mod error;
 pub mod group;
+#[cfg(feature = "handlers")]
 pub mod handlers;
 pub mod ids;
 pub mod model;

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
-use seismo_shared::handlers::{self, Queue};
+use seismo_shared::handlers::{self, Queue, SqsBatchResponse, SqsEvent};
 use seismo_shared::objects::{BoxFuture, LocalObjects};
 use seismo_shared::pipeline::alert::{Outbox, Publisher};
 use seismo_shared::pipeline::{self, DetectTask, NotifyTask, When, blob};
@@ -379,21 +379,35 @@ fn sqs_event(batch: &[Message]) -> Value {
     })).collect::<Vec<_>>() })
 }
 
+/// An SQS event's JSON as the runtime hands it to the detect and notify handlers.
+fn sqs_input(event: Value) -> SqsEvent {
+    serde_json::from_value(event).unwrap()
+}
+
+/// A batch response as the runtime sends it back to Lambda.
+fn wire(response: SqsBatchResponse) -> Value {
+    serde_json::to_value(response).unwrap()
+}
+
 /// One delivery of everything waiting in the detect queue; the ids reported failed.
 async fn deliver_detect(store: &Failing, detect: &Sqs, notify: &Sqs) -> Vec<String> {
     let batch = detect.receive();
-    let response = handlers::detect(store, notify, sqs_event(&batch))
-        .await
-        .unwrap();
+    let response = wire(
+        handlers::detect(store, notify, sqs_input(sqs_event(&batch)))
+            .await
+            .unwrap(),
+    );
     detect.settle(batch, &response)
 }
 
 /// One delivery of everything waiting in the notify queue; the ids reported failed.
 async fn deliver_notify(store: &Failing, notify: &Sqs, publisher: &dyn Publisher) -> Vec<String> {
     let batch = notify.receive();
-    let response = handlers::notify(store, publisher, "", sqs_event(&batch))
-        .await
-        .unwrap();
+    let response = wire(
+        handlers::notify(store, publisher, "", sqs_input(sqs_event(&batch)))
+            .await
+            .unwrap(),
+    );
     notify.settle(batch, &response)
 }
 
@@ -1164,9 +1178,11 @@ async fn deliver_detect_from_sqs(
             receives: 0,
         })
         .collect();
-    let response = handlers::detect(store, notify, sqs_event(&batch))
-        .await
-        .unwrap();
+    let response = wire(
+        handlers::detect(store, notify, sqs_input(sqs_event(&batch)))
+            .await
+            .unwrap(),
+    );
     let failed: Vec<String> = response["batchItemFailures"]
         .as_array()
         .unwrap()

@@ -22,7 +22,7 @@ use seismo_shared::aws::{
     self, AwsPublisher, dynamodb::DynamoStore, s3::S3Objects, scheduler::EventBridgeSchedules,
     sqs::SqsQueue,
 };
-use seismo_shared::handlers::{self, Queue};
+use seismo_shared::handlers::{self, Queue, SqsBatchResponse, SqsEvent};
 use seismo_shared::model::timestamp_string;
 use seismo_shared::objects::{BoxFuture, LocalObjects, Objects};
 use seismo_shared::pipeline::{self, When, alert::Publisher};
@@ -228,6 +228,16 @@ fn sqs_event(messages: &[(String, String)]) -> Value {
     json!({ "Records": messages.iter().map(|(id, body)| json!({
         "messageId": id, "body": body, "eventSource": "aws:sqs",
     })).collect::<Vec<_>>() })
+}
+
+/// An SQS event's JSON as the runtime hands it to the detect and notify handlers.
+fn sqs_input(event: Value) -> SqsEvent {
+    serde_json::from_value(event).unwrap()
+}
+
+/// A batch response as the runtime sends it back to Lambda.
+fn wire(response: SqsBatchResponse) -> Value {
+    serde_json::to_value(response).unwrap()
 }
 
 fn metric_source() -> MetricSource {
@@ -588,9 +598,15 @@ async fn a_detector_on_aws_services() {
         if t == incident.start {
             assert_eq!(body_of(&event), body_of(&sample("detect/shard.json")));
         }
-        let out = handlers::detect(&stack.store, &stack.notify_queue.1, event.clone())
+        let out = wire(
+            handlers::detect(
+                &stack.store,
+                &stack.notify_queue.1,
+                sqs_input(event.clone()),
+            )
             .await
-            .unwrap();
+            .unwrap(),
+        );
         assert_eq!(out["batchItemFailures"], json!([]));
         events.push(("detect", event));
         let work = drain(&stack.sqs, &stack.notify_queue.0).await;
@@ -599,14 +615,16 @@ async fn a_detector_on_aws_services() {
             if t == incident.start {
                 assert_eq!(body_of(&event), body_of(&sample("notify/groups.json")));
             }
-            let out = handlers::notify(
-                &stack.store,
-                &stack.publisher,
-                "https://console.example",
-                event.clone(),
-            )
-            .await
-            .unwrap();
+            let out = wire(
+                handlers::notify(
+                    &stack.store,
+                    &stack.publisher,
+                    "https://console.example",
+                    sqs_input(event.clone()),
+                )
+                .await
+                .unwrap(),
+            );
             assert_eq!(out["batchItemFailures"], json!([]));
             events.push(("notify", event));
         }
@@ -795,13 +813,15 @@ async fn a_detector_on_aws_services() {
     );
 
     // The hour the activation caught up: detected, with nothing to group or notify (no data).
-    let out = handlers::detect(
-        &stack.store,
-        &stack.notify_queue.1,
-        sqs_event(&caught_up_tasks),
-    )
-    .await
-    .unwrap();
+    let out = wire(
+        handlers::detect(
+            &stack.store,
+            &stack.notify_queue.1,
+            sqs_input(sqs_event(&caught_up_tasks)),
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(out["batchItemFailures"], json!([]));
     let work = drain(&stack.sqs, &stack.notify_queue.0).await;
     assert_eq!(work, [], "nothing to notify");
@@ -864,9 +884,13 @@ async fn a_detector_on_aws_services() {
                 assert_eq!(tasks.len(), 1);
             }
             "detect" => {
-                handlers::detect(&stack.store, &stack.notify_queue.1, event.clone())
-                    .await
-                    .unwrap();
+                handlers::detect(
+                    &stack.store,
+                    &stack.notify_queue.1,
+                    sqs_input(event.clone()),
+                )
+                .await
+                .unwrap();
                 drain(&stack.sqs, &stack.notify_queue.0).await;
             }
             _ => {
@@ -874,7 +898,7 @@ async fn a_detector_on_aws_services() {
                     &stack.store,
                     &stack.publisher,
                     "https://console.example",
-                    event.clone(),
+                    sqs_input(event.clone()),
                 )
                 .await
                 .unwrap();
@@ -1078,14 +1102,16 @@ async fn notify_sends_long_text_and_lambda_alerts_within_their_dimension_filters
         aws: stack.publisher.clone(),
         invoked: Default::default(),
     };
-    let out = handlers::notify(
-        &stack.store,
-        &publisher,
-        "https://console.example",
-        sqs_event(&work),
-    )
-    .await
-    .unwrap();
+    let out = wire(
+        handlers::notify(
+            &stack.store,
+            &publisher,
+            "https://console.example",
+            sqs_input(sqs_event(&work)),
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(out["batchItemFailures"], json!([]));
 
     // The hour's groups, as the API lists them.

@@ -1,9 +1,8 @@
 //! The api Lambda: the router behind API Gateway (HTTP API, IAM auth), on DynamoDB, reading
-//! metric files from S3 and creating detector schedules in EventBridge Scheduler.
-//!
-//! Environment: `SEISMO_TABLE`, `SEISMO_STATE_BUCKET`, `SEISMO_SCHEDULE_GROUP`, `SEISMO_INGEST_ARN`,
-//! `SEISMO_SCHEDULER_ROLE_ARN` (template.yaml sets them), `AWS_REGION` (set by Lambda), and
-//! optionally `SEISMO_ACCOUNT_ID` for ARNs (default: the account in the ingest ARN).
+//! metric files from S3 and creating detector schedules in EventBridge Scheduler. Its
+//! environment is [`config::Config`], plus `AWS_REGION` (set by Lambda).
+
+mod config;
 
 use std::sync::Arc;
 
@@ -13,26 +12,21 @@ use seismo_shared::aws::{self, s3::S3Objects, scheduler::EventBridgeSchedules};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = aws::config(None).await;
-    let ingest = aws::env("SEISMO_INGEST_ARN")?;
-    let region = config
+    let config = config::Config::from_env()?;
+    let sdk = aws::config(None).await;
+    let region = sdk
         .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into());
-    // arn:aws:lambda:REGION:ACCOUNT:function:NAME
-    let account = std::env::var("SEISMO_ACCOUNT_ID")
-        .ok()
-        .or_else(|| ingest.split(':').nth(4).map(str::to_string))
-        .unwrap_or_else(|| "000000000000".into());
+        .map_or_else(|| "us-east-1".into(), |r| r.to_string());
     let schedules = EventBridgeSchedules::new(
-        &config,
-        aws::env("SEISMO_SCHEDULE_GROUP")?,
-        ingest,
-        aws::env("SEISMO_SCHEDULER_ROLE_ARN")?,
+        &sdk,
+        config.schedule_group,
+        config.ingest_arn,
+        config.scheduler_role_arn,
     );
-    let api = Api::new(aws::pipeline_store(&config)?, std::env::temp_dir())
-        .with_objects(Arc::new(S3Objects::new(&config)))
+    let store = aws::pipeline_store(&sdk, &config.table, &config.state_bucket);
+    let api = Api::new(store, std::env::temp_dir())
+        .with_objects(Arc::new(S3Objects::new(&sdk)))
         .with_schedules(Arc::new(schedules))
-        .with_account(region, account);
+        .with_account(region, config.account);
     lambda_http::run(app(Arc::new(api))).await
 }
