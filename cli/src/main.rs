@@ -298,6 +298,7 @@ pub(crate) fn run_backtest(
             .anomaly_detector_arn
             .clone()
             .unwrap_or_else(|| ms.metric_set_name.clone()),
+        ..BacktestOptions::default()
     };
     let result = backtest::run(
         ms,

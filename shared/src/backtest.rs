@@ -12,6 +12,7 @@ use crate::error::ValidationError;
 use crate::group::{GroupReport, Grouper, Observation};
 use crate::model::{CreateMetricSetRequest, Frequency, timestamp_string};
 use crate::paths::LocalResolver;
+use crate::slices;
 use crate::time::intervals;
 use crate::validate;
 
@@ -42,6 +43,8 @@ pub struct BacktestOptions {
     pub threshold: Sensitivity,
     /// Namespace of group ids (the detector's ARN or name).
     pub namespace: String,
+    /// Whether slice totals are scored besides the leaves ([`crate::slices`]).
+    pub aggregates: bool,
 }
 
 impl Default for BacktestOptions {
@@ -49,6 +52,7 @@ impl Default for BacktestOptions {
         BacktestOptions {
             threshold: Sensitivity::DEFAULT,
             namespace: "seismo-local".into(),
+            aggregates: true,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct BacktestReport {
     pub time_series: usize,
     /// Metrics (measure x dimension combination).
     pub metrics: usize,
+    /// Slice totals scored besides the leaves (see [`crate::slices`]).
+    pub aggregates: usize,
     /// Points scored in the inference window.
     pub points_scored: usize,
     /// Points of the inference window with no data (a series silent in an interval).
@@ -227,7 +233,7 @@ pub fn run_read(
             source_path(ms)?
         )));
     }
-    let (data, quality) = aggregator.finish_with_quality();
+    let (mut data, quality) = aggregator.finish_with_quality();
     validate::metric_quota(ms, quality.time_series as usize).map_err(BacktestError::Quota)?;
     let has_series = data.iter().any(|d| !d.series.is_empty());
     let (Some(first), Some(last), true) = (data.first(), data.last(), has_series) else {
@@ -247,6 +253,17 @@ pub fn run_read(
             "{} interval of data; a backtest needs history to train on",
             timeline.len()
         )));
+    }
+    if options.aggregates {
+        let functions: Vec<_> = schema
+            .measures
+            .iter()
+            .map(|m| m.aggregation_function)
+            .collect();
+        for d in &mut data {
+            let totals = slices::aggregate(&functions, &d.series);
+            d.series.extend(totals);
+        }
     }
     let n_train =
         ((timeline.len() as f64 * TRAIN_FRACTION).floor() as usize).clamp(1, timeline.len() - 1);
@@ -286,14 +303,15 @@ pub fn run_read(
         verdicts.clear();
         for (k, (dims, series_states)) in keys.iter().zip(states.iter_mut()).enumerate() {
             let values = row.and_then(|r| r.series.get(*dims));
+            let leaf = !slices::is_aggregate(dims);
             for (m, state) in series_states.iter_mut().enumerate() {
                 let value = values.and_then(|v| v[m]);
                 match state.observe(&config, t, value) {
                     Some(s) if scoring => {
-                        points_scored += 1;
+                        points_scored += usize::from(leaf);
                         verdicts.push((m, k, s));
                     }
-                    None if scoring && state.observed() > 0 => points_missing += 1,
+                    None if scoring && leaf && state.observed() > 0 => points_missing += 1,
                     _ => {}
                 }
             }
@@ -315,6 +333,7 @@ pub fn run_read(
             });
         }
     }
+    let leaves = keys.iter().filter(|k| !slices::is_aggregate(k)).count();
     let window = |ts: &[i64]| Window {
         start: timestamp_string(ts[0]),
         end: timestamp_string(ts[ts.len() - 1]),
@@ -326,8 +345,9 @@ pub fn run_read(
         files: count,
         train: window(&timeline[..n_train]),
         inference: window(&timeline[n_train..]),
-        time_series: keys.len(),
-        metrics: keys.len() * measures.len(),
+        time_series: leaves,
+        metrics: leaves * measures.len(),
+        aggregates: keys.len() - leaves,
         points_scored,
         points_missing,
         empty_intervals,

@@ -594,7 +594,11 @@ impl<'a> Aggregator<'a> {
         let mut dims = Vec::with_capacity(schema.dimensions.len());
         for (i, name) in schema.dimensions.iter().enumerate() {
             match text(field(columns.dimensions[i])) {
-                Ok(Some(v)) if v.trim().chars().count() <= MAX_DIMENSION_VALUE_CHARS => {
+                // A value holding the aggregates' marker could pass for an aggregate's key.
+                Ok(Some(v))
+                    if v.trim().chars().count() <= MAX_DIMENSION_VALUE_CHARS
+                        && !v.contains(crate::slices::ANY) =>
+                {
                     *q.column_values.entry(name.clone()).or_default() += 1;
                     dims.push(v.trim().to_string());
                 }

@@ -22,6 +22,7 @@ use crate::model::{
     timestamp_string,
 };
 use crate::rca::{Leaves, RcaOptions, localize};
+use crate::slices::{ANY, is_aggregate};
 
 /// One scored point of a series, as the grouper sees it.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +111,23 @@ struct Open {
     leaves: BTreeMap<Vec<String>, (f64, f64, f64)>,
     /// The root causes of each interval on its own (when the grouper finds them).
     interval_causes: BTreeSet<Pairs>,
+    /// Anomalous aggregates (slice totals, see [`crate::slices`]): their points.
+    slices: BTreeMap<Vec<String>, Vec<GroupPoint>>,
+    /// Every leaf's points over the group's intervals: the series of a group that only
+    /// aggregates made anomalous.
+    context: BTreeMap<Vec<String>, Vec<GroupPoint>>,
+}
+
+fn group_point(start: i64, s: &Scored) -> GroupPoint {
+    GroupPoint {
+        timestamp: timestamp_string(start),
+        value: s.value,
+        expected: s.expected,
+        lower: s.lower,
+        upper: s.upper,
+        severity: round2(s.severity),
+        z: s.z,
+    }
 }
 
 /// A root cause as (dimension index, value) pairs: comparable across root-cause searches.
@@ -149,6 +167,21 @@ fn localize_series<'a>(
         .iter()
         .map(|c| pairs(&c.element, &leaves))
         .collect()
+}
+
+/// The anomalous aggregate whose points deviate most (root of the sum of their squared z), the
+/// one fixing fewer dimensions among equals.
+fn most_deviating(slices: &BTreeMap<Vec<String>, Vec<GroupPoint>>) -> Option<&Vec<String>> {
+    let fixed = |k: &Vec<String>| k.iter().filter(|v| v.as_str() != ANY).count();
+    let strength = |p: &Vec<GroupPoint>| p.iter().map(|p| p.z * p.z).sum::<f64>();
+    slices
+        .iter()
+        .max_by(|(a, pa), (b, pb)| {
+            strength(pa)
+                .total_cmp(&strength(pb))
+                .then_with(|| fixed(b).cmp(&fixed(a)))
+        })
+        .map(|(k, _)| k)
 }
 
 /// Series kept with a stored group (most deviating first): a group stays well under a store
@@ -240,6 +273,13 @@ impl Grouper {
                 Direction::Spike => "spike",
                 Direction::Drop => "drop",
             });
+            if is_aggregate(o.dimensions) {
+                g.slices
+                    .entry(o.dimensions.to_vec())
+                    .or_default()
+                    .push(group_point(start, &s));
+                continue;
+            }
             let deviation = (s.value - s.expected).abs();
             for (i, v) in o.dimensions.iter().enumerate().take(self.dimensions.len()) {
                 *g.deviation[i].entry(v.clone()).or_default() += deviation;
@@ -247,26 +287,23 @@ impl Grouper {
             g.series
                 .entry(o.dimensions.to_vec())
                 .or_default()
-                .push(GroupPoint {
-                    timestamp: timestamp_string(start),
-                    value: s.value,
-                    expected: s.expected,
-                    lower: s.lower,
-                    upper: s.upper,
-                    severity: round2(s.severity),
-                    z: s.z,
-                });
+                .push(group_point(start, &s));
         }
-        // Every series of a measure with an open group (anomalous or not) is a leaf of its
-        // root-cause search.
+        // Every leaf series of a measure with an open group (anomalous or not) is a leaf of
+        // its root-cause search.
         for o in &observations {
             if let Some(Some(g)) = self.open.get_mut(o.measure)
                 && g.end == start
+                && !is_aggregate(o.dimensions)
             {
                 let leaf = g.leaves.entry(o.dimensions.to_vec()).or_default();
                 leaf.0 += o.scored.value;
                 leaf.1 += o.scored.expected;
                 leaf.2 += o.scored.sigma * o.scored.sigma;
+                g.context
+                    .entry(o.dimensions.to_vec())
+                    .or_default()
+                    .push(group_point(start, &o.scored));
             }
         }
         if self.interval_causes {
@@ -274,7 +311,11 @@ impl Grouper {
                 let Some(g) = open.as_mut().filter(|g| g.end == start) else {
                     continue;
                 };
-                let of_measure = || observations.iter().filter(|o| o.measure == m);
+                let of_measure = || {
+                    observations
+                        .iter()
+                        .filter(|o| o.measure == m && !is_aggregate(o.dimensions))
+                };
                 let series = of_measure().map(|o| {
                     let s = o.scored;
                     (o.dimensions, s.value, s.expected, s.sigma)
@@ -336,8 +377,16 @@ impl Grouper {
                 dimension_value_contribution_list: shares(values),
             })
             .collect();
-        let mut time_series: Vec<GroupSeries> = g
-            .series
+        // A group only aggregates made anomalous shows the leaves its causes cover.
+        let series = if g.series.is_empty() {
+            g.context
+                .into_iter()
+                .filter(|(dims, _)| affected.contains(dims))
+                .collect()
+        } else {
+            g.series
+        };
+        let mut time_series: Vec<GroupSeries> = series
             .into_iter()
             .map(|(dims, points)| GroupSeries {
                 time_series_id: series_id(&metric_name, &dims),
@@ -407,6 +456,20 @@ impl Grouper {
             (dims.as_slice(), *actual, *expected, variance.sqrt())
         });
         let mut causes = localize_series(&self.dimensions, sums);
+        // No cause stands out among the leaves, but a slice's total left its band: that slice
+        // (the most deviating one; the simplest among equals).
+        if causes.is_empty()
+            && let Some(slice) = most_deviating(&g.slices)
+        {
+            causes.push(
+                slice
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.as_str() != ANY)
+                    .map(|(d, v)| (d, v.clone()))
+                    .collect(),
+            );
+        }
         // An interval's own cause that no cause of the sums overlaps explains something they
         // do not.
         if g.start < g.end {
@@ -603,6 +666,76 @@ mod tests {
         assert_eq!(
             run(grouper().with_interval_causes()),
             ["region=EU&channel=web", "region=US&channel=app"]
+        );
+    }
+
+    #[test]
+    fn a_slice_total_that_alarms_alone_forms_a_group_with_its_leaves() {
+        // Every web leaf is 20% down (z -2 each, no leaf anomalous, too little in their sums
+        // for the leaves' root-cause search): the web total left its band.
+        let leaves: Vec<Vec<String>> = ["EU", "US"]
+            .iter()
+            .flat_map(|r| ["web", "app"].map(|c| dims(&[r, c])))
+            .collect();
+        let web = vec![ANY.to_string(), "web".to_string()];
+        let whole = vec![ANY.to_string(), ANY.to_string()];
+        let mut g = Grouper::new("det", dims(&["region", "channel"]), dims(&["orders"]));
+        g.push_interval(0, []);
+        let mut observations: Vec<Observation> = leaves
+            .iter()
+            .map(|d| Observation {
+                measure: 0,
+                dimensions: d,
+                scored: if d[1] == "web" {
+                    point(96.0, 100.0, 20.0)
+                } else {
+                    point(100.0, 100.0, 0.0)
+                },
+            })
+            .collect();
+        let mut total = point(192.0, 200.0, 80.0);
+        total.z = -5.5;
+        observations.push(Observation {
+            measure: 0,
+            dimensions: &web,
+            scored: total,
+        });
+        let mut all = point(392.0, 400.0, 55.0);
+        all.z = -4.7;
+        observations.push(Observation {
+            measure: 0,
+            dimensions: &whole,
+            scored: all,
+        });
+        g.push_interval(3600, observations);
+        g.push_interval(7200, []);
+        let groups = g.finish();
+        assert_eq!(groups.len(), 1);
+        let group = &groups[0];
+        assert_eq!(group.root_causes, ["channel=web"]);
+        assert_eq!(group.direction, "drop");
+        // Its series are the leaves of the slice, never an aggregate.
+        let series: BTreeSet<Vec<String>> = group
+            .time_series
+            .iter()
+            .map(|s| {
+                s.dimensions
+                    .iter()
+                    .map(|d| d.dimension_value.clone())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(series, [dims(&["EU", "web"]), dims(&["US", "web"])].into());
+        let channel = &group.anomaly_group.metric_level_impact_list[0]
+            .contribution_matrix
+            .dimension_contribution_list[1];
+        assert_eq!(
+            channel.dimension_value_contribution_list[0].dimension_value,
+            "web"
+        );
+        assert_eq!(
+            channel.dimension_value_contribution_list[0].contribution_score,
+            100.0
         );
     }
 

@@ -37,6 +37,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod rca;
 pub mod sample;
+pub mod slices;
 pub mod store;
 pub mod time;
 pub mod validate;
