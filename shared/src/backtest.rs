@@ -255,14 +255,9 @@ pub fn run_read(
         )));
     }
     if options.aggregates {
-        let functions: Vec<_> = schema
-            .measures
-            .iter()
-            .map(|m| m.aggregation_function)
-            .collect();
+        let functions = schema.functions();
         for d in &mut data {
-            let totals = slices::aggregate(&functions, &d.series);
-            d.series.extend(totals);
+            slices::extend(&functions, &mut d.series);
         }
     }
     let n_train =

@@ -89,6 +89,14 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// Each measure's aggregation function, in schema order.
+    pub fn functions(&self) -> Vec<AggregationFunction> {
+        self.measures
+            .iter()
+            .map(|m| m.aggregation_function)
+            .collect()
+    }
+
     /// Resolves a validated metric set. Fails (naming the field) when the configuration cannot be
     /// read, even if it passed the API model's constraints.
     pub fn from_metric_set(ms: &CreateMetricSetRequest) -> Result<Schema, ValidationError> {

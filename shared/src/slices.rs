@@ -105,6 +105,15 @@ pub fn aggregate(
     out
 }
 
+/// Adds to one interval's leaves their aggregates ([`aggregate`]).
+pub fn extend(
+    functions: &[AggregationFunction],
+    series: &mut BTreeMap<Vec<String>, Vec<Option<f64>>>,
+) {
+    let totals = aggregate(functions, series);
+    series.extend(totals);
+}
+
 /// The aggregates that fix exactly the dimensions `fixed` (and hold two leaves or more).
 fn of_dimensions(
     functions: &[AggregationFunction],

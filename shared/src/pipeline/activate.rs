@@ -45,7 +45,12 @@ pub async fn activate<S: Store>(
     {
         return Err(PipelineError::Config(format!("historical data: {reason}")));
     }
-    let (data, quality) = aggregator.finish_with_quality();
+    let (mut data, quality) = aggregator.finish_with_quality();
+    // Slice totals learn from history as the leaves do (the backtest scores them too).
+    let functions = d.schema.functions();
+    for i in &mut data {
+        crate::slices::extend(&functions, &mut i.series);
+    }
     // The per-detector metric quota, as the backtest keeps it: learning more series than the
     // frequency allows would hold every one of them in every interval's detect run.
     crate::validate::metric_quota(&d.metric_set, quality.time_series as usize)

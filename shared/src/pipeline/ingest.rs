@@ -161,12 +161,15 @@ pub async fn ingest<S: Store>(
             Err(e) => problems.push(format!("template {template}: {e}")),
         }
     }
-    let (data, quality) = aggregator.finish_with_quality();
+    let (mut data, quality) = aggregator.finish_with_quality();
     let mut shards: Vec<codec::Values> = vec![Vec::new(); rt.shards as usize];
     let mut series = 0;
-    for i in data.iter().filter(|i| i.start == interval) {
+    let functions = d.schema.functions();
+    for i in data.iter_mut().filter(|i| i.start == interval) {
+        series += i.series.len();
+        // Slice totals are scored in the shards like the leaves.
+        crate::slices::extend(&functions, &mut i.series);
         for (dims, values) in &i.series {
-            series += 1;
             shards[shard_of(dims, rt.shards) as usize].push((dims.clone(), values.clone()));
         }
     }
