@@ -94,6 +94,20 @@ pub struct GroupReport {
     pub end: i64,
     /// The anomalous series, most deviating first.
     pub time_series: Vec<GroupSeries>,
+    /// The anomalous slice totals (keys as in [`crate::slices`]) with their anomalous points:
+    /// feedback on a series of the group reaches the totals that hold it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SlicePoints>,
+}
+
+/// An anomalous slice total of a group and its anomalous points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlicePoints {
+    /// The aggregate's key ([`crate::slices::ANY`] for each dimension it sums over).
+    pub key: Vec<String>,
+    /// Its anomalous points, oldest first.
+    pub points: Vec<GroupPoint>,
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +207,12 @@ impl GroupReport {
     /// were computed from all of them).
     pub fn keep_series(&mut self, n: usize) {
         self.time_series.truncate(n);
+        if self.slices.len() > n {
+            let strength = |s: &SlicePoints| s.points.iter().map(|p| p.z * p.z).sum::<f64>();
+            self.slices
+                .sort_by(|a, b| strength(b).total_cmp(&strength(a)));
+            self.slices.truncate(n);
+        }
     }
 }
 
@@ -377,6 +397,14 @@ impl Grouper {
                 dimension_value_contribution_list: shares(values),
             })
             .collect();
+        let slices = g
+            .slices
+            .iter()
+            .map(|(key, points)| SlicePoints {
+                key: key.clone(),
+                points: points.clone(),
+            })
+            .collect();
         // A group only aggregates made anomalous shows the leaves its causes cover.
         let series = if g.series.is_empty() {
             g.context
@@ -438,6 +466,7 @@ impl Grouper {
             start: g.start,
             end: g.end,
             time_series,
+            slices,
         });
     }
 

@@ -3,6 +3,11 @@
 use super::config::EngineConfig;
 use super::state::{MAX_TOLERANCE, SeriesState};
 
+/// How much larger (in sigmas) than the deviation marked "not an anomaly" a later one may be and
+/// still be judged normal: the same relative change an hour later, at an hour twice as busy, is
+/// about 1.4 times as many sigmas (count noise grows like the square root of the level).
+const FEEDBACK_MARGIN: f64 = 1.5;
+
 /// Feedback on one scored point (the API's `PutFeedback`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Feedback {
@@ -34,9 +39,11 @@ impl SeriesState {
                 }
             }
         } else {
-            // The deviation marked normal is judged a tenth below the band from now on.
+            // The deviation marked normal, and one up to half again as large, is judged inside
+            // the band from now on: the pattern marked goes on at a somewhat different size
+            // in the next intervals (and in its slice totals, which get the same feedback).
             let direction = usize::from(feedback.z < 0.0);
-            let needed = feedback.z.abs() / (0.9 * config.z_band);
+            let needed = feedback.z.abs() * FEEDBACK_MARGIN / config.z_band;
             self.tolerance[direction] = self.tolerance[direction].max(needed).min(MAX_TOLERANCE);
         }
     }

@@ -8,6 +8,7 @@ use super::detector::{Detector, Runtime, shard_of};
 use super::state::ShardState;
 use crate::engine::Feedback;
 use crate::group::GroupReport;
+use crate::slices::holds;
 use crate::store::{Kind, Store, keys};
 
 /// Applies the feedback given since the shard's state was written (PutFeedback on a series of
@@ -62,30 +63,41 @@ pub(super) async fn apply_feedback<S: Store>(
             .iter()
             .map(|d| d.dimension_value.clone())
             .collect();
-        let measure = d
+        let Some(m) = d
             .schema
             .measures
             .iter()
-            .position(|m| m.metric_name == group.anomaly_group.primary_metric_name);
-        if shard_of(&dims, rt.shards) != shard {
-            continue;
-        }
-        let (Some(m), Some((_, states))) =
-            (measure, state.series.iter_mut().find(|(k, _)| *k == dims))
+            .position(|m| m.metric_name == group.anomaly_group.primary_metric_name)
         else {
             continue;
         };
-        for p in &series.points {
-            let Ok(time) = chrono::DateTime::parse_from_rfc3339(&p.timestamp) else {
+        // The series, and the group's anomalous slice totals that hold it.
+        let targets = std::iter::once((&dims, &series.points)).chain(
+            group
+                .slices
+                .iter()
+                .filter(|s| holds(&s.key, &dims))
+                .map(|s| (&s.key, &s.points)),
+        );
+        for (key, points) in targets {
+            if shard_of(key, rt.shards) != shard {
+                continue;
+            }
+            let Some((_, states)) = state.series.iter_mut().find(|(k, _)| k == key) else {
                 continue;
             };
-            let feedback = Feedback {
-                time: time.timestamp(),
-                z: p.z,
-                is_anomaly,
-            };
-            states[m].feedback(&d.engine, feedback);
-            applied += 1;
+            for p in points {
+                let Ok(time) = chrono::DateTime::parse_from_rfc3339(&p.timestamp) else {
+                    continue;
+                };
+                let feedback = Feedback {
+                    time: time.timestamp(),
+                    z: p.z,
+                    is_anomaly,
+                };
+                states[m].feedback(&d.engine, feedback);
+                applied += 1;
+            }
         }
     }
     state.feedback_at = newest;
