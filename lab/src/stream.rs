@@ -525,7 +525,10 @@ impl StreamDetector {
             .collect();
         gaps.sort_unstable();
         let step = gaps.get(gaps.len() / 2).copied().unwrap_or(300);
-        let config = EngineConfig::for_step(step).with_tail_quantile(STREAM_TAIL_QUANTILE);
+        let mut config = EngineConfig::for_step(step).with_tail_quantile(STREAM_TAIL_QUANTILE);
+        // The stream detector ranks the engine's deviations by their own tail, on the linear
+        // scale it was tuned with.
+        config.count_aware = false;
         let mut state = SeriesState::new(&config);
         for &(t, v) in &self.pending {
             state.observe(&config, t, v.is_finite().then_some(v));

@@ -56,6 +56,9 @@ pub struct EngineConfig {
     pub relative_floor: f64,
     /// How the noise grows with the level: 0 constant, 0.5 like counts, 1 proportional.
     pub variance_power: f64,
+    /// Whether a series that was never negative gets no band below zero, and a series of few
+    /// counts is judged against Poisson noise too.
+    pub count_aware: bool,
     /// The scale is at least the deviation at this quantile over its normal value, so
     /// heavy-tailed series do not alarm on their ordinary large moves.
     pub tail_quantile: f64,
@@ -84,6 +87,7 @@ impl EngineConfig {
             threshold: Sensitivity::DEFAULT,
             relative_floor: 0.005,
             variance_power: 0.5,
+            count_aware: true,
             tail_quantile: 0.95,
             tail_z: two_sided_z(0.95),
             z_band: z_for_severity(Sensitivity::DEFAULT.get()),

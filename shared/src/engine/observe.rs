@@ -64,6 +64,9 @@ const ABSURD: f64 = 1e6;
 /// units stops being absurd within tens of points and is learned.
 const ABSURD_PULL: f64 = 100.0;
 
+/// Expected counts under which a count series is judged against Poisson noise too.
+const SMALL_COUNT: f64 = 10.0;
+
 /// Values the recent-level predictor takes the median of.
 const RECENT: usize = 8;
 
@@ -254,16 +257,35 @@ impl SeriesState {
             (expected, expected)
         };
         let weight = self.weight(config, expected);
-        let sigma = self.sigma(config, expected, weight);
-        let z = (x - expected) / sigma;
+        let mut sigma = self.sigma(config, expected, weight);
+        let half = config.z_band * sigma;
+        let (mut z, mut lower, mut upper) = ((x - expected) / sigma, low - half, high + half);
+        if config.count_aware && !self.signed && x >= 0.0 {
+            // A measure that has never been negative is not expected to be.
+            lower = lower.max(0.0);
+            if self.counts(config) && expected < SMALL_COUNT {
+                // Few counts: no more anomalous than Poisson noise allows (its square root
+                // has unit spread), however calm the series was; four orders where one is
+                // usual is not an incident.
+                let root = |v: f64| (v.max(0.0) + 0.375).sqrt();
+                let poisson = 2.0 * (root(x) - root(expected));
+                if poisson.abs() < z.abs() {
+                    z = poisson;
+                    if z != 0.0 {
+                        sigma = (x - expected) / z;
+                    }
+                }
+                let edge = root(high) + 0.5 * config.z_band;
+                upper = upper.max(edge * edge - 0.375);
+            }
+        }
         let judged = z / self.tolerance[usize::from(z < 0.0)];
         let severity = if learning { 0.0 } else { severity(judged) };
-        let half = config.z_band * sigma;
         let scored = Scored {
             value: x,
             expected,
-            lower: low - half,
-            upper: high + half,
+            lower,
+            upper,
             z,
             sigma,
             severity,
@@ -306,6 +328,12 @@ impl SeriesState {
         };
         let reference = (0.1 * typical).max(1e-9);
         (expected.abs() + reference).powf(config.variance_power)
+    }
+
+    /// Whether the series counts something: a day or more of values, every one a whole
+    /// non-negative number.
+    fn counts(&self, config: &EngineConfig) -> bool {
+        self.observed as usize >= config.short_season.max(7) && self.values.whole()
     }
 
     fn sigma(&self, config: &EngineConfig, expected: f64, weight: f64) -> f64 {
@@ -678,6 +706,36 @@ mod tests {
                 .unwrap();
             assert!(spike.anomalous, "gap {gap}: {spike:?}");
         }
+    }
+
+    #[test]
+    fn few_counts_are_judged_against_poisson_noise_and_bands_stay_above_zero() {
+        // An order in one hour of ten: four is not an incident, thirty is.
+        let counts = |t: usize| if noise(t, 3) > 0.8 { 1.0 } else { 0.0 };
+        let (mut state, scored) = run((0..24 * 7 * 5).map(|t| Some(counts(t))));
+        assert!(scored.iter().flatten().all(|s| s.lower >= 0.0));
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let t = 24 * 7 * 5;
+        let mut four = state.clone();
+        let ordinary = four.observe(&config, t as i64 * H, Some(4.0)).unwrap();
+        assert!(!ordinary.anomalous, "{ordinary:?}");
+        assert!(ordinary.z < 3.0, "{ordinary:?}");
+        let restored = SeriesState::from_bytes(&state.to_bytes()).unwrap();
+        let burst = state.observe(&config, t as i64 * H, Some(30.0)).unwrap();
+        assert!(burst.anomalous, "{burst:?}");
+        let mut restored = restored;
+        assert_eq!(
+            restored.observe(&config, t as i64 * H, Some(30.0)),
+            Some(burst),
+            "a restored state knows it counts"
+        );
+        // A fractional value anywhere in its history: not counts, judged as before.
+        let (mut fractional, _) =
+            run((0..24 * 7 * 5).map(|t| Some(counts(t) + if t == 800 { 0.5 } else { 0.0 })));
+        let plain = fractional
+            .observe(&config, t as i64 * H, Some(4.0))
+            .unwrap();
+        assert!(plain.z > ordinary.z, "{plain:?} {ordinary:?}");
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub(super) struct Ring {
     head: usize,
     /// The power of two values are stored over (`None` until the first non-zero value).
     pub(super) exponent: Option<i32>,
+    /// How many values held are not whole non-negative numbers (derived from the values, so a
+    /// decoded ring has the same count as the live one; never stored).
+    fractional: u32,
 }
 
 impl Ring {
@@ -27,7 +30,19 @@ impl Ring {
             cap: cap.max(1),
             head: 0,
             exponent: None,
+            fractional: 0,
         }
+    }
+
+    /// Whether a stored value is present and not a whole non-negative number.
+    fn is_fractional(&self, stored: f32) -> bool {
+        let v = self.decode(stored);
+        v.is_finite() && (v < 0.0 || v.fract() != 0.0)
+    }
+
+    /// Whether every value held is a whole non-negative number (counts).
+    pub(super) fn whole(&self) -> bool {
+        self.fractional == 0
     }
 
     fn encode(&mut self, v: f64) -> f32 {
@@ -47,9 +62,11 @@ impl Ring {
 
     pub(super) fn push(&mut self, v: f64) {
         let stored = self.encode(v);
+        self.fractional += u32::from(self.is_fractional(stored));
         if self.buf.len() < self.cap {
             self.buf.push(stored);
         } else {
+            self.fractional -= u32::from(self.is_fractional(self.buf[self.head]));
             self.buf[self.head] = stored;
             self.head = (self.head + 1) % self.cap;
         }
@@ -85,6 +102,7 @@ impl Ring {
     /// Forgets the value `lag` pushes ago.
     pub(super) fn forget(&mut self, lag: usize) {
         if let Some(i) = self.index(lag) {
+            self.fractional -= u32::from(self.is_fractional(self.buf[i]));
             self.buf[i] = f32::NAN;
         }
     }
@@ -109,12 +127,15 @@ impl Ring {
         values: impl IntoIterator<Item = f32>,
     ) -> Option<Ring> {
         let buf: Vec<f32> = values.into_iter().collect();
-        (cap > 0 && buf.len() <= cap).then_some(Ring {
+        let mut ring = Ring {
             buf,
             cap,
             head: 0,
             exponent,
-        })
+            fractional: 0,
+        };
+        ring.fractional = ring.buf.iter().filter(|v| ring.is_fractional(**v)).count() as u32;
+        (cap > 0 && ring.buf.len() <= cap).then_some(ring)
     }
 }
 
