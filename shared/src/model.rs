@@ -8,8 +8,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod documents;
 mod status;
 
+pub use documents::{
+    AlertDoc, AlertFilters, AlertTarget, DetectorConfig, DetectorDoc, DimensionFilter, Document,
+    DocumentError, MetricSetDoc,
+};
 pub use status::{AlertStatus, DetectorStatus, ExecutionStatus};
 
 /// How often a detector looks at its data (`Frequency`).

@@ -65,12 +65,11 @@ impl Moto {
 
     /// One start: the server, once it answers as moto; else why not (the server stopped).
     fn try_start(bin: &Path, timeout: Duration) -> Result<Moto, String> {
-        let mut child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", "0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        Moto::ready(spawn(bin), timeout)
+    }
+
+    /// The started server `child`, once it answers as moto; else why not (it is stopped).
+    fn ready(mut child: Child, timeout: Duration) -> Result<Moto, String> {
         let port = listening_port(&mut child);
         // Stopped on every early return below, by its drop.
         let mut moto = Moto {
@@ -104,6 +103,16 @@ impl Moto {
             "GET /moto-api/ on port {port} gave no 200 within {timeout:?}"
         ))
     }
+}
+
+/// `moto_server` (or a stand-in) on a port the system chooses, its log piped.
+fn spawn(bin: &Path) -> Child {
+    Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
 }
 
 /// The port the server says it listens on, read from its log (werkzeug's
@@ -211,7 +220,12 @@ mod tests {
             dir.path(),
             &format!("echo ' * Running on http://127.0.0.1:{port}' >&2; exit 1"),
         );
-        let err = Moto::try_start(&gone, timeout).unwrap_err();
+        // Waited for before it is judged: had it been judged while it still ran, the other
+        // moto's answer would have taken it for a server that answers (the race this test
+        // lost when the script had not exited yet). Its line stays in the pipe.
+        let mut child = spawn(&gone);
+        child.wait().unwrap();
+        let err = Moto::ready(child, timeout).unwrap_err();
         assert!(err.contains("exited"), "{err}");
         // Something that is not moto listens on the port it names.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

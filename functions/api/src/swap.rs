@@ -1,13 +1,13 @@
 //! Compare-and-swap writes: a stored document read, changed and written back again if another
 //! writer changed it meanwhile (`modify`), and a detector's status moved that way.
 
-use seismo_shared::model::DetectorStatus;
+use seismo_shared::model::{DetectorDoc, DetectorStatus, Document};
 use seismo_shared::pipeline::{Failure, write_status};
 use serde_json::Value;
 
 use crate::clock::now;
 use crate::error::ApiError;
-use crate::resources::status;
+use crate::resources::{read, status};
 use crate::state::Api;
 use seismo_shared::store::{Kind, Store};
 
@@ -34,6 +34,34 @@ pub(crate) async fn modify<S: Store>(
     .ok_or_else(missing)
 }
 
+/// [`modify`] of a stored document, typed; an absent one is not found.
+pub(crate) async fn modify_typed<S: Store, D: Document>(
+    api: &Api<S>,
+    kind: Kind,
+    key: &str,
+    missing: impl Fn() -> ApiError,
+    mut change: impl FnMut(&mut D) -> Result<(), ApiError>,
+) -> Result<D, ApiError> {
+    let doc = modify(api, kind, key, None, missing, |doc| {
+        let mut typed: D = read(doc.clone())?;
+        change(&mut typed)?;
+        *doc = typed.to_value();
+        Ok(())
+    })
+    .await?;
+    read(doc)
+}
+
+/// [`modify`] of a stored detector, typed.
+pub(crate) async fn modify_detector<S: Store>(
+    api: &Api<S>,
+    arn: &str,
+    change: impl FnMut(&mut DetectorDoc) -> Result<(), ApiError>,
+) -> Result<DetectorDoc, ApiError> {
+    let missing = || ApiError::not_found("AnomalyDetector", arn);
+    modify_typed(api, Kind::Detector, arn, missing, change).await
+}
+
 /// Moves a detector from status `from` (what a request was judged on) to `to`, atomically:
 /// when another request changed it meanwhile, a ConflictException and nothing changes.
 pub(crate) async fn transition<S: Store>(
@@ -42,8 +70,7 @@ pub(crate) async fn transition<S: Store>(
     from: DetectorStatus,
     to: DetectorStatus,
 ) -> Result<(), ApiError> {
-    let missing = || ApiError::not_found("AnomalyDetector", arn);
-    modify(api, Kind::Detector, arn, None, missing, |doc| {
+    modify_detector(api, arn, |doc| {
         let current = status(doc);
         if current != from {
             return Err(ApiError::conflict(
@@ -66,8 +93,7 @@ pub(crate) async fn set_status<S: Store>(
     status: DetectorStatus,
     failure: Option<(&str, String)>,
 ) -> Result<(), ApiError> {
-    let missing = || ApiError::not_found("AnomalyDetector", arn);
-    modify(api, Kind::Detector, arn, None, missing, |doc| {
+    modify_detector(api, arn, |doc| {
         let failure = match &failure {
             Some((kind, reason)) => Failure::Set(kind, reason),
             None => Failure::Clear,

@@ -2,10 +2,11 @@
 //! service's payloads (JSON for SNS and Lambda, LONG_TEXT, SHORT_TEXT) plus `anomalyGroupId`
 //! and a console link, and the notify stage, which sends each group to each alert once.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::group::GroupReport;
-use crate::model::AlertStatus;
+use crate::model::{AlertDoc, AlertStatus, AlertTarget, Document};
 use crate::ports::BoxFuture;
 pub use crate::ports::Publisher;
 use crate::store::{Kind, Store, StoreError, keys};
@@ -20,31 +21,27 @@ fn payload_time(iso: &str) -> String {
 
 /// Whether an alert sends a group: score at or above the threshold, measure and dimension
 /// values within its filters (a group passes a dimension filter when one of its series does).
-pub fn passes(alert: &Value, group: &GroupReport) -> bool {
-    let threshold = alert["AlertSensitivityThreshold"].as_f64().unwrap_or(0.0);
-    if group.anomaly_group.anomaly_group_score < threshold {
+pub fn passes(alert: &AlertDoc, group: &GroupReport) -> bool {
+    if group.anomaly_group.anomaly_group_score < alert.threshold() {
         return false;
     }
-    let filters = &alert["AlertFilters"];
-    if let Some(metrics) = filters["MetricList"].as_array()
+    let filters = alert.filters();
+    if let Some(metrics) = &filters.metric_list
         && !metrics.is_empty()
-        && !metrics
-            .iter()
-            .any(|m| m.as_str() == Some(&group.anomaly_group.primary_metric_name))
+        && !metrics.contains(&group.anomaly_group.primary_metric_name.as_str())
     {
         return false;
     }
-    let Some(dims) = filters["DimensionFilterList"].as_array() else {
+    let Some(dims) = &filters.dimension_filter_list else {
         return true;
     };
     group.time_series.iter().any(|s| {
         dims.iter().all(|f| {
-            let name = f["DimensionName"].as_str().unwrap_or_default();
-            let allowed = f["DimensionValueList"].as_array();
             s.dimensions.iter().any(|d| {
-                d.dimension_name == name
-                    && allowed
-                        .is_none_or(|l| l.iter().any(|v| v.as_str() == Some(&d.dimension_value)))
+                d.dimension_name == f.dimension_name
+                    && f.dimension_value_list
+                        .as_ref()
+                        .is_none_or(|l| l.contains(&d.dimension_value.as_str()))
             })
         })
     })
@@ -65,70 +62,165 @@ pub fn console_link(console_url: &str, group: &GroupReport, detector_arn: &str) 
 }
 
 /// The old service's JSON payload (SNS JSON format and Lambda event), with Seismo's
-/// `anomalyGroupId`, `consoleUrl` and `rootCauses` added.
-pub fn payload(alert: &Value, group: &GroupReport, console_url: &str) -> Value {
-    let ag = &group.anomaly_group;
-    let contribution: Vec<Value> = ag
-        .metric_level_impact_list
-        .iter()
-        .flat_map(|m| &m.contribution_matrix.dimension_contribution_list)
-        .map(|d| {
-            json!({
-                "dimensionName": d.dimension_name,
-                "dimensionValueContributions": d.dimension_value_contribution_list.iter().map(|v| json!({
-                    "dimensionValue": v.dimension_value,
-                    "valueContribution": v.contribution_score,
-                })).collect::<Vec<_>>(),
+/// `anomalyGroupId`, `consoleUrl` and `rootCauses` added. Sent as the JSON text of this value
+/// (its members in name order, as every JSON value Seismo writes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertPayload<'a> {
+    /// The alert's name (null when it has none).
+    pub alert_name: Option<&'a str>,
+    /// `ALERT_ARN:event/GROUP_ID`.
+    pub alert_event_id: String,
+    /// The detector.
+    pub anomaly_detector_arn: &'a str,
+    /// The alert.
+    pub alert_arn: &'a str,
+    /// The alert's description ("" when it has none).
+    pub alert_description: &'a str,
+    /// The measure and what drove its anomaly.
+    pub impacted_metric: ImpactedMetric<'a>,
+    /// `2021-02-14T04:00Z[UTC]`.
+    pub timestamp: String,
+    /// 0-100.
+    pub anomaly_score: f64,
+    /// The group.
+    pub anomaly_group_id: &'a str,
+    /// The group's console page.
+    pub console_url: String,
+    /// Its likely root causes.
+    pub root_causes: &'a [String],
+}
+
+/// The payload's `impactedMetric`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactedMetric<'a> {
+    /// The measure.
+    pub metric_name: &'a str,
+    /// Each dimension's value shares.
+    pub dimension_contribution: Vec<PayloadDimensionContribution<'a>>,
+    /// The group's series.
+    pub relevant_time_series: Vec<PayloadTimeSeries<'a>>,
+}
+
+/// One dimension's value shares in a payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadDimensionContribution<'a> {
+    /// The dimension.
+    pub dimension_name: &'a str,
+    /// Its values' shares.
+    pub dimension_value_contributions: Vec<PayloadValueContribution<'a>>,
+}
+
+/// One dimension value's share in a payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadValueContribution<'a> {
+    /// The value.
+    pub dimension_value: &'a str,
+    /// Its share, 0-100.
+    pub value_contribution: f64,
+}
+
+/// One series of a payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadTimeSeries<'a> {
+    /// The series.
+    pub time_series_id: &'a str,
+    /// Its dimension values.
+    pub dimensions: Vec<PayloadDimension<'a>>,
+    /// Its last value (null when it has no point).
+    pub metric_value: Option<f64>,
+    /// The value expected then.
+    pub expected_value: Option<f64>,
+}
+
+/// A dimension name and value in a payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadDimension<'a> {
+    /// The dimension.
+    pub dimension_name: &'a str,
+    /// The value.
+    pub dimension_value: &'a str,
+}
+
+impl<'a> AlertPayload<'a> {
+    /// The payload of `group` for `alert`, linking to `console_url`.
+    pub fn new(alert: &'a AlertDoc, group: &'a GroupReport, console_url: &str) -> Self {
+        let ag = &group.anomaly_group;
+        let dimension_contribution = ag
+            .metric_level_impact_list
+            .iter()
+            .flat_map(|m| &m.contribution_matrix.dimension_contribution_list)
+            .map(|d| PayloadDimensionContribution {
+                dimension_name: &d.dimension_name,
+                dimension_value_contributions: d
+                    .dimension_value_contribution_list
+                    .iter()
+                    .map(|v| PayloadValueContribution {
+                        dimension_value: &v.dimension_value,
+                        value_contribution: v.contribution_score,
+                    })
+                    .collect(),
             })
-        })
-        .collect();
-    let series: Vec<Value> = group
-        .time_series
-        .iter()
-        .map(|s| {
-            json!({
-                "timeSeriesId": s.time_series_id,
-                "dimensions": s.dimensions.iter().map(|d| json!({
-                    "dimensionName": d.dimension_name,
-                    "dimensionValue": d.dimension_value,
-                })).collect::<Vec<_>>(),
-                "metricValue": s.points.last().map(|p| p.value),
-                "expectedValue": s.points.last().map(|p| p.expected),
+            .collect();
+        let relevant_time_series = group
+            .time_series
+            .iter()
+            .map(|s| PayloadTimeSeries {
+                time_series_id: &s.time_series_id,
+                dimensions: s
+                    .dimensions
+                    .iter()
+                    .map(|d| PayloadDimension {
+                        dimension_name: &d.dimension_name,
+                        dimension_value: &d.dimension_value,
+                    })
+                    .collect(),
+                metric_value: s.points.last().map(|p| p.value),
+                expected_value: s.points.last().map(|p| p.expected),
             })
-        })
-        .collect();
-    let detector = alert["AnomalyDetectorArn"].as_str().unwrap_or_default();
-    let alert_arn = alert["AlertArn"].as_str().unwrap_or_default();
-    json!({
-        "alertName": alert["AlertName"],
-        "alertEventId": format!("{alert_arn}:event/{}", ag.anomaly_group_id),
-        "anomalyDetectorArn": detector,
-        "alertArn": alert_arn,
-        "alertDescription": alert.get("AlertDescription").cloned().unwrap_or(json!("")),
-        "impactedMetric": {
-            "metricName": ag.primary_metric_name,
-            "dimensionContribution": contribution,
-            "relevantTimeSeries": series,
-        },
-        "timestamp": payload_time(&ag.start_time),
-        "anomalyScore": ag.anomaly_group_score,
-        "anomalyGroupId": ag.anomaly_group_id,
-        "consoleUrl": console_link(console_url, group, detector),
-        "rootCauses": group.root_causes,
-    })
+            .collect();
+        let detector = alert.detector_arn();
+        AlertPayload {
+            alert_name: alert.alert_name.as_deref(),
+            alert_event_id: format!("{}:event/{}", alert.arn(), ag.anomaly_group_id),
+            anomaly_detector_arn: detector,
+            alert_arn: alert.arn(),
+            alert_description: alert.alert_description.as_deref().unwrap_or_default(),
+            impacted_metric: ImpactedMetric {
+                metric_name: &ag.primary_metric_name,
+                dimension_contribution,
+                relevant_time_series,
+            },
+            timestamp: payload_time(&ag.start_time),
+            anomaly_score: ag.anomaly_group_score,
+            anomaly_group_id: &ag.anomaly_group_id,
+            console_url: console_link(console_url, group, detector),
+            root_causes: &group.root_causes,
+        }
+    }
+}
+
+/// The JSON payload (see [`AlertPayload`]) as a value.
+pub fn payload(alert: &AlertDoc, group: &GroupReport, console_url: &str) -> Value {
+    serde_json::to_value(AlertPayload::new(alert, group, console_url)).unwrap_or(Value::Null)
 }
 
 /// The readable e-mail body (LONG_TEXT).
-pub fn long_text(alert: &Value, group: &GroupReport, console_url: &str) -> String {
+pub fn long_text(alert: &AlertDoc, group: &GroupReport, console_url: &str) -> String {
     let ag = &group.anomaly_group;
-    let detector = alert["AnomalyDetectorArn"].as_str().unwrap_or_default();
+    let detector = alert.detector_arn();
     let mut out = format!(
         "Seismo found an anomaly in {} (score {:.0}/100, {}) at {}.\n\nAlert: {}\nDetector: {}\n",
         ag.primary_metric_name,
         ag.anomaly_group_score,
         group.direction,
         ag.start_time,
-        alert["AlertName"].as_str().unwrap_or_default(),
+        alert.name(),
         detector,
     );
     if !group.root_causes.is_empty() {
@@ -212,14 +304,13 @@ pub async fn notify<S: Store>(
     console_url: &str,
 ) -> Result<Notified, PipelineError> {
     let arn = &task.anomaly_detector_arn;
-    let alerts: Vec<Value> = store
+    // An alert that does not read as one (a status the API does not know) is not ACTIVE.
+    let alerts: Vec<AlertDoc> = store
         .list(Kind::Alert, "")
         .await?
         .into_iter()
-        .map(|(_, a)| a)
-        .filter(|a| {
-            a["AnomalyDetectorArn"].as_str() == Some(arn) && a["AlertStatus"] == AlertStatus::Active
-        })
+        .filter_map(|(_, a)| AlertDoc::from_value(a).ok())
+        .filter(|a| a.detector_arn() == arn && a.alert_status == Some(AlertStatus::Active))
         .collect();
     let mut out = Notified::default();
     for id in &task.anomaly_group_ids {
@@ -229,7 +320,7 @@ pub async fn notify<S: Store>(
         let group: GroupReport =
             serde_json::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))?;
         for alert in alerts.iter().filter(|a| passes(a, &group)) {
-            let name = alert["AlertName"].as_str().unwrap_or_default();
+            let name = alert.name();
             let sent_key = keys::sent(arn, name, id);
             match claim_send(store, &sent_key, alert, id).await? {
                 Claim::Ours => {}
@@ -245,30 +336,32 @@ pub async fn notify<S: Store>(
                     continue;
                 }
             }
-            let action = &alert["Action"];
-            let result = if let Some(sns) = action.get("SNSConfiguration") {
-                let topic = sns["SnsTopicArn"].as_str().unwrap_or_default();
-                let message = match sns["SnsFormat"].as_str().unwrap_or("JSON") {
-                    "LONG_TEXT" => long_text(alert, &group, console_url),
-                    "SHORT_TEXT" => short_text(&group),
-                    _ => payload(alert, &group, console_url).to_string(),
-                };
-                let subject = format!(
-                    "Seismo anomaly: {}",
-                    group.anomaly_group.primary_metric_name
-                );
-                publisher.sns(topic, &subject, &message).await
-            } else if let Some(lambda) = action.get("LambdaConfiguration") {
-                let function = lambda["LambdaArn"].as_str().unwrap_or_default();
-                publisher
-                    .lambda(function, &payload(alert, &group, console_url).to_string())
-                    .await
-            } else {
-                Err("the alert has no action".to_string())
+            let result = match alert.target() {
+                Some(AlertTarget::Sns { topic_arn, format }) => {
+                    let message = match format {
+                        "LONG_TEXT" => long_text(alert, &group, console_url),
+                        "SHORT_TEXT" => short_text(&group),
+                        _ => payload(alert, &group, console_url).to_string(),
+                    };
+                    let subject = format!(
+                        "Seismo anomaly: {}",
+                        group.anomaly_group.primary_metric_name
+                    );
+                    publisher.sns(topic_arn, &subject, &message).await
+                }
+                Some(AlertTarget::Lambda { function_arn }) => {
+                    publisher
+                        .lambda(
+                            function_arn,
+                            &payload(alert, &group, console_url).to_string(),
+                        )
+                        .await
+                }
+                None => Err("the alert has no action".to_string()),
             };
             match result {
                 Ok(()) => {
-                    let record = serde_json::json!({ "alert": alert["AlertArn"], "group": id });
+                    let record = json!({ "alert": alert.alert_arn, "group": id });
                     store.put(Kind::Pipeline, &sent_key, record).await?;
                     out.sent += 1;
                 }
@@ -305,14 +398,13 @@ enum Claim {
 async fn claim_send<S: Store>(
     store: &S,
     sent_key: &str,
-    alert: &Value,
+    alert: &AlertDoc,
     group_id: &str,
 ) -> Result<Claim, StoreError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let claim =
-        serde_json::json!({ "alert": alert["AlertArn"], "group": group_id, "sending": now });
+    let claim = json!({ "alert": alert.alert_arn, "group": group_id, "sending": now });
     match store.create(Kind::Pipeline, sent_key, claim.clone()).await {
         Ok(()) => return Ok(Claim::Ours),
         Err(StoreError::Exists) => {}
@@ -442,6 +534,11 @@ mod tests {
         group
     }
 
+    /// An alert document as the pipeline reads it.
+    fn doc(alert: &Value) -> AlertDoc {
+        AlertDoc::from_value(alert.clone()).unwrap()
+    }
+
     fn alert(threshold: f64, filters: Value) -> Value {
         json!({
             "AlertArn": ALERT, "AlertName": "page", "AnomalyDetectorArn": DETECTOR,
@@ -460,7 +557,11 @@ mod tests {
         let g = group();
         let id = g.anomaly_group.anomaly_group_id.clone();
         let mut a = alert(50.0, json!({}));
-        assert_eq!(payload(&a, &g, "")["alertDescription"], "", "none given");
+        assert_eq!(
+            payload(&doc(&a), &g, "")["alertDescription"],
+            "",
+            "none given"
+        );
         a["AlertDescription"] = json!("revenue pages");
         let series = |id: &str, region: &str, channel: &str, value: f64| {
             json!({
@@ -503,9 +604,9 @@ mod tests {
             "consoleUrl": format!("{CONSOLE}{PAGE}{id}"),
             "rootCauses": ["region=EU&channel=web", "region=US&channel=app"],
         });
-        assert_eq!(payload(&a, &g, ""), want);
+        assert_eq!(payload(&doc(&a), &g, ""), want);
         // Another console, its trailing slash dropped.
-        let link = payload(&a, &g, "https://console.example/")["consoleUrl"].clone();
+        let link = payload(&doc(&a), &g, "https://console.example/")["consoleUrl"].clone();
         assert_eq!(link, format!("https://console.example{PAGE}{id}"));
     }
 
@@ -513,7 +614,7 @@ mod tests {
     fn the_long_text_reads_as_an_email() {
         let g = group();
         let id = &g.anomaly_group.anomaly_group_id;
-        let text = long_text(&alert(50.0, json!({})), &g, "");
+        let text = long_text(&doc(&alert(50.0, json!({}))), &g, "");
         let want = format!(
             "Seismo found an anomaly in revenue (score 80/100, drop) at 2026-08-03T04:00:00Z.
 
@@ -636,7 +737,7 @@ Anomaly group {id}
             ),
         ];
         for (name, alert, want) in cases {
-            assert_eq!(passes(&alert, &g), want, "{name}: {alert}");
+            assert_eq!(passes(&doc(&alert), &g), want, "{name}: {alert}");
         }
     }
 
@@ -674,9 +775,9 @@ Anomaly group {id}
         for a in [&email, &sms, &json_apac, &paused, &elsewhere, &lambda] {
             put(a["AlertArn"].as_str().unwrap().to_string(), a.clone()).await;
         }
-        let doc = serde_json::to_value(&g).unwrap();
+        let report = serde_json::to_value(&g).unwrap();
         store
-            .put(Kind::Group, &keys::group(DETECTOR, &id), doc)
+            .put(Kind::Group, &keys::group(DETECTOR, &id), report)
             .await
             .unwrap();
         let task = NotifyTask {
@@ -693,9 +794,12 @@ Anomaly group {id}
         let mut want = vec![
             (
                 "arn:aws:sns:us-east-1:000000000000:email".to_string(),
-                long_text(&email, &g, ""),
+                long_text(&doc(&email), &g, ""),
             ),
-            (function.to_string(), payload(&lambda, &g, "").to_string()),
+            (
+                function.to_string(),
+                payload(&doc(&lambda), &g, "").to_string(),
+            ),
         ];
         want.sort();
         assert_eq!(sent, want);

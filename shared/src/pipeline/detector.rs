@@ -1,16 +1,14 @@
 //! A loaded detector (its document, metric set, schema and engine configuration) and its
 //! runtime: what every stage reads first.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::PipelineError;
 use crate::data::Schema;
 use crate::engine::{EngineConfig, Sensitivity};
 pub use crate::ids::{model_fingerprint, shard_of};
-use crate::model::CreateMetricSetRequest;
+use crate::model::{CreateMetricSetRequest, DetectorDoc, Document};
 pub use crate::store::keys::metric_sets_of as metric_set_prefix;
 use crate::store::{Kind, Store, StoreError, keys};
+use serde::{Deserialize, Serialize};
 
 /// The detector's pipeline settings, fixed at activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +47,7 @@ pub struct Detector {
     /// The detector's ARN.
     pub arn: String,
     /// The detector document.
-    pub doc: Value,
+    pub doc: DetectorDoc,
     /// Its metric set.
     pub metric_set: CreateMetricSetRequest,
     /// The metric set's schema.
@@ -64,6 +62,7 @@ pub async fn load<S: Store>(store: &S, arn: &str) -> Result<Detector, PipelineEr
         .get(Kind::Detector, arn)
         .await?
         .ok_or_else(|| PipelineError::Config(format!("no detector {arn}")))?;
+    let doc = DetectorDoc::from_value(doc).map_err(|e| PipelineError::Config(e.to_string()))?;
     let ms = store
         .list(Kind::MetricSet, &metric_set_prefix(arn))
         .await?

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::detector::{Detector, Runtime, count_executions};
-use super::status::{Failure, detector_status, set_status};
+use super::status::{Failure, set_status};
 use super::{NotifyTask, PipelineError, blob, codec};
 use crate::group::{Grouper, Observation};
 use crate::model::{DetectorStatus, ExecutionStatus, timestamp_string};
@@ -120,7 +120,7 @@ pub(super) async fn tidy_grouped<S: Store>(
     store
         .delete(Kind::Pipeline, &keys::progress(arn, interval))
         .await?;
-    if detector_status(Some(&d.doc)) == Some(DetectorStatus::Learning)
+    if d.doc.status == Some(DetectorStatus::Learning)
         && rt.learned + count_executions(store, arn).await? >= rt.warmup
     {
         // Only from LEARNING: a deactivation meanwhile stays.

@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 
 use super::detector::{Detector, load, runtime, shard_of};
-use super::status::detector_status;
 use super::{DetectTask, PipelineError, blob, codec};
 use crate::data::{Aggregator, DataQuality};
 use crate::model::{DetectorStatus, ExecutionStatus, timestamp_string};
@@ -102,7 +101,7 @@ pub async fn ingest<S: Store>(
             PipelineError::Event(format!("no interval for {}", timestamp_string(fired)))
         })?,
     };
-    let status = detector_status(Some(&d.doc));
+    let status = d.doc.status;
     if !status.is_some_and(DetectorStatus::is_running) {
         let status = status.map_or("", DetectorStatus::as_str);
         return Ok(Ingested {

@@ -3,9 +3,9 @@
 //! failure fields, whether `LastModificationTime` is stamped, and which status a document
 //! without one reads as.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::model::DetectorStatus;
+use crate::model::{DetectorDoc, DetectorStatus, Document};
 use crate::store::{Kind, Store, StoreError, update};
 
 /// What a status change does to the detector's `FailureType` and `FailureReason`.
@@ -20,27 +20,24 @@ pub enum Failure<'a> {
 }
 
 /// Writes a status into a detector document, keeping every other field; `stamp` (epoch
-/// seconds, as the API writes its times), when given, becomes its `LastModificationTime` (the API stamps the changes it is
-/// asked for; the pipeline's own moves do not).
+/// seconds, as the API writes its times), when given, becomes its `LastModificationTime` (the
+/// API stamps the changes it is asked for; the pipeline's own moves do not).
 pub fn write_status(
-    doc: &mut Value,
+    doc: &mut DetectorDoc,
     status: DetectorStatus,
     failure: Failure<'_>,
     stamp: Option<f64>,
 ) {
-    doc["Status"] = json!(status);
+    doc.status = Some(status);
     if let Some(t) = stamp {
-        doc["LastModificationTime"] = json!(t);
+        doc.last_modification_time = Some(t);
     }
-    if failure == Failure::Keep {
-        return;
-    }
-    if let Value::Object(m) = doc {
-        m.remove("FailureType");
-        m.remove("FailureReason");
-        if let Failure::Set(kind, reason) = failure {
-            m.insert("FailureType".into(), json!(kind));
-            m.insert("FailureReason".into(), json!(reason));
+    match failure {
+        Failure::Keep => {}
+        Failure::Clear => (doc.failure_type, doc.failure_reason) = (None, None),
+        Failure::Set(kind, reason) => {
+            doc.failure_type = Some(kind.to_string());
+            doc.failure_reason = Some(reason.to_string());
         }
     }
 }
@@ -48,7 +45,7 @@ pub fn write_status(
 /// Sets the detector's status (see [`write_status`]), keeping every other field; with
 /// `only_from`, only while the detector is still in that status (a move of the pipeline's own,
 /// which a change asked for meanwhile, such as a deactivation, must win over). A detector that
-/// is gone stays gone.
+/// is gone stays gone; one that does not read as a detector is not rewritten (an error).
 pub async fn set_status<S: Store>(
     store: &S,
     arn: &str,
@@ -57,15 +54,16 @@ pub async fn set_status<S: Store>(
     failure: Failure<'_>,
 ) -> Result<(), StoreError> {
     update(store, Kind::Detector, arn, |current| {
-        Ok::<_, StoreError>(
-            current
-                .filter(|c| only_from.is_none_or(|from| c["Status"] == from))
-                .map(|c| {
-                    let mut doc = c.clone();
-                    write_status(&mut doc, status, failure, None);
-                    doc
-                }),
-        )
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        let mut doc = DetectorDoc::from_value(current.clone())
+            .map_err(|e| StoreError::Backend(format!("{arn}: {e}")))?;
+        if only_from.is_some_and(|from| doc.status != Some(from)) {
+            return Ok(None);
+        }
+        write_status(&mut doc, status, failure, None);
+        Ok::<_, StoreError>(Some(doc.to_value()))
     })
     .await?;
     Ok(())
@@ -74,14 +72,20 @@ pub async fn set_status<S: Store>(
 /// A detector document's status; `None` when there is no document, or it has no status the
 /// API knows.
 pub fn detector_status(doc: Option<&Value>) -> Option<DetectorStatus> {
-    doc.and_then(|d| d["Status"].as_str())
-        .and_then(|s| s.parse().ok())
+    doc.and_then(|d| DetectorDoc::from_value(d.clone()).ok())
+        .and_then(|d| d.status)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::model::DetectorStatus::{Active, Deactivated, Failed, Learning};
+
+    fn typed(doc: Value) -> DetectorDoc {
+        DetectorDoc::from_value(doc).unwrap()
+    }
     use crate::store::MemoryStore;
 
     const ARN: &str = "arn:aws:lookoutmetrics:us-east-1:123456789012:AnomalyDetector:d";
@@ -100,8 +104,9 @@ mod tests {
             ("set", Failure::Set("U", "why"), Some("U"), Some("why")),
         ];
         for (name, failure, kind, reason) in cases {
-            let mut doc = failed.clone();
-            write_status(&mut doc, DetectorStatus::Active, failure, None);
+            let mut typed_doc = typed(failed.clone());
+            write_status(&mut typed_doc, DetectorStatus::Active, failure, None);
+            let doc = typed_doc.to_value();
             assert_eq!(doc["Status"], "ACTIVE", "{name}");
             assert_eq!(doc["FailureType"].as_str(), kind, "{name}");
             assert_eq!(doc["FailureReason"].as_str(), reason, "{name}");
@@ -115,16 +120,16 @@ mod tests {
 
     #[test]
     fn write_status_stamps_only_when_asked() {
-        let mut doc = json!({ "Status": "ACTIVE", "LastModificationTime": 5 });
+        let mut doc = typed(json!({ "Status": "ACTIVE", "LastModificationTime": 5 }));
         write_status(
             &mut doc,
             DetectorStatus::Deleting,
             Failure::Clear,
             Some(42.0),
         );
-        assert_eq!(doc["LastModificationTime"], 42.0);
+        assert_eq!(doc.to_value()["LastModificationTime"], 42.0);
         write_status(&mut doc, DetectorStatus::Deactivated, Failure::Clear, None);
-        assert_eq!(doc["LastModificationTime"], 42.0);
+        assert_eq!(doc.to_value()["LastModificationTime"], 42.0);
     }
 
     #[tokio::test]

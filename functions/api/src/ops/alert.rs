@@ -1,9 +1,9 @@
 //! Alerts: create, describe, list, update and delete, and whether an alert's filters fit the
 //! detector's metric set.
 
-use seismo_shared::model::AlertStatus;
+use seismo_shared::model::{AlertDoc, AlertStatus, CreateMetricSetRequest, Document};
 use seismo_shared::validate::Check;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::tags::check_tags;
 use crate::clock::now;
@@ -11,9 +11,9 @@ use crate::error::ApiError;
 use crate::paging::{list_scope, page, paginate};
 use crate::quota::{ALERTS_PER_DETECTOR, release, reserve};
 use crate::request::{arn_field, optional_arn, required};
-use crate::resources::{alerts_of, detector, live_detector, metric_sets_of, stays};
+use crate::resources::{alerts_of, detector, live_detector, metric_sets_of, read, stays};
 use crate::state::Api;
-use crate::swap::modify;
+use crate::swap::modify_typed;
 use seismo_shared::store::{Kind, Store, StoreError};
 
 /// Checks an alert's `Action` (exactly one of SNS or Lambda) and returns its type.
@@ -197,21 +197,39 @@ fn names(list: &Value, key: Option<&str>) -> Vec<String> {
 
 /// The detector's alerts still fit a metric set (new, or updated): each measure and dimension
 /// an alert filters on is the metric set's; otherwise the alert could never fire again.
-pub(crate) fn alerts_fit(c: &mut Check, alerts: &[(String, Value)], metric_set: &Value) {
-    let measures = names(&metric_set["MetricList"], Some("MetricName"));
-    let dimensions = names(&metric_set["DimensionList"], None);
+pub(crate) fn alerts_fit(
+    c: &mut Check,
+    alerts: &[(String, Value)],
+    metric_set: &CreateMetricSetRequest,
+) {
+    let measures: Vec<&str> = metric_set
+        .metric_list
+        .iter()
+        .map(|m| m.metric_name.as_str())
+        .collect();
+    let dimensions: Vec<&str> = metric_set
+        .dimension_list
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
     for (_, alert) in alerts {
-        let name = alert["AlertName"].as_str().unwrap_or_default();
-        let filters = &alert["AlertFilters"];
-        for m in names(&filters["MetricList"], None) {
-            if !measures.contains(&m) {
+        // One that does not read as an alert filters on nothing.
+        let Ok(alert) = AlertDoc::from_value(alert.clone()) else {
+            continue;
+        };
+        let name = alert.name();
+        let filters = alert.filters();
+        for m in filters.metric_list.iter().flatten() {
+            if !measures.contains(m) {
                 c.fail(
                     "MetricList",
                     format!("alert {name} filters on the measure {m:?}: keep it, or update the alert first"),
                 );
             }
         }
-        for d in names(&filters["DimensionFilterList"], Some("DimensionName")) {
+        for d in filters.dimension_filter_list.iter().flatten() {
+            let d = d.dimension_name;
             if !dimensions.contains(&d) {
                 c.fail(
                     "DimensionList",
@@ -242,8 +260,9 @@ async fn filters_fit<S: Store>(
     }
     // Checked against the metric set when there is one (it may be created after the alert).
     if let Some(ms) = metric_sets_of(api, detector_arn).await?.first() {
-        let measures = names(&ms["MetricList"], Some("MetricName"));
-        let dimensions = names(&ms["DimensionList"], None);
+        let ms = ms.spec().map_err(|e| ApiError::Internal(e.to_string()))?;
+        let measures: Vec<String> = ms.metric_list.into_iter().map(|m| m.metric_name).collect();
+        let dimensions = ms.dimension_list.unwrap_or_default();
         let metric_list = given("MetricList").cloned().unwrap_or(Value::Null);
         for (i, m) in names(&metric_list, None).iter().enumerate() {
             if !measures.contains(m) {
@@ -314,20 +333,19 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     )
     .await?;
     let t = now();
-    let mut doc = json!({
-        "AlertArn": arn, "AlertName": name, "AnomalyDetectorArn": detector_arn, "Action": act,
-        "AlertType": kind, "AlertStatus": AlertStatus::Active, "CreationTime": t, "LastModificationTime": t,
-    });
-    for m in [
-        "AlertDescription",
-        "AlertSensitivityThreshold",
-        "AlertFilters",
-    ] {
-        if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
-            doc[m] = v.clone();
-        }
-    }
-    match api.store.create(Kind::Alert, &arn, doc).await {
+    let mut doc = AlertDoc {
+        alert_arn: Some(arn.clone()),
+        alert_name: Some(name.to_string()),
+        anomaly_detector_arn: Some(detector_arn.to_string()),
+        action: Some(act.clone()),
+        alert_type: Some(kind.to_string()),
+        alert_status: Some(AlertStatus::Active),
+        creation_time: Some(t),
+        last_modification_time: Some(t),
+        ..AlertDoc::default()
+    };
+    given_fields(&mut doc, req);
+    match api.store.create(Kind::Alert, &arn, doc.to_value()).await {
         Err(StoreError::Exists) => {
             // Another detector's alert of that name: its place here is not taken.
             release(api, detector_arn, "alerts", &arn).await?;
@@ -350,18 +368,32 @@ pub(crate) async fn create_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     Ok(json!({ "AlertArn": arn }))
 }
 
-async fn alert<S: Store>(api: &Api<S>, req: &Value) -> Result<(String, Value), ApiError> {
+/// The optional members a request gives (validated by [`alert_fields`]), stored as given.
+fn given_fields(doc: &mut AlertDoc, req: &Value) {
+    let given = |m: &str| req.get(m).filter(|v| !v.is_null());
+    if let Some(d) = given("AlertDescription").and_then(Value::as_str) {
+        doc.alert_description = Some(d.to_string());
+    }
+    if let Some(t) = given("AlertSensitivityThreshold").and_then(Value::as_number) {
+        doc.alert_sensitivity_threshold = Some(t.clone());
+    }
+    if let Some(f) = given("AlertFilters") {
+        doc.alert_filters = Some(f.clone());
+    }
+}
+
+async fn alert<S: Store>(api: &Api<S>, req: &Value) -> Result<(String, AlertDoc), ApiError> {
     let arn = arn_field(req, "AlertArn")?;
     let doc = api
         .store
         .get(Kind::Alert, arn)
         .await?
         .ok_or_else(|| ApiError::not_found("Alert", arn))?;
-    Ok((arn.to_string(), doc))
+    Ok((arn.to_string(), read(doc)?))
 }
 
 pub(crate) async fn describe_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
-    Ok(json!({ "Alert": alert(api, req).await?.1 }))
+    Ok(json!({ "Alert": alert(api, req).await?.1.to_value() }))
 }
 
 pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
@@ -378,57 +410,39 @@ pub(crate) async fn list_alerts<S: Store>(api: &Api<S>, req: &Value) -> Result<V
     )?;
     let mut out = Vec::new();
     for a in items {
-        let mut s = Map::new();
-        for k in [
-            "AlertArn",
-            "AlertName",
-            "AnomalyDetectorArn",
-            "AlertSensitivityThreshold",
-            "AlertStatus",
-            "AlertType",
-            "CreationTime",
-            "LastModificationTime",
-        ] {
-            if let Some(v) = a.get(k) {
-                s.insert(k.into(), v.clone());
-            }
+        let a: AlertDoc = read(a)?;
+        // The summary (`AlertSummary`): the document less its action, description and filters.
+        let summary = AlertDoc {
+            action: None,
+            alert_description: None,
+            alert_filters: None,
+            extra: Default::default(),
+            ..a
+        };
+        let mut s = summary.to_value();
+        if let Some(tags) = api.store.get(Kind::Tags, summary.arn()).await? {
+            s["Tags"] = tags;
         }
-        if let Some(tags) = api
-            .store
-            .get(Kind::Tags, a["AlertArn"].as_str().unwrap_or_default())
-            .await?
-        {
-            s.insert("Tags".into(), tags);
-        }
-        out.push(Value::Object(s));
+        out.push(s);
     }
     Ok(json!({ "AlertSummaryList": out, "NextToken": next }))
 }
 
 pub(crate) async fn update_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
     let (arn, current) = alert(api, req).await?;
-    let detector_arn = current["AnomalyDetectorArn"].as_str().unwrap_or_default();
-    filters_fit(api, detector_arn, req.get("AlertFilters")).await?;
+    filters_fit(api, current.detector_arn(), req.get("AlertFilters")).await?;
     let missing = || ApiError::not_found("Alert", &arn);
-    modify(api, Kind::Alert, &arn, None, missing, |doc| {
+    modify_typed(api, Kind::Alert, &arn, missing, |doc: &mut AlertDoc| {
         let mut c = Check::default();
         if let Some(act) = req.get("Action").filter(|v| !v.is_null()) {
             let kind = action(&mut c, act);
-            doc["Action"] = act.clone();
-            doc["AlertType"] = json!(kind);
+            doc.action = Some(act.clone());
+            doc.alert_type = Some(kind.to_string());
         }
         alert_fields(&mut c, req);
         c.finish()?;
-        for m in [
-            "AlertDescription",
-            "AlertSensitivityThreshold",
-            "AlertFilters",
-        ] {
-            if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
-                doc[m] = v.clone();
-            }
-        }
-        doc["LastModificationTime"] = json!(now());
+        given_fields(doc, req);
+        doc.last_modification_time = Some(now());
         Ok(())
     })
     .await?;
@@ -439,7 +453,7 @@ pub(crate) async fn delete_alert<S: Store>(api: &Api<S>, req: &Value) -> Result<
     let (arn, doc) = alert(api, req).await?;
     api.store.delete(Kind::Alert, &arn).await?;
     api.store.delete(Kind::Tags, &arn).await?;
-    if let Some(detector_arn) = doc["AnomalyDetectorArn"].as_str() {
+    if let Some(detector_arn) = &doc.anomaly_detector_arn {
         release(api, detector_arn, "alerts", &arn).await?;
     }
     Ok(json!({}))

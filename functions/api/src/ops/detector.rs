@@ -2,20 +2,20 @@
 //! (activate, deactivate, backtest).
 
 use seismo_shared::ids;
-use seismo_shared::model::{DetectorStatus, Frequency};
+use seismo_shared::model::{DetectorConfig, DetectorDoc, DetectorStatus, Document, Frequency};
 use seismo_shared::pipeline::schedule::{Once, ScheduleSpec, once_name};
 use seismo_shared::pipeline::{self, PipelineError};
 use seismo_shared::validate::Check;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::tags::check_tags;
 use crate::clock::{epoch_seconds, now};
 use crate::error::ApiError;
 use crate::paging::{list_scope, page, paginate};
 use crate::request::{arn_field, optional, required};
-use crate::resources::{detector, metric_sets_of, status};
+use crate::resources::{detector, metric_sets_of, read, status};
 use crate::state::Api;
-use crate::swap::{modify, set_status, transition};
+use crate::swap::{modify_detector, set_status, transition};
 use seismo_shared::store::{Kind, Store, StoreError, keys};
 
 pub(crate) async fn create_detector<S: Store>(
@@ -37,15 +37,21 @@ pub(crate) async fn create_detector<S: Store>(
             "must be an object",
         ));
     }
-    let frequency = config.get("AnomalyDetectorFrequency");
-    match frequency
+    let frequency = match config
+        .get("AnomalyDetectorFrequency")
         .and_then(Value::as_str)
         .map(str::parse::<Frequency>)
     {
-        Some(Ok(_)) => {}
-        Some(Err(m)) => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m),
-        None => c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", "required"),
-    }
+        Some(Ok(f)) => Some(f),
+        Some(Err(m)) => {
+            c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", m);
+            None
+        }
+        None => {
+            c.fail("AnomalyDetectorConfig.AnomalyDetectorFrequency", "required");
+            None
+        }
+    };
     check_kms(&mut c, req)?;
     c.finish()?;
     if let Some(tags) = req.get("Tags") {
@@ -53,20 +59,21 @@ pub(crate) async fn create_detector<S: Store>(
     }
     let arn = api.arn(&format!("AnomalyDetector:{name}"));
     let t = now();
-    let mut doc = json!({
-        "AnomalyDetectorArn": arn,
-        "AnomalyDetectorName": name,
-        "AnomalyDetectorConfig": {"AnomalyDetectorFrequency": frequency},
-        "CreationTime": t,
-        "LastModificationTime": t,
-        "Status": DetectorStatus::Inactive,
-    });
-    for member in ["AnomalyDetectorDescription", "KmsKeyArn"] {
-        if let Some(v) = req.get(member).filter(|v| !v.is_null()) {
-            doc[member] = v.clone();
-        }
-    }
-    match api.store.create(Kind::Detector, &arn, doc).await {
+    let doc = DetectorDoc {
+        anomaly_detector_arn: Some(arn.clone()),
+        anomaly_detector_name: Some(name.to_string()),
+        anomaly_detector_description: optional(req, "AnomalyDetectorDescription")?
+            .map(str::to_string),
+        anomaly_detector_config: frequency.map(|f| DetectorConfig {
+            anomaly_detector_frequency: f,
+        }),
+        kms_key_arn: optional(req, "KmsKeyArn")?.map(str::to_string),
+        creation_time: Some(t),
+        last_modification_time: Some(t),
+        status: Some(DetectorStatus::Inactive),
+        ..DetectorDoc::default()
+    };
+    match api.store.create(Kind::Detector, &arn, doc.to_value()).await {
         Err(StoreError::Exists) => {
             return Err(ApiError::conflict(
                 "AnomalyDetector",
@@ -87,7 +94,7 @@ pub(crate) async fn describe_detector<S: Store>(
     req: &Value,
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "AnomalyDetectorArn")?;
-    detector(api, arn).await
+    Ok(detector(api, arn).await?.to_value())
 }
 
 pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Result<Value, ApiError> {
@@ -97,27 +104,24 @@ pub(crate) async fn list_detectors<S: Store>(api: &Api<S>, req: &Value) -> Resul
     let (items, next) = paginate(all, max, token.as_deref(), &list_scope(req, "detectors"))?;
     let mut summaries = Vec::new();
     for d in items {
-        let mut s = Map::new();
-        for m in [
-            "AnomalyDetectorArn",
-            "AnomalyDetectorName",
-            "AnomalyDetectorDescription",
-            "CreationTime",
-            "LastModificationTime",
-            "Status",
-        ] {
-            if let Some(v) = d.get(m) {
-                s.insert(m.into(), v.clone());
-            }
-        }
-        let arn = d
-            .get("AnomalyDetectorArn")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let d: DetectorDoc = read(d)?;
+        // The summary (`AnomalyDetectorSummary`): the document less its configuration,
+        // key and failure.
+        let summary = DetectorDoc {
+            anomaly_detector_arn: d.anomaly_detector_arn,
+            anomaly_detector_name: d.anomaly_detector_name,
+            anomaly_detector_description: d.anomaly_detector_description,
+            creation_time: d.creation_time,
+            last_modification_time: d.last_modification_time,
+            status: d.status,
+            ..DetectorDoc::default()
+        };
+        let mut s = summary.to_value();
+        let arn = summary.anomaly_detector_arn.as_deref().unwrap_or_default();
         if let Some(tags) = api.store.get(Kind::Tags, arn).await? {
-            s.insert("Tags".into(), tags);
+            s["Tags"] = tags;
         }
-        summaries.push(Value::Object(s));
+        summaries.push(s);
     }
     Ok(json!({ "AnomalyDetectorSummaryList": summaries, "NextToken": next }))
 }
@@ -160,16 +164,15 @@ pub(crate) async fn update_detector<S: Store>(
     let metric_set_frequencies: Vec<String> = metric_sets_of(api, arn)
         .await?
         .iter()
-        .filter_map(|m| m["MetricSetFrequency"].as_str().map(str::to_string))
+        .filter_map(|m| m.frequency().map(str::to_string))
         .collect();
-    let missing = || ApiError::not_found("AnomalyDetector", arn);
-    modify(api, Kind::Detector, arn, None, missing, |doc| {
+    modify_detector(api, arn, |doc| {
         let mut c = Check::default();
         if let Some(d) = optional(req, "AnomalyDetectorDescription")? {
-            doc["AnomalyDetectorDescription"] = json!(d);
+            doc.anomaly_detector_description = Some(d.to_string());
         }
         if let Some(k) = optional(req, "KmsKeyArn")? {
-            doc["KmsKeyArn"] = json!(k);
+            doc.kms_key_arn = Some(k.to_string());
         }
         if let Some(f) = req
             .get("AnomalyDetectorConfig")
@@ -187,13 +190,15 @@ pub(crate) async fn update_detector<S: Store>(
                         ),
                     )
                 }
-                Some(Ok(_))
+                Some(Ok(new))
                     if matches!(
                         state,
                         DetectorStatus::Inactive | DetectorStatus::Deactivated | DetectorStatus::BackTestComplete
                     ) =>
                 {
-                    doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"] = f.clone();
+                    doc.anomaly_detector_config = Some(DetectorConfig {
+                        anomaly_detector_frequency: new,
+                    });
                 }
                 Some(Ok(_)) => c.fail(
                     "AnomalyDetectorConfig",
@@ -207,7 +212,7 @@ pub(crate) async fn update_detector<S: Store>(
             }
         }
         c.finish()?;
-        doc["LastModificationTime"] = json!(now());
+        doc.last_modification_time = Some(now());
         Ok(())
     })
     .await?;
@@ -238,16 +243,14 @@ pub(crate) async fn delete_detector<S: Store>(
             .map_err(ApiError::Internal)?;
     }
     for ms in metric_sets_of(api, arn).await? {
-        if let Some(ms_arn) = ms.get("MetricSetArn").and_then(Value::as_str) {
+        if let Some(ms_arn) = &ms.metric_set_arn {
             api.store.delete(Kind::MetricSet, ms_arn).await?;
             api.store.delete(Kind::Tags, ms_arn).await?;
         }
     }
-    for (alert_arn, alert) in api.store.list(Kind::Alert, &api.arn("Alert:")).await? {
-        if alert.get("AnomalyDetectorArn").and_then(Value::as_str) == Some(arn) {
-            api.store.delete(Kind::Alert, &alert_arn).await?;
-            api.store.delete(Kind::Tags, &alert_arn).await?;
-        }
+    for (alert_arn, _) in crate::resources::alerts_of(api, Some(arn)).await? {
+        api.store.delete(Kind::Alert, &alert_arn).await?;
+        api.store.delete(Kind::Tags, &alert_arn).await?;
     }
     for kind in [Kind::Group, Kind::Execution, Kind::Feedback] {
         for (key, _) in api.store.list(kind, &keys::detector_prefix(arn)).await? {
@@ -324,7 +327,7 @@ pub(crate) async fn activate<S: Store>(api: &Api<S>, req: &Value) -> Result<Valu
 async fn refuse_running<S: Store>(
     api: &Api<S>,
     arn: &str,
-    doc: &Value,
+    doc: &DetectorDoc,
     running: DetectorStatus,
 ) -> Result<(), ApiError> {
     if status(doc) != running {
@@ -353,7 +356,7 @@ async fn refuse_running<S: Store>(
 async fn start_once<S: Store>(
     api: &Api<S>,
     arn: &str,
-    judged: &Value,
+    judged: &DetectorDoc,
     status: DetectorStatus,
     failure: &str,
     specs: impl FnOnce(&pipeline::Detector, i64, &str) -> Vec<ScheduleSpec>,

@@ -1,6 +1,6 @@
 //! Metric sets: create, describe, list and update.
 
-use seismo_shared::model::{CreateMetricSetRequest, DetectorStatus};
+use seismo_shared::model::{CreateMetricSetRequest, DetectorStatus, Document, MetricSetDoc};
 use seismo_shared::validate::{self, Check};
 use serde_json::{Map, Value, json};
 
@@ -12,9 +12,9 @@ use crate::error::ApiError;
 use crate::paging::{list_scope, page, paginate};
 use crate::quota::{METRIC_SETS_PER_DETECTOR, release, reserve};
 use crate::request::{arn_field, optional_arn};
-use crate::resources::{alerts_of, detector, live_detector, metric_sets_of, status, stays};
+use crate::resources::{alerts_of, detector, live_detector, metric_sets_of, read, status, stays};
 use crate::state::Api;
-use crate::swap::modify;
+use crate::swap::modify_typed;
 use seismo_shared::store::{Kind, Store, StoreError};
 
 pub(crate) async fn create_metric_set<S: Store>(
@@ -34,9 +34,7 @@ pub(crate) async fn create_metric_set<S: Store>(
         s3_paths_only(&mut c, "MetricSource.S3SourceConfig", s3);
     }
     let doc = live_detector(api, detector_arn).await?;
-    let detector_frequency = doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"]
-        .as_str()
-        .unwrap_or_default();
+    let detector_frequency = doc.frequency().map(|f| f.as_str()).unwrap_or_default();
     if let Some(f) = ms.metric_set_frequency
         && f.as_str() != detector_frequency
     {
@@ -53,8 +51,8 @@ pub(crate) async fn create_metric_set<S: Store>(
     let arn = api.arn(&format!("MetricSet/{detector_name}/{}", ms.metric_set_name));
     let existing: Vec<String> = metric_sets_of(api, detector_arn)
         .await?
-        .iter()
-        .filter_map(|m| m["MetricSetArn"].as_str().map(str::to_string))
+        .into_iter()
+        .filter_map(|m| m.metric_set_arn)
         .collect();
     if existing.contains(&arn) {
         return Err(ApiError::conflict(
@@ -72,19 +70,11 @@ pub(crate) async fn create_metric_set<S: Store>(
         &existing,
     )
     .await?;
-    let mut stored = serde_json::to_value(&ms).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if let Value::Object(m) = &mut stored {
-        m.remove("Tags");
-        m.insert("MetricSetArn".into(), json!(arn));
-        m.insert("MetricSetFrequency".into(), json!(detector_frequency));
-        let t = now();
-        m.insert("CreationTime".into(), json!(t));
-        m.insert("LastModificationTime".into(), json!(t));
-    }
+    let stored = MetricSetDoc::new(&arn, &ms, detector_frequency, now()).to_value();
     // Alerts created before the metric set filter on what it must have.
     let mut c = Check::default();
     let alerts = alerts_of(api, Some(detector_arn)).await?;
-    alerts_fit(&mut c, &alerts, &stored);
+    alerts_fit(&mut c, &alerts, &ms);
     if let Err(e) = c.finish() {
         release(api, detector_arn, "metric-sets", &arn).await?;
         return Err(e.into());
@@ -115,10 +105,12 @@ pub(crate) async fn describe_metric_set<S: Store>(
     req: &Value,
 ) -> Result<Value, ApiError> {
     let arn = arn_field(req, "MetricSetArn")?;
-    api.store
+    let doc = api
+        .store
         .get(Kind::MetricSet, arn)
         .await?
-        .ok_or_else(|| ApiError::not_found("MetricSet", arn))
+        .ok_or_else(|| ApiError::not_found("MetricSet", arn))?;
+    Ok(read::<MetricSetDoc>(doc)?.to_value())
 }
 
 pub(crate) async fn list_metric_sets<S: Store>(
@@ -141,25 +133,23 @@ pub(crate) async fn list_metric_sets<S: Store>(
         }
     };
     let (items, next) = paginate(all, max, token.as_deref(), &list_scope(req, "metric-sets"))?;
-    let summaries: Vec<Value> = items
-        .iter()
-        .map(|m| {
-            let mut s = Map::new();
-            for k in [
-                "AnomalyDetectorArn",
-                "MetricSetArn",
-                "MetricSetName",
-                "MetricSetDescription",
-                "CreationTime",
-                "LastModificationTime",
-            ] {
-                if let Some(v) = m.get(k) {
-                    s.insert(k.into(), v.clone());
-                }
-            }
-            Value::Object(s)
-        })
-        .collect();
+    let mut summaries = Vec::new();
+    for m in items {
+        let m: MetricSetDoc = read(m)?;
+        // The summary (`MetricSetSummary`): its names and times.
+        let extra: Map<String, Value> = m
+            .extra
+            .into_iter()
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "AnomalyDetectorArn" | "MetricSetName" | "MetricSetDescription"
+                )
+            })
+            .collect();
+        let summary = MetricSetDoc { extra, ..m };
+        summaries.push(summary.to_value());
+    }
     Ok(json!({ "MetricSetSummaryList": summaries, "NextToken": next }))
 }
 
@@ -174,10 +164,8 @@ pub(crate) async fn update_metric_set<S: Store>(
         .get(Kind::MetricSet, arn)
         .await?
         .ok_or_else(|| ApiError::not_found("MetricSet", arn))?;
-    let detector_arn = current["AnomalyDetectorArn"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let current: MetricSetDoc = read(current)?;
+    let detector_arn = current.detector_arn().to_string();
     let detector_doc = detector(api, &detector_arn).await?;
     let active = !matches!(
         status(&detector_doc),
@@ -186,12 +174,11 @@ pub(crate) async fn update_metric_set<S: Store>(
             | DetectorStatus::BackTestComplete
             | DetectorStatus::Failed
     );
-    let detector_frequency =
-        detector_doc["AnomalyDetectorConfig"]["AnomalyDetectorFrequency"].clone();
+    let detector_frequency = detector_doc.frequency().map(|f| f.as_str());
     let alerts = alerts_of(api, Some(&detector_arn)).await?;
     // Compare-and-swap: a concurrent update of the same metric set is merged, never lost.
     let missing = || ApiError::not_found("MetricSet", arn);
-    modify(api, Kind::MetricSet, arn, None, missing, |doc| {
+    modify_typed(api, Kind::MetricSet, arn, missing, |doc: &mut MetricSetDoc| {
         let mut c = Check::default();
         for m in [
             "MetricSetDescription",
@@ -206,29 +193,30 @@ pub(crate) async fn update_metric_set<S: Store>(
             if let Some(v) = req.get(m).filter(|v| !v.is_null()) {
                 if active
                     && !matches!(m, "MetricSetDescription" | "Offset")
-                    && doc.get(m) != Some(v)
+                    && doc.extra.get(m) != Some(v)
                 {
                     c.fail(m, "the detector is active: deactivate it first (only MetricSetDescription and Offset change while active)");
                 }
-                doc[m] = v.clone();
+                // The request's members are stored as given (validated below).
+                doc.extra.insert(m.to_string(), v.clone());
             }
         }
         c.finish()?;
-        let ms: CreateMetricSetRequest = validate::parse(doc, "")?;
+        let ms: CreateMetricSetRequest = validate::parse(&doc.to_value(), "")?;
         validate::metric_set(&ms)?;
         let mut c = Check::default();
         if let Some(s3) = &ms.metric_source.s3_source_config {
             s3_paths_only(&mut c, "MetricSource.S3SourceConfig", s3);
         }
-        alerts_fit(&mut c, &alerts, doc);
+        alerts_fit(&mut c, &alerts, &ms);
         c.finish()?;
-        if doc.get("MetricSetFrequency") != Some(&detector_frequency) {
+        if detector_frequency.is_none() || doc.frequency() != detector_frequency {
             return Err(ApiError::field(
                 "MetricSetFrequency",
                 "must equal the detector's frequency",
             ));
         }
-        doc["LastModificationTime"] = json!(now());
+        doc.last_modification_time = Some(now());
         Ok(())
     })
     .await?;
@@ -237,7 +225,7 @@ pub(crate) async fn update_metric_set<S: Store>(
     if active
         && req
             .get("Offset")
-            .is_some_and(|o| !o.is_null() && current.get("Offset") != Some(o))
+            .is_some_and(|o| !o.is_null() && current.extra.get("Offset") != Some(o))
     {
         let loaded = seismo_shared::pipeline::load(&api.store, &detector_arn)
             .await

@@ -221,7 +221,7 @@ pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<
         let ours = metric_sets_of(api, arn)
             .await?
             .iter()
-            .any(|m| m["MetricSetArn"] == ms);
+            .any(|m| m.metric_set_arn.as_deref() == Some(ms));
         if !ours {
             return Err(ApiError::not_found("MetricSet", ms));
         }
@@ -269,8 +269,8 @@ pub(crate) async fn data_quality<S: Store>(api: &Api<S>, req: &Value) -> Result<
     let ms_arn = metric_sets_of(api, arn)
         .await?
         .first()
-        .and_then(|m| m.get("MetricSetArn").cloned())
-        .unwrap_or(Value::Null);
+        .and_then(|m| m.metric_set_arn.clone())
+        .map_or(Value::Null, Value::from);
     Ok(json!({
         "AnomalyDetectorDataQualityMetricList": [{
             // A backtest's inference window, or the interval continuous detection read last.
