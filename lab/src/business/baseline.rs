@@ -3,8 +3,9 @@
 //! Per leaf series, the expected value of an hour is the median of the same hour of the week
 //! over the past (up to) four weeks, or of the same hour of the day over the past (up to) seven
 //! days while less than a week of history exists. Its scale is `sqrt(max(expected, 1))` (a
-//! Poisson-like scale) times the series' over-dispersion: the MAD (x 1.4826, at least 1) of
-//! `(x - expected) / sqrt(max(expected, 1))` over its training hours. An hour is anomalous when
+//! Poisson-like scale) times the series' over-dispersion: the MAD (x 1.4826) of
+//! `(x - expected) / sqrt(max(expected, 1))` over its training hours, or that residual's 99th
+//! percentile / 2.576 when larger (a sparse series, mostly zeros, has a MAD of 0), at least 1. An hour is anomalous when
 //! `|x - expected| / scale >= threshold`. The verdicts of the scored hours go through the same
 //! [`Grouper`] the backtest uses, so groups and root causes are formed the same way.
 
@@ -13,8 +14,10 @@ use seismo_shared::group::{GroupReport, Grouper, Observation};
 
 use super::generate::{Dataset, MEASURES};
 
-/// Residuals beyond this MAD multiple are normal for a standard normal (MAD to sigma).
+/// A standard normal's sigma over its MAD.
 const MAD_TO_SIGMA: f64 = 1.4826;
+/// The 99th percentile of |x| for a standard normal.
+const Q99_TO_SIGMA: f64 = 2.576;
 
 /// Expected values and scales of every series and hour, computed once for all thresholds.
 #[derive(Debug, Clone)]
@@ -72,8 +75,15 @@ impl Baseline {
                     let mut deviations: Vec<f64> =
                         r.iter_mut().map(|v| (*v - centre).abs()).collect();
                     let mad = median(&mut deviations);
-                    if mad.is_finite() {
-                        (MAD_TO_SIGMA * mad).max(1.0)
+                    // A sparse series is mostly zeros: its MAD is 0 however large its rare
+                    // values, so the 99th percentile (as a normal's 2.576 sigmas) bounds it.
+                    let q99 = deviations
+                        .get((deviations.len() as f64 * 0.99) as usize)
+                        .copied()
+                        .unwrap_or(f64::NAN);
+                    let dispersion = (MAD_TO_SIGMA * mad).max(q99 / Q99_TO_SIGMA);
+                    if dispersion.is_finite() {
+                        dispersion.max(1.0)
                     } else {
                         1.0
                     }
