@@ -17,6 +17,7 @@ use seismo_shared::pipeline::alert::Publisher;
 use seismo_shared::pipeline::local;
 
 mod bench;
+mod business_bench;
 mod labels;
 mod nab;
 mod rca_bench;

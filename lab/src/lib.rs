@@ -3,6 +3,8 @@
 //! Benchmarks, generators and evaluation for Seismo, used by the `seismo` CLI and the tests,
 //! never by the Lambda functions (which link `seismo-shared` only):
 //!
+//! - [`business`]: `seismo bench business`, Seismo against a seasonal-median baseline on
+//!   sliced business metrics with incidents of known size;
 //! - [`generate`]: realistic sample data in the old service's S3 layout, with labelled incidents;
 //! - [`eval`]: event-level precision, recall and F1 of anomaly groups against labelled events;
 //! - [`stream`]: a detector for one stream of points of unknown interval (the NAB benchmark).
@@ -15,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod business;
 pub mod eval;
 pub mod generate;
 pub mod stream;
