@@ -134,7 +134,7 @@ mod tests {
             weeks: 6,
             ..BusinessOptions::new(1001)
         };
-        let run = run_seed(options, Sensitivity::DEFAULT, &[4.6, 1e9]).unwrap();
+        let run = run_seed(options, Sensitivity::DEFAULT, &[3.0, 1e9]).unwrap();
         let d = &run.dataset;
         let t = &run.seismo.scoring.tally;
         assert_eq!(
@@ -142,11 +142,13 @@ mod tests {
             d.incidents.len()
         );
         assert!(t.series_days > 0.0);
+        // Every reported |z| bin holds incidents.
+        assert!(t.bins[1..].iter().all(|c| c.total > 0), "{:?}", t.bins);
         // Seismo finds something, and every group it reports is in the scored window.
         assert!(t.found() > 0, "{t:?}");
         let from = d.time(d.first_scored);
         assert!(run.seismo.groups.iter().all(|g| g.start >= from));
-        // The baseline at its usual threshold finds something; at a huge one, nothing at all.
+        // The baseline at a low threshold finds something; at a huge one, nothing at all.
         assert!(run.baseline[0].scoring.tally.found() > 0);
         let huge = &run.baseline[1].scoring.tally;
         assert_eq!((huge.groups, huge.found(), huge.false_groups), (0, 0, 0));

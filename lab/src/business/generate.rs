@@ -618,6 +618,8 @@ fn slice_sums(
 }
 
 /// Draws every leaf's orders and revenue, with the incidents applied to their means.
+// Hour by hour, then leaf by leaf: the order of the draws is part of what a seed means.
+#[allow(clippy::needless_range_loop)]
 fn draw(rng: &mut Rng, d: &Dataset) -> [Vec<Vec<f64>>; 2] {
     let mut data = [
         vec![vec![0.0; d.hours]; d.leaves.len()],
