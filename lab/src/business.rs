@@ -72,7 +72,6 @@ pub fn seismo_groups(
     let options = BacktestOptions {
         threshold,
         namespace: ms.metric_set_name.clone(),
-        ..BacktestOptions::default()
     };
     let report = backtest::run_objects(
         &ms,

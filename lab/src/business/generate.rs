@@ -517,7 +517,7 @@ pub fn generate(options: BusinessOptions) -> Dataset {
 /// touch a holiday left out), three slots in four holding one, each 2 or more hours from its
 /// slot's edges: incidents of a measure never overlap and are at least 4 hours apart.
 fn inject(rng: &mut Rng, d: &Dataset) -> Vec<Incident> {
-    const SLOT: usize = 48;
+    const SLOT: usize = 12;
     let mut out = Vec::new();
     let mut event = 0;
     let mut slot = d.first_scored + SLOT;

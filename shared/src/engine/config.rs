@@ -59,8 +59,6 @@ pub struct EngineConfig {
     /// Whether a series that was never negative gets no band below zero, and a series of few
     /// counts is judged against Poisson noise too.
     pub count_aware: bool,
-    /// Whether a clear outlier's residual (clipped at 3 sigma) counts in the scale.
-    pub outliers_in_scale: bool,
     /// The scale is at least the deviation at this quantile over its normal value, so
     /// heavy-tailed series do not alarm on their ordinary large moves.
     pub tail_quantile: f64,
@@ -90,7 +88,6 @@ impl EngineConfig {
             relative_floor: 0.005,
             variance_power: 0.5,
             count_aware: true,
-            outliers_in_scale: false,
             tail_quantile: 0.95,
             tail_z: two_sided_z(0.95),
             z_band: z_for_severity(Sensitivity::DEFAULT.get()),

@@ -445,14 +445,6 @@ impl SeriesState {
         } else {
             residual
         };
-        // Or none of it: a holiday of two days is 48 clear outliers in a week of hourly
-        // residuals, and their clipped residuals, past the tail quantile, would widen the band
-        // by half, clip the next ones wider, and blind the series for weeks.
-        let clipped = if outlier && !config.outliers_in_scale {
-            f64::NAN
-        } else {
-            clipped
-        };
         self.scale.push(clipped / weight);
         // Refresh the cached level and spread: every point for windows of a day of hourly data,
         // about 24 times per window for longer ones.
