@@ -36,8 +36,8 @@ pub(crate) enum BenchCommand {
     /// incidents of known size: recall per oracle |z| bin, false groups per 1,000 series-days
     /// and exact root causes, for Seismo and a per-series seasonal-median baseline.
     Business {
-        /// Seeds: a range (`1-6`), a list (`1,4,9`), or `tuning` (1-12, what engine work tunes
-        /// on) or `evaluation` (1001-1012, what figures are reported on).
+        /// Seeds: a range (`1-6`), a list (`1,4,9`), or `tuning` (1-40, what engine work tunes
+        /// on) or `evaluation` (1001-1040, what figures are reported on).
         #[arg(long, default_value = "evaluation")]
         seeds: String,
         /// Weeks of hourly data per seed (the newest 30% is scored).

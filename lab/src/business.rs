@@ -29,9 +29,9 @@ use generate::{BusinessOptions, Dataset};
 use score::Scoring;
 
 /// The seeds engine work tunes on.
-pub const TUNING_SEEDS: std::ops::RangeInclusive<u64> = 1..=12;
+pub const TUNING_SEEDS: std::ops::RangeInclusive<u64> = 1..=40;
 /// The seeds figures are reported on (never tuned on).
-pub const EVALUATION_SEEDS: std::ops::RangeInclusive<u64> = 1001..=1012;
+pub const EVALUATION_SEEDS: std::ops::RangeInclusive<u64> = 1001..=1040;
 
 /// One detector's groups on one data set, scored.
 #[derive(Debug, Clone)]
@@ -72,6 +72,7 @@ pub fn seismo_groups(
     let options = BacktestOptions {
         threshold,
         namespace: ms.metric_set_name.clone(),
+        ..BacktestOptions::default()
     };
     let report = backtest::run_objects(
         &ms,
@@ -129,8 +130,9 @@ mod tests {
 
     #[test]
     fn one_small_seed_end_to_end() {
+        // Twenty weeks: six scored, room for incidents in every bin.
         let options = BusinessOptions {
-            weeks: 6,
+            weeks: 20,
             ..BusinessOptions::new(1001)
         };
         let run = run_seed(options, Sensitivity::DEFAULT, &[3.0, 1e9]).unwrap();

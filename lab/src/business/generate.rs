@@ -513,11 +513,13 @@ pub fn generate(options: BusinessOptions) -> Dataset {
     dataset
 }
 
-/// Incidents in 12-hour slots of the scored window (the first and last slot and the slots that
+/// Incidents in 48-hour slots of the scored window (the first and last slot and the slots that
 /// touch a holiday left out), three slots in four holding one, each 2 or more hours from its
-/// slot's edges: incidents of a measure never overlap and are at least 4 hours apart.
+/// slot's edges: incidents of a measure never overlap and are at least 4 hours apart. About one
+/// incident in 2.7 days per measure: with 12-hour slots (1.5 a day) every detector learns from
+/// the incidents before it as much as from normal days, which no real business has.
 fn inject(rng: &mut Rng, d: &Dataset) -> Vec<Incident> {
-    const SLOT: usize = 12;
+    const SLOT: usize = 48;
     let mut out = Vec::new();
     let mut event = 0;
     let mut slot = d.first_scored + SLOT;
@@ -700,7 +702,7 @@ mod tests {
     fn incidents_lie_in_the_scored_window_apart_and_off_holidays() {
         let d = generate(BusinessOptions::new(5));
         let from = d.time(d.first_scored);
-        assert!(d.incidents.len() > 20, "{}", d.incidents.len());
+        assert!(d.incidents.len() > 2, "{}", d.incidents.len());
         for m in 0..2 {
             let mine: Vec<&Incident> = d.incidents.iter().filter(|i| i.measure == m).collect();
             for w in mine.windows(2) {
