@@ -5,6 +5,7 @@
 //!
 //! - [`generate`]: realistic sample data in the old service's S3 layout, with labelled incidents;
 //! - [`eval`]: event-level precision, recall and F1 of anomaly groups against labelled events;
+//! - [`squeeze_cases`]: root-cause cases like Squeeze's dataset B0, from a seed;
 //! - [`stream`]: a detector for one stream of points of unknown interval (the NAB benchmark).
 //!
 //! ```
@@ -17,4 +18,5 @@
 
 pub mod eval;
 pub mod generate;
+pub mod squeeze_cases;
 pub mod stream;
