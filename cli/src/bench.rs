@@ -44,7 +44,7 @@ pub(crate) enum BenchCommand {
         )]
         data: Option<PathBuf>,
         /// Where to write `setting,case,predicted` (required with --data; with --generate the case
-        /// is the seed).
+        /// is the seed, and a `truth` column follows).
         #[arg(long, required_unless_present = "generate")]
         out: Option<PathBuf>,
         /// Generate B0-like cases in memory (Squeeze's recipe) instead of reading a dataset.

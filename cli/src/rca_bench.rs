@@ -243,7 +243,9 @@ fn score(setting: &str, name: String, truth: String, leaves: &Leaves) -> Scored 
     }
 }
 
-fn write_predictions(out: &Path, scored: &[Scored]) -> Result<()> {
+/// Writes `setting,case,predicted`, and `truth` too when asked (generated cases have no
+/// file that holds it).
+fn write_predictions(out: &Path, scored: &[Scored], with_truth: bool) -> Result<()> {
     let quote = |s: &str| {
         if s.contains([',', '"']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -251,15 +253,23 @@ fn write_predictions(out: &Path, scored: &[Scored]) -> Result<()> {
             s.to_string()
         }
     };
-    let mut csv_out = String::from("setting,case,predicted\n");
+    let mut csv_out = String::from(if with_truth {
+        "setting,case,predicted,truth\n"
+    } else {
+        "setting,case,predicted\n"
+    });
     for s in scored {
-        let _ = writeln!(
+        let _ = write!(
             csv_out,
             "{},{},{}",
             quote(&s.setting),
             quote(&s.name),
             quote(&s.predicted)
         );
+        if with_truth {
+            let _ = write!(csv_out, ",{}", quote(&s.truth));
+        }
+        csv_out.push('\n');
     }
     std::fs::write(out, csv_out).with_context(|| format!("writing {}", out.display()))
 }
@@ -299,7 +309,7 @@ pub(crate) fn run(data: &Path, out: &Path) -> Result<()> {
         .iter()
         .map(|c| score(&c.setting, c.name.clone(), c.truth.clone(), &c.leaves))
         .collect();
-    write_predictions(out, &scored)?;
+    write_predictions(out, &scored, false)?;
     let max_leaves = cases.iter().map(|c| c.leaves.len()).max().unwrap_or(0);
     println!(
         "{} cases from {} (up to {max_leaves} leaves); predictions in {}",
@@ -362,7 +372,7 @@ pub(crate) fn run_generated(cases: u64, seeds: &str, out: Option<&Path>) -> Resu
     scored.sort_by_key(|(i, _)| *i);
     let scored: Vec<Scored> = scored.into_iter().map(|(_, s)| s).collect();
     if let Some(out) = out {
-        write_predictions(out, &scored)?;
+        write_predictions(out, &scored, true)?;
     }
     println!(
         "{} generated B0-like cases (seeds {}..{end} per setting, {} leaves each), {:.0} s on {threads} threads",
