@@ -58,14 +58,29 @@ pub(crate) enum BenchCommand {
         misses: bool,
     },
     /// Root-cause localisation on a dataset laid out like Squeeze's B0 (settings with
-    /// injection_info.csv) or RobustSpot's (anomaly.yaml): predictions as CSV, F1 per setting.
+    /// injection_info.csv) or RobustSpot's (anomaly.yaml), or on generated B0-like cases
+    /// (`--generate`): predictions as CSV, F1 per setting.
     Rca {
         /// The dataset folder.
+        #[arg(
+            long,
+            required_unless_present = "generate",
+            conflicts_with = "generate"
+        )]
+        data: Option<PathBuf>,
+        /// Where to write `setting,case,predicted` (required with --data; with --generate the case
+        /// is the seed, and a `truth` column follows).
+        #[arg(long, required_unless_present = "generate")]
+        out: Option<PathBuf>,
+        /// Generate B0-like cases in memory (Squeeze's recipe) instead of reading a dataset.
         #[arg(long)]
-        data: PathBuf,
-        /// Where to write `setting,case,predicted`.
-        #[arg(long)]
-        out: PathBuf,
+        generate: bool,
+        /// With --generate: cases per setting (the first seeds of --seeds).
+        #[arg(long, default_value_t = 1000)]
+        cases: u64,
+        /// With --generate: `eval` (seeds nothing is tuned on), `tune`, or a range `A-B`.
+        #[arg(long, default_value = "eval")]
+        seeds: String,
     },
     /// The Numenta Anomaly Benchmark: every file streamed through the engine with one
     /// configuration, results written in NAB's layout, scored with NAB's three profiles.
@@ -130,7 +145,17 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             per_file,
             json,
         } => nab(&data, &out, per_file, json),
-        BenchCommand::Rca { data, out } => crate::rca_bench::run(&data, &out),
+        BenchCommand::Rca {
+            data,
+            out,
+            generate,
+            cases,
+            seeds,
+        } => match (generate, data, out) {
+            (true, _, out) => crate::rca_bench::run_generated(cases, &seeds, out.as_deref()),
+            (false, Some(data), Some(out)) => crate::rca_bench::run(&data, &out),
+            _ => anyhow::bail!("bench rca needs --data and --out, or --generate"),
+        },
         BenchCommand::Business {
             seeds,
             weeks,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use seismo_lab::squeeze_cases::{self, CaseOptions};
 use seismo_shared::rca::{self, Leaves, RcaOptions};
 
 /// One case: its leaves and its true cause set.
@@ -219,56 +220,171 @@ fn load(dir: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-pub(crate) fn run(data: &Path, out: &Path) -> Result<()> {
-    let cases = load(data)?;
-    let options = RcaOptions::default();
-    let mut csv_out = String::from("setting,case,predicted\n");
-    let mut by_setting: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let mut all = Vec::new();
-    let mut seconds = Vec::new();
-    let mut max_leaves = 0;
-    for case in &cases {
-        let started = Instant::now();
-        let causes = rca::localize(&case.leaves, &options);
-        seconds.push(started.elapsed().as_secs_f64());
-        max_leaves = max_leaves.max(case.leaves.len());
-        let predicted = rca::notation(&causes, &case.leaves);
-        let quote = |s: &str| {
-            if s.contains([',', '"']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        let _ = writeln!(
+/// One localised case: its setting, name, predicted and true cause sets, and the seconds
+/// localisation took.
+struct Scored {
+    setting: String,
+    name: String,
+    predicted: String,
+    truth: String,
+    seconds: f64,
+}
+
+fn score(setting: &str, name: String, truth: String, leaves: &Leaves) -> Scored {
+    let started = Instant::now();
+    let causes = rca::localize(leaves, &RcaOptions::default());
+    let seconds = started.elapsed().as_secs_f64();
+    Scored {
+        setting: setting.to_string(),
+        name,
+        predicted: rca::notation(&causes, leaves),
+        truth,
+        seconds,
+    }
+}
+
+/// Writes `setting,case,predicted`, and `truth` too when asked (generated cases have no
+/// file that holds it).
+fn write_predictions(out: &Path, scored: &[Scored], with_truth: bool) -> Result<()> {
+    let quote = |s: &str| {
+        if s.contains([',', '"']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut csv_out = String::from(if with_truth {
+        "setting,case,predicted,truth\n"
+    } else {
+        "setting,case,predicted\n"
+    });
+    for s in scored {
+        let _ = write!(
             csv_out,
             "{},{},{}",
-            quote(&case.setting),
-            quote(&case.name),
-            quote(&predicted)
+            quote(&s.setting),
+            quote(&s.name),
+            quote(&s.predicted)
         );
-        by_setting
-            .entry(case.setting.clone())
-            .or_default()
-            .push((predicted.clone(), case.truth.clone()));
-        all.push((predicted, case.truth.clone()));
+        if with_truth {
+            let _ = write!(csv_out, ",{}", quote(&s.truth));
+        }
+        csv_out.push('\n');
     }
-    std::fs::write(out, csv_out).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(out, csv_out).with_context(|| format!("writing {}", out.display()))
+}
+
+/// F1 per setting and overall, and the time per case: the same lines for read and generated
+/// cases.
+fn print_scores(scored: &[Scored]) {
+    let mut by_setting: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+    for s in scored {
+        by_setting
+            .entry(&s.setting)
+            .or_default()
+            .push((s.predicted.clone(), s.truth.clone()));
+    }
+    println!("{:<28} {:>6} {:>6}", "setting", "cases", "F1");
+    for (setting, cases) in &by_setting {
+        let name = if setting.is_empty() { "(all)" } else { setting };
+        println!("{name:<28} {:>6} {:>6.3}", cases.len(), rca::f1(cases));
+    }
+    let all: Vec<(String, String)> = scored
+        .iter()
+        .map(|s| (s.predicted.clone(), s.truth.clone()))
+        .collect();
+    let mean = scored.iter().map(|s| s.seconds).sum::<f64>() / scored.len().max(1) as f64;
+    let max = scored.iter().map(|s| s.seconds).fold(0.0, f64::max);
+    println!("{:<28} {:>6} {:>6.3}", "overall", all.len(), rca::f1(&all));
+    println!(
+        "time per case: mean {:.1} ms, max {:.1} ms",
+        1e3 * mean,
+        1e3 * max
+    );
+}
+
+pub(crate) fn run(data: &Path, out: &Path) -> Result<()> {
+    let cases = load(data)?;
+    let scored: Vec<Scored> = cases
+        .iter()
+        .map(|c| score(&c.setting, c.name.clone(), c.truth.clone(), &c.leaves))
+        .collect();
+    write_predictions(out, &scored, false)?;
+    let max_leaves = cases.iter().map(|c| c.leaves.len()).max().unwrap_or(0);
     println!(
         "{} cases from {} (up to {max_leaves} leaves); predictions in {}",
         cases.len(),
         data.display(),
         out.display()
     );
-    println!("{:<28} {:>6} {:>6}", "setting", "cases", "F1");
-    for (setting, cases) in &by_setting {
-        let name = if setting.is_empty() { "(all)" } else { setting };
-        println!("{name:<28} {:>6} {:>6.3}", cases.len(), rca::f1(cases));
+    print_scores(&scored);
+    Ok(())
+}
+
+/// `bench rca --generate`: `cases` seeds from `seeds` (their first ones) per B0 setting,
+/// generated in memory ([`squeeze_cases`]), localised on every core, scored as read cases are.
+pub(crate) fn run_generated(cases: u64, seeds: &str, out: Option<&Path>) -> Result<()> {
+    let range = squeeze_cases::seeds(seeds)
+        .with_context(|| format!("--seeds {seeds}: expected eval, tune or A-B"))?;
+    let end = range.start.saturating_add(cases).min(range.end);
+    let seeds: Vec<u64> = (range.start..end).collect();
+    let jobs: Vec<(CaseOptions, u64)> = squeeze_cases::SETTINGS
+        .iter()
+        .flat_map(|&(layer, n_ele)| {
+            seeds
+                .iter()
+                .map(move |&seed| (CaseOptions::new(layer, n_ele), seed))
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut scored: Vec<(usize, Scored)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((options, seed)) = jobs.get(i) else {
+                            break;
+                        };
+                        let case = squeeze_cases::case(options, *seed);
+                        done.push((
+                            i,
+                            score(
+                                &options.setting(),
+                                seed.to_string(),
+                                case.truth,
+                                &case.leaves,
+                            ),
+                        ));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    scored.sort_by_key(|(i, _)| *i);
+    let scored: Vec<Scored> = scored.into_iter().map(|(_, s)| s).collect();
+    if let Some(out) = out {
+        write_predictions(out, &scored, true)?;
     }
-    let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
-    let max = seconds.iter().copied().fold(0.0, f64::max);
-    println!("{:<28} {:>6} {:>6.3}", "overall", all.len(), rca::f1(&all));
-    println!("time per case: mean {:.3} s, max {:.3} s", mean, max);
+    println!(
+        "{} generated B0-like cases (seeds {}..{end} per setting, {} leaves each), {:.0} s on {threads} threads",
+        scored.len(),
+        range.start,
+        squeeze_cases::DIMENSIONS
+            .iter()
+            .map(|d| d.1)
+            .product::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    print_scores(&scored);
     Ok(())
 }
 

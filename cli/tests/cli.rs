@@ -361,6 +361,35 @@ fn rca_bench_on_the_shared_squeeze_and_robustspot_data() {
     assert!(f1(&rca.join("robustspot-RS")) >= 0.4);
 }
 
+#[test]
+fn rca_bench_generates_b0_like_cases_and_scores_them() {
+    // Three tuning seeds per setting (27 cases of 21,600 leaves): quick enough for a debug
+    // build, and enough that a localiser which stopped finding causes falls below the floor.
+    let out = seismo(&[
+        "bench",
+        "rca",
+        "--generate",
+        "--cases",
+        "3",
+        "--seeds",
+        "tune",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let overall: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("overall"))
+        .unwrap_or_else(|| panic!("no overall line:\n{stdout}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(overall[1], "27", "{stdout}");
+    let f1: f64 = overall[2].parse().unwrap();
+    assert!(f1 >= 0.85, "generated B0-like F1 {f1:.3} < 0.85\n{stdout}");
+    for setting in ["B_cuboid_layer_1_n_ele_1", "B_cuboid_layer_3_n_ele_3"] {
+        assert!(stdout.contains(setting), "{setting} missing:\n{stdout}");
+    }
+}
+
 /// A `seismo serve` child that is killed when dropped, even when an assertion fails first (a
 /// live child would hold the test's output pipe open). Its stdout is read to the end on a
 /// thread and kept in `said`, unless the server was started with [`Stdout::Closed`].

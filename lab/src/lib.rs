@@ -7,6 +7,7 @@
 //!   sliced business metrics with incidents of known size;
 //! - [`generate`]: realistic sample data in the old service's S3 layout, with labelled incidents;
 //! - [`eval`]: event-level precision, recall and F1 of anomaly groups against labelled events;
+//! - [`squeeze_cases`]: root-cause cases like Squeeze's dataset B0, from a seed;
 //! - [`stream`]: a detector for one stream of points of unknown interval (the NAB benchmark).
 //!
 //! ```
@@ -20,4 +21,5 @@
 pub mod business;
 pub mod eval;
 pub mod generate;
+pub mod squeeze_cases;
 pub mod stream;

@@ -170,6 +170,14 @@ pub struct RcaOptions {
     /// Where the leaves' noise is known, a cause's total deviation is at least this many of
     /// its leaves' combined standard deviations.
     pub significance: f64,
+    /// [`Self::min_gain`] where the noise is known or estimated: the significance test then
+    /// says what is more than noise.
+    pub min_gain_with_noise: f64,
+    /// [`Self::min_gain_of_first`] where the noise is known or estimated.
+    pub min_gain_of_first_with_noise: f64,
+    /// Where no noise is given and at least this many leaves expect something, the noise is
+    /// estimated: one relative deviation for all leaves, from their typical deviation.
+    pub estimate_noise_from: usize,
 }
 
 impl Default for RcaOptions {
@@ -183,6 +191,9 @@ impl Default for RcaOptions {
             min_deviation: 1e-6,
             min_change: 0.05,
             significance: 4.0,
+            min_gain_with_noise: 0.0001,
+            min_gain_of_first_with_noise: 0.0,
+            estimate_noise_from: 200,
         }
     }
 }
@@ -248,6 +259,32 @@ fn cuboids(n: usize, max: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// Per leaf, its noise estimated from the leaves themselves, when none is given, the measure is
+/// additive and there are enough leaves: most leaves are normal, so the median of |actual / expected - 1| over the
+/// leaves that expect something is the noise's (a normal's median absolute value is 0.6745
+/// of its standard deviation), and each leaf's noise is in proportion to what it expects.
+/// This is what makes small causes beside a large one findable (Squeeze's B0: a cause can
+/// move 0.4% of what another does) without reporting noise.
+fn estimated_noise(leaves: &Leaves, options: &RcaOptions) -> Option<Vec<f64>> {
+    // Given noise is kept; ratio leaves (base is the denominator) follow no relative model.
+    if leaves.noise.iter().any(|&x| x > 0.0) || leaves.base != leaves.expected {
+        return None;
+    }
+    let mut deviations: Vec<f64> = (0..leaves.len())
+        .filter(|&i| leaves.expected[i].abs() > 0.0)
+        .map(|i| (leaves.actual[i] / leaves.expected[i] - 1.0).abs())
+        .filter(|d| d.is_finite())
+        .collect();
+    if deviations.len() < options.estimate_noise_from.max(1) {
+        return None;
+    }
+    let middle = deviations.len() / 2;
+    let (_, median, _) = deviations.select_nth_unstable_by(middle, f64::total_cmp);
+    // Leaves that match their forecast exactly have next to no noise: any move is a cause.
+    let relative = (*median / 0.6745).max(1e-9);
+    Some(leaves.expected.iter().map(|f| relative * f.abs()).collect())
+}
+
 /// Finds the root causes of the deviation of `leaves`.
 pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
     let n = leaves.len();
@@ -261,6 +298,8 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
     if n == 0 || initial <= options.min_deviation * scale || initial == 0.0 {
         return Vec::new();
     }
+    let estimated = estimated_noise(leaves, options);
+    let noise: &[f64] = estimated.as_deref().unwrap_or(&leaves.noise);
     let cuboids = cuboids(
         leaves.dimensions.len(),
         options.max_dimensions.min(MAX_CAUSE_DIMENSIONS),
@@ -297,7 +336,7 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
                 s.expected += f[i];
                 s.error += (v[i] - f[i]).abs();
                 s.base += b[i].abs();
-                s.variance += leaves.noise[i] * leaves.noise[i];
+                s.variance += noise[i] * noise[i];
                 s.count += 1.0;
             }
             for (&i, &slot) in open.iter().zip(&slots) {
@@ -344,13 +383,28 @@ pub fn localize(leaves: &Leaves, options: &RcaOptions) -> Vec<Cause> {
         let Some((gain, _, element, ratio)) = best else {
             break;
         };
-        if gain < options.min_gain * initial {
+        // Where the noise is known, significance is the test and the floors only keep what
+        // rounding leaves out.
+        let noisy = noise.iter().any(|&x| x > 0.0);
+        let min_gain = if noisy {
+            options.min_gain_with_noise
+        } else {
+            options.min_gain
+        };
+        if gain < min_gain * initial {
             break;
         }
-        // A further cause must matter beside the first one.
-        if causes.first().is_some_and(|first: &Cause| {
-            gain < options.min_gain_of_first * first.explained / 100.0 * initial
-        }) {
+        // A further cause must matter beside the first one (where the noise is known, its
+        // significance already says whether it is more than noise).
+        let of_first = if noisy {
+            options.min_gain_of_first_with_noise
+        } else {
+            options.min_gain_of_first
+        };
+        if causes
+            .first()
+            .is_some_and(|first: &Cause| gain < of_first * first.explained / 100.0 * initial)
+        {
             break;
         }
         for (done, key) in explained.iter_mut().zip(&leaves.keys) {
