@@ -80,6 +80,10 @@ pub struct GroupReport {
     /// Share (0-1) of the measure's expected total over the group's intervals that the group
     /// moved.
     pub impact: f64,
+    /// Each root cause with the direction its series moved (`drop` or `spike`), in the order
+    /// of [`GroupReport::root_causes`].
+    #[serde(default)]
+    pub signed_causes: Vec<SignedCause>,
     /// Groups of other measures that overlap it in time and in affected series: likely causes
     /// (they started earlier, or at the same time for a measure listed earlier) or effects.
     pub related: Vec<InterMetricImpactDetails>,
@@ -98,6 +102,16 @@ pub struct GroupReport {
     /// feedback on a series of the group reaches the totals that hold it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slices: Vec<SlicePoints>,
+}
+
+/// A root cause and the direction of its move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedCause {
+    /// `region=EU&channel=web`, `*` for the whole measure.
+    pub cause: String,
+    /// `drop` or `spike`: the sign of its series' summed deviation.
+    pub direction: String,
 }
 
 /// An anomalous slice total of a group and its anomalous points.
@@ -363,7 +377,8 @@ impl Grouper {
             return;
         };
         let metric_name = self.measures[measure].clone();
-        let (root_causes, explained, affected) = self.root_causes(&g);
+        let (signed_causes, explained, affected) = self.root_causes(&g);
+        let root_causes = signed_causes.iter().map(|c| c.cause.clone()).collect();
         let affected = if affected.is_empty() {
             g.series.keys().cloned().collect()
         } else {
@@ -459,6 +474,7 @@ impl Grouper {
         self.closed.push(GroupReport {
             anomaly_group,
             root_causes,
+            signed_causes,
             impact,
             related: Vec::new(),
             affected,
@@ -477,14 +493,37 @@ impl Grouper {
         &self,
         g: &Open,
     ) -> (
-        Vec<String>,
+        Vec<SignedCause>,
         Vec<BTreeMap<String, f64>>,
         BTreeSet<Vec<String>>,
     ) {
-        let sums = g.leaves.iter().map(|(dims, (actual, expected, variance))| {
-            (dims.as_slice(), *actual, *expected, variance.sqrt())
-        });
-        let mut causes = localize_series(&self.dimensions, sums);
+        // One search over the leaves as they moved; when some series dropped and others
+        // spiked, one over the drops and one over the spikes instead (each side's other
+        // leaves as expected), so opposite moves that cancel in a sum get a cause each.
+        let sides: &[Option<bool>] = if g.directions.len() == 2 {
+            &[Some(false), Some(true)]
+        } else {
+            &[None]
+        };
+        let mut causes: Vec<Pairs> = Vec::new();
+        let mut found_as: BTreeMap<Pairs, bool> = BTreeMap::new();
+        for side in sides {
+            let sums = g.leaves.iter().map(|(dims, (actual, expected, variance))| {
+                let moved = match side {
+                    Some(spike) if (actual > expected) != *spike => *expected,
+                    _ => *actual,
+                };
+                (dims.as_slice(), moved, *expected, variance.sqrt())
+            });
+            for c in localize_series(&self.dimensions, sums) {
+                if let Some(spike) = side {
+                    found_as.entry(c.clone()).or_insert(*spike);
+                }
+                if !causes.contains(&c) {
+                    causes.push(c);
+                }
+            }
+        }
         // No cause stands out among the leaves, but a slice's total left its band: that slice
         // (the most deviating one; the simplest among equals).
         if causes.is_empty()
@@ -521,20 +560,34 @@ impl Grouper {
                 affected.insert(dims.clone());
             }
         }
-        let mut notations: Vec<String> = causes
+        let mut notations: Vec<SignedCause> = causes
             .iter()
             .map(|c| {
-                if c.is_empty() {
-                    return "*".to_string();
+                let cause = if c.is_empty() {
+                    "*".to_string()
+                } else {
+                    c.iter()
+                        .map(|(d, v)| format!("{}={v}", self.dimensions[*d]))
+                        .collect::<Vec<_>>()
+                        .join("&")
+                };
+                let spike = found_as.get(c).copied().unwrap_or_else(|| {
+                    let moved: f64 = g
+                        .leaves
+                        .iter()
+                        .filter(|(dims, _)| covers(c, dims))
+                        .map(|(_, (actual, expected, _))| actual - expected)
+                        .sum();
+                    moved >= 0.0
+                });
+                SignedCause {
+                    cause,
+                    direction: if spike { "spike" } else { "drop" }.to_string(),
                 }
-                c.iter()
-                    .map(|(d, v)| format!("{}={v}", self.dimensions[*d]))
-                    .collect::<Vec<_>>()
-                    .join("&")
             })
             .collect();
-        notations.sort();
-        notations.dedup();
+        notations.sort_by(|a, b| a.cause.cmp(&b.cause));
+        notations.dedup_by(|a, b| a.cause == b.cause);
         (notations, explained, affected)
     }
 
@@ -765,6 +818,51 @@ mod tests {
         assert_eq!(
             channel.dimension_value_contribution_list[0].contribution_score,
             100.0
+        );
+    }
+
+    #[test]
+    fn opposite_moves_get_a_cause_each_with_its_direction() {
+        // EU web drops by 80 while US app rises by 80 in the same hour: the measure's total
+        // does not move, and neither cause is the whole measure.
+        let series: Vec<Vec<String>> = ["EU", "US", "AS", "SA"]
+            .iter()
+            .flat_map(|r| ["web", "app"].map(|c| dims(&[r, c])))
+            .collect();
+        let mut g = Grouper::new("det", dims(&["region", "channel"]), dims(&["orders"]));
+        g.push_interval(0, []);
+        let observations: Vec<Observation> = series
+            .iter()
+            .map(|d| Observation {
+                measure: 0,
+                dimensions: d,
+                scored: match (d[0].as_str(), d[1].as_str()) {
+                    ("EU", "web") => point(20.0, 100.0, 95.0),
+                    ("US", "app") => point(180.0, 100.0, 95.0),
+                    _ => point(100.0, 100.0, 0.0),
+                },
+            })
+            .collect();
+        g.push_interval(3600, observations);
+        let groups = g.finish();
+        assert_eq!(groups.len(), 1);
+        let group = &groups[0];
+        assert_eq!(group.direction, "mixed");
+        assert_eq!(
+            group.root_causes,
+            ["region=EU&channel=web", "region=US&channel=app"]
+        );
+        let signed: Vec<(&str, &str)> = group
+            .signed_causes
+            .iter()
+            .map(|c| (c.cause.as_str(), c.direction.as_str()))
+            .collect();
+        assert_eq!(
+            signed,
+            [
+                ("region=EU&channel=web", "drop"),
+                ("region=US&channel=app", "spike")
+            ]
         );
     }
 
