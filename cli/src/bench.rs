@@ -56,6 +56,9 @@ pub(crate) enum BenchCommand {
         /// causes and its false groups.
         #[arg(long)]
         misses: bool,
+        /// Seismo without its slice totals (the leaves alone), to see what they add.
+        #[arg(long)]
+        leaves_only: bool,
     },
     /// Root-cause localisation on a dataset laid out like Squeeze's B0 (settings with
     /// injection_info.csv) or RobustSpot's (anomaly.yaml), or on generated B0-like cases
@@ -163,6 +166,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             baseline_thresholds,
             json,
             misses,
+            leaves_only,
         } => crate::business_bench::run(&crate::business_bench::BusinessBench {
             seeds: crate::business_bench::parse_seeds(&seeds)?,
             weeks,
@@ -170,6 +174,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             baseline_thresholds,
             json,
             misses,
+            leaves_only,
         }),
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct BusinessBench {
     pub(crate) weeks: u32,
     pub(crate) threshold: f64,
     pub(crate) baseline_thresholds: Vec<f64>,
+    /// Seismo without slice totals (the leaves alone), to see what they add.
+    pub(crate) leaves_only: bool,
     pub(crate) json: bool,
     pub(crate) misses: bool,
 }
@@ -62,7 +64,7 @@ pub(crate) fn run(o: &BusinessBench) -> Result<()> {
             weeks: o.weeks,
             ..BusinessOptions::new(seed)
         };
-        let run = business::run_seed(options, threshold, &o.baseline_thresholds)
+        let run = business::run_seed(options, threshold, !o.leaves_only, &o.baseline_thresholds)
             .with_context(|| format!("seed {seed}"))?;
         if !o.json {
             eprintln!(
@@ -85,7 +87,11 @@ pub(crate) fn run(o: &BusinessBench) -> Result<()> {
         t
     };
     let mut rows = vec![Row {
-        name: format!("seismo {:.0}", o.threshold),
+        name: if o.leaves_only {
+            format!("seismo {:.0} leaves only", o.threshold)
+        } else {
+            format!("seismo {:.0}", o.threshold)
+        },
         tally: sum(&|r| &r.seismo.scoring.tally),
     }];
     for (i, t) in o.baseline_thresholds.iter().enumerate() {

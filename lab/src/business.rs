@@ -61,10 +61,12 @@ pub struct SeedRun {
     pub baseline_seconds: f64,
 }
 
-/// Seismo's groups on the data set: the backtest over its CSV, read from memory.
+/// Seismo's groups on the data set: the backtest over its CSV, read from memory; with
+/// `aggregates` false, over the leaves alone (no slice totals).
 pub fn seismo_groups(
     d: &Dataset,
     threshold: Sensitivity,
+    aggregates: bool,
 ) -> Result<Vec<GroupReport>, BacktestError> {
     let ms = d.metric_set();
     let csv = d.csv().into_bytes();
@@ -72,7 +74,7 @@ pub fn seismo_groups(
     let options = BacktestOptions {
         threshold,
         namespace: ms.metric_set_name.clone(),
-        ..BacktestOptions::default()
+        aggregates,
     };
     let report = backtest::run_objects(
         &ms,
@@ -88,11 +90,12 @@ pub fn seismo_groups(
 pub fn run_seed(
     options: BusinessOptions,
     threshold: Sensitivity,
+    aggregates: bool,
     baseline_thresholds: &[f64],
 ) -> Result<SeedRun, BacktestError> {
     let dataset = generate::generate(options);
     let started = std::time::Instant::now();
-    let groups = seismo_groups(&dataset, threshold)?;
+    let groups = seismo_groups(&dataset, threshold, aggregates)?;
     let seismo_seconds = started.elapsed().as_secs_f64();
     let seismo = Run {
         detector: "seismo",
@@ -135,7 +138,7 @@ mod tests {
             weeks: 20,
             ..BusinessOptions::new(1001)
         };
-        let run = run_seed(options, Sensitivity::DEFAULT, &[3.0, 1e9]).unwrap();
+        let run = run_seed(options, Sensitivity::DEFAULT, true, &[3.0, 1e9]).unwrap();
         let d = &run.dataset;
         let t = &run.seismo.scoring.tally;
         assert_eq!(
