@@ -114,6 +114,9 @@ pub fn extend(
     series.extend(totals);
 }
 
+/// Leaves an aggregate holds, and per measure the sum and count of their values present.
+type Held = (usize, Vec<(f64, u32)>);
+
 /// The aggregates that fix exactly the dimensions `fixed` (and hold two leaves or more).
 fn of_dimensions(
     functions: &[AggregationFunction],
@@ -122,7 +125,7 @@ fn of_dimensions(
     n: usize,
 ) -> BTreeMap<Vec<String>, Vec<Option<f64>>> {
     // Per aggregate: leaves held, and per measure the sum and count of values present.
-    let mut sums: BTreeMap<Vec<String>, (usize, Vec<(f64, u32)>)> = BTreeMap::new();
+    let mut sums: BTreeMap<Vec<String>, Held> = BTreeMap::new();
     for (leaf, values) in leaves {
         let key: Vec<String> = (0..n)
             .map(|d| {
