@@ -8,6 +8,8 @@
 //! - [`generate`]: realistic sample data in the old service's S3 layout, with labelled incidents;
 //! - [`eval`]: event-level precision, recall and F1 of anomaly groups against labelled events;
 //! - [`squeeze_cases`]: root-cause cases like Squeeze's dataset B0, from a seed;
+//! - [`store`]: a store wrapper whose hook says what a test changes in each call (fails,
+//!   yields, races another writer);
 //! - [`stream`]: a detector for one stream of points of unknown interval (the NAB benchmark).
 //!
 //! ```
@@ -22,4 +24,5 @@ pub mod business;
 pub mod eval;
 pub mod generate;
 pub mod squeeze_cases;
+pub mod store;
 pub mod stream;

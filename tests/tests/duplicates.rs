@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod common;
 
 use seismo_lab::generate::{self, GenerateOptions};
+use seismo_lab::store::Intercept;
 use seismo_shared::objects::{BoxFuture, LocalObjects, ObjectError, Objects};
 use seismo_shared::pipeline::{self, DetectTask, When, blob};
-use seismo_shared::store::{Kind, LargeValues, MemoryStore, Store, StoreError, WithObjects};
+use seismo_shared::store::{Kind, MemoryStore, Store, StoreError, WithObjects};
 use serde_json::{Value, json};
 
 const ROOT: &str = "s3://seismo-state/state";
@@ -29,19 +30,19 @@ enum Hook {
     FailDetectorWriteOnce { failed: AtomicBool },
 }
 
-/// A store with a [`Hook`].
-struct Hooked {
-    inner: WithObjects<MemoryStore>,
-    hook: Hook,
-}
+/// The store the tests run on.
+type Inner = WithObjects<MemoryStore>;
 
-impl Hooked {
+/// A store with a [`Hook`].
+type Hooked = Intercept<Inner, Hook>;
+
+impl Hook {
     fn raced(&self) -> bool {
-        matches!(&self.hook, Hook::RaceStateSwap { raced, .. } if raced.load(Ordering::SeqCst))
+        matches!(self, Hook::RaceStateSwap { raced, .. } if raced.load(Ordering::SeqCst))
     }
 
     fn detector(&self) -> String {
-        match &self.hook {
+        match self {
             Hook::DeleteDetectorOn { detector, .. } => detector.clone(),
             Hook::RaceStateSwap { .. } | Hook::FailDetectorWriteOnce { .. } => String::new(),
         }
@@ -49,7 +50,7 @@ impl Hooked {
 
     /// Fails this write when it is the first write of the detector's document to fail.
     fn fail_once(&self, kind: Kind) -> Result<(), StoreError> {
-        match &self.hook {
+        match self {
             Hook::FailDetectorWriteOnce { failed }
                 if kind == Kind::Detector && !failed.swap(true, Ordering::SeqCst) =>
             {
@@ -60,64 +61,51 @@ impl Hooked {
     }
 }
 
-impl Store for Hooked {
-    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
-        self.inner.get(kind, key).await
-    }
-
-    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        self.inner.create(kind, key, value).await
-    }
-
-    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        if let Hook::DeleteDetectorOn { detector, kind: on } = &self.hook
+impl seismo_lab::store::Hook<Inner> for Hook {
+    async fn put(
+        &self,
+        inner: &Inner,
+        kind: Kind,
+        key: &str,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        if let Hook::DeleteDetectorOn { detector, kind: on } = self
             && kind == *on
         {
             // The delete: the detector's document and what was stored so far.
-            self.inner.delete(Kind::Detector, detector).await?;
-            pipeline::forget(&self.inner, detector).await?;
+            inner.delete(Kind::Detector, detector).await?;
+            pipeline::forget(inner, detector).await?;
         }
-        self.inner.put(kind, key, value).await
+        inner.put(kind, key, value).await
     }
 
     async fn replace(
         &self,
+        inner: &Inner,
         kind: Kind,
         key: &str,
         expected: Option<&Value>,
         value: Value,
     ) -> Result<(), StoreError> {
         self.fail_once(kind)?;
-        if let Hook::RaceStateSwap { at, raced } = &self.hook
+        if let Hook::RaceStateSwap { at, raced } = self
             && key.ends_with("/state/0")
             && value["at"].as_i64() == Some(*at)
             && !raced.swap(true, Ordering::SeqCst)
         {
             // The other run: the same state under its own key, swapped in first.
             let ours = value["blob"].as_str().unwrap();
-            let bytes = blob::get(&self.inner, ours).await?.unwrap();
+            let bytes = blob::get(inner, ours).await?.unwrap();
             let theirs = format!("{ours}-other-run");
-            blob::put(&self.inner, &theirs, &bytes).await?;
+            blob::put(inner, &theirs, &bytes).await?;
             let mut head = value.clone();
             head["blob"] = json!(theirs);
-            self.inner.replace(kind, key, expected, head).await?;
+            inner.replace(kind, key, expected, head).await?;
             if let Some(previous) = expected.and_then(|e| e["blob"].as_str()) {
-                blob::delete(&self.inner, previous).await?;
+                blob::delete(inner, previous).await?;
             }
         }
-        self.inner.replace(kind, key, expected, value).await
-    }
-
-    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        self.inner.delete(kind, key).await
-    }
-
-    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.inner.list(kind, prefix).await
-    }
-
-    fn large_values(&self) -> Option<&LargeValues> {
-        self.inner.large_values()
+        inner.replace(kind, key, expected, value).await
     }
 }
 

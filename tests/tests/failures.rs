@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
+use seismo_lab::store::{Call, Hook, Intercept, Op};
 use seismo_shared::handlers::{self, Queue, SqsBatchResponse, SqsEvent};
 use seismo_shared::objects::{BoxFuture, LocalObjects};
 use seismo_shared::pipeline::alert::{Outbox, Publisher};
@@ -37,17 +38,6 @@ use seismo_shared::store::{Kind, MemoryStore, Store, StoreError};
 use serde_json::{Value, json};
 
 // ------------------------------------------------------------------------- the failing store
-
-/// A store operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Get,
-    Create,
-    Put,
-    Replace,
-    Delete,
-    List,
-}
 
 /// How a failing call fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,20 +78,22 @@ struct Fault {
 }
 
 /// A memory store that fails the calls its faults name, then works again.
+type Failing = Intercept<MemoryStore, Faults>;
+
+/// The calls to fail, and how many failed.
 #[derive(Debug, Default)]
-struct Failing {
-    inner: MemoryStore,
+struct Faults {
     faults: Mutex<Vec<Fault>>,
     failed: AtomicUsize,
 }
 
-impl Failing {
+impl Faults {
     /// Fails `op` on `kind` documents whose key contains `key`, for the next `calls` calls.
     fn fail(&self, op: Op, kind: Kind, key: &str, calls: usize, failure: Failure) {
         self.fail_after(0, op, kind, key, calls, failure);
     }
 
-    /// As [`Failing::fail`], once `skip` such calls went through.
+    /// As [`Faults::fail`], once `skip` such calls went through.
     fn fail_after(
         &self,
         skip: usize,
@@ -144,15 +136,15 @@ impl Failing {
         self.failed.fetch_add(1, Ordering::SeqCst);
         Some(f.failure)
     }
+}
 
-    async fn call<T>(
+impl Hook<MemoryStore> for Faults {
+    async fn around<T: Send>(
         &self,
-        op: Op,
-        kind: Kind,
-        key: &str,
-        work: impl Future<Output = Result<T, StoreError>>,
+        call: Call<'_>,
+        work: impl Future<Output = Result<T, StoreError>> + Send,
     ) -> Result<T, StoreError> {
-        match self.fault(op, kind, key) {
+        match self.fault(call.op, call.kind, call.key) {
             None => work.await,
             Some(f @ Failure::AppliedThenInternal) => {
                 work.await?;
@@ -160,44 +152,6 @@ impl Failing {
             }
             Some(f) => Err(f.error()),
         }
-    }
-}
-
-impl Store for Failing {
-    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
-        self.call(Op::Get, kind, key, self.inner.get(kind, key))
-            .await
-    }
-
-    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        self.call(Op::Create, kind, key, self.inner.create(kind, key, value))
-            .await
-    }
-
-    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        self.call(Op::Put, kind, key, self.inner.put(kind, key, value))
-            .await
-    }
-
-    async fn replace(
-        &self,
-        kind: Kind,
-        key: &str,
-        expected: Option<&Value>,
-        value: Value,
-    ) -> Result<(), StoreError> {
-        let work = self.inner.replace(kind, key, expected, value);
-        self.call(Op::Replace, kind, key, work).await
-    }
-
-    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        self.call(Op::Delete, kind, key, self.inner.delete(kind, key))
-            .await
-    }
-
-    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.call(Op::List, kind, prefix, self.inner.list(kind, prefix))
-            .await
     }
 }
 

@@ -10,11 +10,11 @@ use lm::types::{
     AggregationFunction, AnomalyDetectorConfig, CsvFileCompression, CsvFormatDescriptor,
     FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
 };
-use seismo_api::{Api, Kind, MemoryStore, Store, StoreError, app};
+use seismo_api::{Api, MemoryStore, StoreError, app};
 use seismo_lab::generate::{self, GenerateOptions};
+use seismo_lab::store::{Call, Hook, Intercept};
 use seismo_shared::pipeline::alert::Outbox;
 use seismo_shared::pipeline::local;
-use serde_json::Value;
 
 /// Serves a fresh API over `buckets` on an ephemeral port; returns a client pointed at it.
 async fn serve(buckets: &std::path::Path) -> lm::Client {
@@ -547,56 +547,24 @@ const BACKEND_DETAIL: &str =
     "ProvisionedThroughputExceededException on table seismo-prod-7f3a (request 8HJ2K)";
 
 /// The memory store that, once `failing` is set, fails every call as a backend does.
+type FailingStore = Intercept<MemoryStore, Outage>;
+
+/// Whether the backend is failing.
 #[derive(Debug, Default)]
-struct FailingStore {
-    inner: MemoryStore,
+struct Outage {
     failing: AtomicBool,
 }
 
-impl FailingStore {
-    fn up(&self) -> Result<(), StoreError> {
+impl Hook<MemoryStore> for Outage {
+    async fn around<T: Send>(
+        &self,
+        _call: Call<'_>,
+        work: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Backend(BACKEND_DETAIL.to_string()));
         }
-        Ok(())
-    }
-}
-
-impl Store for FailingStore {
-    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
-        self.up()?;
-        self.inner.get(kind, key).await
-    }
-
-    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.create(kind, key, value).await
-    }
-
-    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.put(kind, key, value).await
-    }
-
-    async fn replace(
-        &self,
-        kind: Kind,
-        key: &str,
-        expected: Option<&Value>,
-        value: Value,
-    ) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.replace(kind, key, expected, value).await
-    }
-
-    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        self.up()?;
-        self.inner.delete(kind, key).await
-    }
-
-    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.up()?;
-        self.inner.list(kind, prefix).await
+        work.await
     }
 }
 

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use seismo_api::{Api, Kind, MemoryStore, Store, StoreError, app};
+use seismo_lab::store::{Call, Hook, Intercept};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -402,8 +403,11 @@ async fn missing_resources_and_conflicts() {
 /// The memory store, giving way to other tasks before and after every call, as a networked
 /// store does while a request is on the wire: an API that read and then wrote (instead of a
 /// conditional create or compare-and-swap) would be seen racing.
+type YieldingStore = Intercept<MemoryStore, GiveWay>;
+
+/// Gives way to other tasks before and after every call.
 #[derive(Debug, Default)]
-struct YieldingStore(MemoryStore);
+struct GiveWay;
 
 async fn give_way() {
     for _ in 0..3 {
@@ -411,51 +415,14 @@ async fn give_way() {
     }
 }
 
-impl Store for YieldingStore {
-    async fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
-        give_way().await;
-        let out = self.0.get(kind, key).await;
-        give_way().await;
-        out
-    }
-
-    async fn create(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        give_way().await;
-        let out = self.0.create(kind, key, value).await;
-        give_way().await;
-        out
-    }
-
-    async fn put(&self, kind: Kind, key: &str, value: Value) -> Result<(), StoreError> {
-        give_way().await;
-        let out = self.0.put(kind, key, value).await;
-        give_way().await;
-        out
-    }
-
-    async fn replace(
+impl Hook<MemoryStore> for GiveWay {
+    async fn around<T: Send>(
         &self,
-        kind: Kind,
-        key: &str,
-        expected: Option<&Value>,
-        value: Value,
-    ) -> Result<(), StoreError> {
+        _call: Call<'_>,
+        work: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
         give_way().await;
-        let out = self.0.replace(kind, key, expected, value).await;
-        give_way().await;
-        out
-    }
-
-    async fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        give_way().await;
-        let out = self.0.delete(kind, key).await;
-        give_way().await;
-        out
-    }
-
-    async fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        give_way().await;
-        let out = self.0.list(kind, prefix).await;
+        let out = work.await;
         give_way().await;
         out
     }
