@@ -12,7 +12,7 @@
 //! ```
 //! use seismo_lab::business::{self, generate::BusinessOptions};
 //!
-//! let d = business::generate::generate(BusinessOptions { weeks: 3, ..BusinessOptions::new(1) });
+//! let d = business::generate::generate(BusinessOptions { weeks: 8, ..BusinessOptions::new(1) });
 //! assert!(!d.incidents.is_empty());
 //! seismo_shared::validate::metric_set(&d.metric_set()).unwrap();
 //! ```
