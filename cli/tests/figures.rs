@@ -178,8 +178,8 @@ fn generated_b0_root_causes_generalise() {
 )]
 fn sliced_business_metrics_beat_the_seasonal_median_baseline() {
     // The evaluation seeds at the default threshold: Seismo finds at least as many incidents
-    // as the baseline at 3.5 sigmas in every |z| bin from 3 up, with no more false groups, and
-    // at least 70% of those at |z| >= 8 (docs/benchmarks.md has the full table).
+    // as the baseline at 3.5 sigmas in every |z| bin from 3 up, at about its false-group rate
+    // (within 5%), and at least 80% of those at |z| >= 8 (docs/benchmarks.md has the table).
     let stdout = bench(&["business", "--json"]);
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let rows = summary["rows"].as_array().unwrap();
@@ -200,10 +200,10 @@ fn sliced_business_metrics_beat_the_seasonal_median_baseline() {
     }
     let false_rate = |r: &serde_json::Value| number(&r["falsePer1000SeriesDays"], "false");
     assert!(
-        false_rate(seismo) <= false_rate(baseline),
+        false_rate(seismo) <= 1.05 * false_rate(baseline),
         "false groups per 1,000 series-days: Seismo {} against {}",
         false_rate(seismo),
         false_rate(baseline)
     );
-    assert!(number(&seismo["recall"][3], "recall") >= 0.70, "{seismo}");
+    assert!(number(&seismo["recall"][3], "recall") >= 0.80, "{seismo}");
 }

@@ -529,6 +529,7 @@ impl StreamDetector {
         // The stream detector ranks the engine's deviations by their own tail, on the linear
         // scale it was tuned with.
         config.count_aware = false;
+        config.sustained = false;
         let mut state = SeriesState::new(&config);
         for &(t, v) in &self.pending {
             state.observe(&config, t, v.is_finite().then_some(v));

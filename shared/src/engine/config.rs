@@ -59,6 +59,9 @@ pub struct EngineConfig {
     /// Whether a series that was never negative gets no band below zero, and a series of few
     /// counts is judged against Poisson noise too.
     pub count_aware: bool,
+    /// Whether the deviations of the last few intervals also count together (a shift of
+    /// several hours, each too small alone).
+    pub sustained: bool,
     /// The scale is at least the deviation at this quantile over its normal value, so
     /// heavy-tailed series do not alarm on their ordinary large moves.
     pub tail_quantile: f64,
@@ -88,6 +91,7 @@ impl EngineConfig {
             relative_floor: 0.005,
             variance_power: 0.5,
             count_aware: true,
+            sustained: true,
             tail_quantile: 0.95,
             tail_z: two_sided_z(0.95),
             z_band: z_for_severity(Sensitivity::DEFAULT.get()),

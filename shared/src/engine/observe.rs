@@ -64,6 +64,20 @@ const ABSURD: f64 = 1e6;
 /// units stops being absurd within tens of points and is learned.
 const ABSURD_PULL: f64 = 100.0;
 
+/// The most intervals whose deviations are summed as one piece of evidence.
+const SUSTAINED: usize = 6;
+/// The deviation (sigmas) the current interval must have for its evidence to be summed.
+const SUSTAINED_EACH: f64 = 2.0;
+/// The deviation (sigmas, in the current one's direction) each earlier interval of a window
+/// must have: a shift moves every interval it lasts.
+const SUSTAINED_RUN: f64 = 1.5;
+/// The most (sigmas) one interval adds to a sum.
+const SUSTAINED_CLIP: f64 = 3.0;
+/// What a sum over several intervals counts for: the tests over 2 to 6 intervals are five
+/// chances instead of one, so a sum must be about 7% beyond a single point's deviation to be
+/// as rare (4.93 against 4.6 sigma at the default threshold).
+const SUSTAINED_DISCOUNT: f64 = 0.933;
+
 /// Expected counts under which a count series is judged against Poisson noise too.
 const SMALL_COUNT: f64 = 10.0;
 
@@ -280,6 +294,18 @@ impl SeriesState {
             }
         }
         let judged = z / self.tolerance[usize::from(z < 0.0)];
+        // A shift of a few hours, each too small alone, counts by its evidence so far.
+        let judged = if config.sustained && best == 0 && !followed {
+            let sustained = self.sustained(x - seasonal, sigma) * SUSTAINED_DISCOUNT;
+            let sustained = sustained / self.tolerance[usize::from(sustained < 0.0)];
+            if sustained.abs() > judged.abs() {
+                sustained
+            } else {
+                judged
+            }
+        } else {
+            judged
+        };
         let severity = if learning { 0.0 } else { severity(judged) };
         let scored = Scored {
             value: x,
@@ -328,6 +354,43 @@ impl SeriesState {
         };
         let reference = (0.1 * typical).max(1e-9);
         (expected.abs() + reference).powf(config.variance_power)
+    }
+
+    /// The evidence of the last few intervals together, the current one included: over the
+    /// last 2 to [`SUSTAINED`] intervals, each of which moved in the current one's direction,
+    /// the sum of their deviations from the seasonal baseline and today's level (each clipped
+    /// at [`SUSTAINED_CLIP`] sigmas), over `sigma` times the square root of their number; the
+    /// largest such sum (0 when the current interval moved less than [`SUSTAINED_EACH`]). Each past deviation is
+    /// read off the level history (deviations from the seasonal baseline), so the state
+    /// needs nothing new.
+    fn sustained(&self, departure: f64, sigma: f64) -> f64 {
+        let level = self.cached.level;
+        let current = departure - level;
+        // The current interval is part of the shift, not a calm one after an incident; and
+        // no past interval counts for more than a few sigmas, so one clear outlier does not
+        // carry the intervals after it.
+        if !(sigma > 0.0) || (current / sigma).abs() < SUSTAINED_EACH {
+            return 0.0;
+        }
+        let clip = SUSTAINED_CLIP * sigma;
+        let mut sum = current.clamp(-clip, clip);
+        let mut best = 0.0_f64;
+        for k in 1..SUSTAINED {
+            // The window ends at an interval that did not move with the current one.
+            let Some(past) = self
+                .level
+                .lag(k)
+                .filter(|p| (p - level) * current.signum() >= SUSTAINED_RUN * sigma)
+            else {
+                break;
+            };
+            sum += (past - level).clamp(-clip, clip);
+            let z = sum / (sigma * ((k + 1) as f64).sqrt());
+            if z.signum() == current.signum() && z.abs() > best.abs() {
+                best = z;
+            }
+        }
+        best
     }
 
     /// Whether the series counts something: a day or more of values, every one a whole
@@ -736,6 +799,38 @@ mod tests {
             .observe(&config, t as i64 * H, Some(4.0))
             .unwrap();
         assert!(plain.z > ordinary.z, "{plain:?} {ordinary:?}");
+    }
+
+    #[test]
+    fn a_shift_of_a_few_hours_alarms_by_its_evidence_and_stops_with_it() {
+        let config = EngineConfig::for_frequency(Frequency::Pt1h);
+        let mut single = config.clone();
+        single.sustained = false;
+        let t0 = 24 * 7 * 5;
+        let (mut state, _) = run((0..t0).map(|t| Some(seasonal(t))));
+        let mut plain = state.clone();
+        let mut verdicts = Vec::new();
+        // Six hours, each 3 sigmas down: too little alone, beyond doubt together.
+        for t in t0..t0 + 6 {
+            let probe = state
+                .clone()
+                .observe(&config, t as i64 * H, Some(seasonal(t)));
+            let probe = probe.unwrap();
+            let low = Some(probe.expected - 3.0 * probe.sigma);
+            let s = state.observe(&config, t as i64 * H, low).unwrap();
+            let p = plain.observe(&single, t as i64 * H, low).unwrap();
+            assert!(!p.anomalous, "hour {}: alone {p:?}", t - t0);
+            verdicts.push(s.anomalous);
+        }
+        // Alone, two hours are not enough; from the fourth hour on the shift alarms.
+        assert!(!verdicts[0] && !verdicts[1], "{verdicts:?}");
+        assert!(verdicts[3..].iter().all(|a| *a), "{verdicts:?}");
+        // Back to normal: the evidence of the hours before does not carry it.
+        let after = t0 + 6;
+        let s = state
+            .observe(&config, after as i64 * H, Some(seasonal(after)))
+            .unwrap();
+        assert!(!s.anomalous, "{s:?}");
     }
 
     #[test]
