@@ -369,7 +369,7 @@ impl SeriesState {
         // The current interval is part of the shift, not a calm one after an incident; and
         // no past interval counts for more than a few sigmas, so one clear outlier does not
         // carry the intervals after it.
-        if !(sigma > 0.0) || (current / sigma).abs() < SUSTAINED_EACH {
+        if sigma.is_nan() || sigma <= 0.0 || (current / sigma).abs() < SUSTAINED_EACH {
             return 0.0;
         }
         let clip = SUSTAINED_CLIP * sigma;
