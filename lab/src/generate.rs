@@ -177,38 +177,47 @@ impl Rng {
 
 /// The CreateMetricSet request that describes the generated data.
 pub fn metric_set() -> CreateMetricSetRequest {
+    hourly_orders_and_revenue(
+        "shop-orders",
+        "Hourly orders and revenue by region, channel and plan (Seismo sample)",
+        DIMENSIONS.iter().map(|(n, _)| n.to_string()).collect(),
+        Some(format!("s3://{BUCKET}/live/{{{{yyyyMMdd}}}}/{{{{HHmm}}}}")),
+        format!("s3://{BUCKET}/historical/"),
+    )
+}
+
+/// The metric set of the lab's generated files: hourly `orders` and `revenue` (both SUM) by
+/// `dimensions`, a CSV with a header and a `yyyy-MM-dd HH:mm:ss` UTC timestamp column, an
+/// Offset of 300 s, read from `historical` (and `templated` live, when given).
+pub fn hourly_orders_and_revenue(
+    name: &str,
+    description: &str,
+    dimensions: Vec<String>,
+    templated: Option<String>,
+    historical: String,
+) -> CreateMetricSetRequest {
+    let metric = |name: &str| Metric {
+        metric_name: name.into(),
+        aggregation_function: AggregationFunction::Sum,
+        namespace: None,
+    };
     CreateMetricSetRequest {
         anomaly_detector_arn: None,
-        metric_set_name: "shop-orders".into(),
-        metric_set_description: Some(
-            "Hourly orders and revenue by region, channel and plan (Seismo sample)".into(),
-        ),
-        metric_list: vec![
-            Metric {
-                metric_name: "orders".into(),
-                aggregation_function: AggregationFunction::Sum,
-                namespace: None,
-            },
-            Metric {
-                metric_name: "revenue".into(),
-                aggregation_function: AggregationFunction::Sum,
-                namespace: None,
-            },
-        ],
+        metric_set_name: name.into(),
+        metric_set_description: Some(description.into()),
+        metric_list: vec![metric("orders"), metric("revenue")],
         offset: Some(300),
         timestamp_column: Some(TimestampColumn {
             column_name: Some("timestamp".into()),
             column_format: Some("yyyy-MM-dd HH:mm:ss".into()),
         }),
-        dimension_list: Some(DIMENSIONS.iter().map(|(n, _)| n.to_string()).collect()),
+        dimension_list: Some(dimensions),
         metric_set_frequency: Some(Frequency::Pt1h),
         metric_source: MetricSource {
             s3_source_config: Some(S3SourceConfig {
                 role_arn: None,
-                templated_path_list: Some(vec![format!(
-                    "s3://{BUCKET}/live/{{{{yyyyMMdd}}}}/{{{{HHmm}}}}"
-                )]),
-                historical_data_path_list: Some(vec![format!("s3://{BUCKET}/historical/")]),
+                templated_path_list: templated.map(|t| vec![t]),
+                historical_data_path_list: Some(vec![historical]),
                 file_format_descriptor: Some(FileFormatDescriptor {
                     csv_format_descriptor: Some(CsvFormatDescriptor {
                         file_compression: Some(FileCompression::None),

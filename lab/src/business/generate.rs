@@ -13,13 +13,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use seismo_shared::backtest::TRAIN_FRACTION;
-use seismo_shared::model::{
-    AggregationFunction, CreateMetricSetRequest, CsvFormatDescriptor, FileCompression,
-    FileFormatDescriptor, Frequency, Metric, MetricSource, S3SourceConfig, TimestampColumn,
-};
+use seismo_shared::model::CreateMetricSetRequest;
 use seismo_shared::time::{Zone, format_java};
 
-use crate::generate::Rng;
+use crate::generate::{Rng, hourly_orders_and_revenue};
 
 /// The measures, in the order of the metric set (and of every `[_; 2]` here).
 pub const MEASURES: [&str; 2] = ["orders", "revenue"];
@@ -297,51 +294,13 @@ impl Dataset {
 
     /// The CreateMetricSet request that describes [`Dataset::csv`].
     pub fn metric_set(&self) -> CreateMetricSetRequest {
-        let metric = |name: &str| Metric {
-            metric_name: name.into(),
-            aggregation_function: AggregationFunction::Sum,
-            namespace: None,
-        };
-        CreateMetricSetRequest {
-            anomaly_detector_arn: None,
-            metric_set_name: format!("business-{}", self.options.seed),
-            metric_set_description: Some(
-                "Hourly orders and revenue by region, channel and plan (seismo bench business)"
-                    .into(),
-            ),
-            metric_list: MEASURES.iter().map(|m| metric(m)).collect(),
-            offset: Some(300),
-            timestamp_column: Some(TimestampColumn {
-                column_name: Some("timestamp".into()),
-                column_format: Some("yyyy-MM-dd HH:mm:ss".into()),
-            }),
-            dimension_list: Some(self.dimensions.clone()),
-            metric_set_frequency: Some(Frequency::Pt1h),
-            metric_source: MetricSource {
-                s3_source_config: Some(S3SourceConfig {
-                    role_arn: None,
-                    templated_path_list: None,
-                    historical_data_path_list: Some(vec![
-                        "s3://seismo-business/historical/".into(),
-                    ]),
-                    file_format_descriptor: Some(FileFormatDescriptor {
-                        csv_format_descriptor: Some(CsvFormatDescriptor {
-                            file_compression: Some(FileCompression::None),
-                            charset: Some("UTF-8".into()),
-                            contains_header: Some(true),
-                            delimiter: Some(",".into()),
-                            header_list: None,
-                            quote_symbol: Some("\"".into()),
-                        }),
-                        json_format_descriptor: None,
-                    }),
-                }),
-                ..MetricSource::default()
-            },
-            timezone: Some("UTC".into()),
-            tags: None,
-            dimension_filter_list: None,
-        }
+        hourly_orders_and_revenue(
+            &format!("business-{}", self.options.seed),
+            "Hourly orders and revenue by region, channel and plan (seismo bench business)",
+            self.dimensions.clone(),
+            None,
+            "s3://seismo-business/historical/".into(),
+        )
     }
 }
 
